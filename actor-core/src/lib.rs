@@ -1,0 +1,1 @@
+//! Work-stealing actor runtime with tagged mailboxes, links, monitors and supervisors.

@@ -1,0 +1,1 @@
+//! Pure, sans-IO RFC 6455 WebSocket frame codec and connection state machine.

@@ -1,0 +1,1 @@
+//! Pure HTTP/1.1 WebSocket upgrade handshake, server and client side.

@@ -1,0 +1,1 @@
+//! Actor-per-connection WebSocket server built on ws-codec, ws-handshake and actor-core.

@@ -1,0 +1,41 @@
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
+
+mod ci;
+mod fuzz;
+mod layering;
+mod step;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci                      every check CI runs, stopping at the first failure
+  layering                check that the leaf crates depend on no workspace crate
+  fuzz [target] [secs]    run a cargo-fuzz target (default: all, 60 s each)
+  fuzz-replay             replay the committed fuzz corpora as ordinary tests
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = &args[args.len().min(1)..];
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(),
+        Some("layering") => layering::check(),
+        Some("fuzz") => fuzz::run(rest),
+        Some("fuzz-replay") => fuzz::replay(),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
