@@ -1,0 +1,87 @@
+//! Limits and timeouts of a connection (`Config`) and which side it plays (`Role`).
+
+use std::time::Duration;
+
+/// Which end of the connection this is: it decides the masking rules (RFC 6455 §5.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Accepts connections: receives masked frames, sends unmasked ones, closes TCP first.
+    Server,
+    /// Opens connections: receives unmasked frames, masks every frame it sends.
+    Client,
+}
+
+/// Limits of a [`Connection`](crate::Connection), built with `with_*` methods.
+///
+/// | setting | default |
+/// |---|---|
+/// | [`max_frame_size`](Config::max_frame_size) | 1 MiB |
+/// | [`max_message_size`](Config::max_message_size) | 1 MiB |
+/// | [`max_fragments`](Config::max_fragments) | 4096 |
+/// | [`close_timeout`](Config::close_timeout) | 5 s |
+///
+/// ```
+/// use std::time::Duration;
+/// let config = ws_codec::Config::default()
+///     .with_max_message_size(64 * 1024)
+///     .with_close_timeout(Duration::from_secs(1));
+/// assert_eq!(config.max_message_size(), 64 * 1024);
+/// assert_eq!(config.max_frame_size(), 1 << 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    max_frame_size: usize,
+    max_message_size: usize,
+    max_fragments: usize,
+    close_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_size: 1 << 20,
+            max_message_size: 1 << 20,
+            max_fragments: 4096,
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Config {
+    /// Largest payload of one frame; checked from the header before any payload is buffered.
+    pub fn with_max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+    /// Largest message (sum of its fragments); exceeding it fails the connection with 1009.
+    pub fn with_max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+    /// Most frames one message may be split into.
+    pub fn with_max_fragments(mut self, fragments: usize) -> Self {
+        self.max_fragments = fragments;
+        self
+    }
+    /// How long to wait for the peer's close frame after sending one.
+    pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+    /// Largest payload of one frame (default 1 MiB).
+    pub fn max_frame_size(&self) -> usize {
+        self.max_frame_size
+    }
+    /// Largest message (default 1 MiB).
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+    /// Most fragments per message (default 4096).
+    pub fn max_fragments(&self) -> usize {
+        self.max_fragments
+    }
+    /// Close handshake timeout (default 5 s).
+    pub fn close_timeout(&self) -> Duration {
+        self.close_timeout
+    }
+}

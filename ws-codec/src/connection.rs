@@ -1,0 +1,429 @@
+//! The sans-IO connection state machine: received bytes and API calls in, events and bytes
+//! to write out. Named after quinn-proto's: `handle_*` feeds it, `poll_*` drains it.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::close::{truncate_reason, CloseCode, CloseFrame};
+use crate::config::{Config, Role};
+use crate::decoder::Decoder;
+use crate::error::{Error, SendError};
+use crate::frame::{encode_frame, EncodedFrame, FrameHeader, OpCode};
+use crate::message::{Assembler, Event};
+use crate::utf8::Utf8Bytes;
+
+/// Supplies a fresh masking key for each frame a client sends (RFC 6455 §5.3: "MUST pick a
+/// fresh masking key from the set of allowed 32-bit values", unpredictable: use a CSPRNG).
+pub type MaskSource = Box<dyn FnMut() -> [u8; 4] + Send>;
+
+/// Where the close handshake stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's.
+    CloseSent,
+    /// Both close frames were exchanged, or the peer never answered ours in time.
+    Closed,
+    /// The peer broke the protocol; our close frame (with the error's code) is queued.
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    Idle,
+    /// Started at the next `handle_timeout(now)`: the connection has no clock of its own.
+    Wanted,
+    Armed(Instant),
+    Expired,
+}
+
+/// One WebSocket connection after the handshake, as a pure state machine.
+///
+/// Feed it what the socket read ([`handle_bytes`](Self::handle_bytes), or read straight into
+/// [`recv_buffer`](Self::recv_buffer) then call [`handle_buffered`](Self::handle_buffered)),
+/// take [`poll_event`](Self::poll_event) until `None`, write every chunk of
+/// [`poll_transmit`](Self::poll_transmit) in order, call
+/// [`handle_timeout`](Self::handle_timeout) when [`poll_timeout`](Self::poll_timeout) passes,
+/// and close the socket when [`should_close_transport`](Self::should_close_transport) says so
+/// (after writing what is queued).
+///
+/// It answers pings (one pong for a flood, carrying the latest payload), answers the peer's
+/// close, and on any protocol error queues a close with the error's code, reports the error
+/// once and ignores further input.
+pub struct Connection {
+    config: Config,
+    masks: Option<MaskSource>,
+    decoder: Decoder,
+    assembler: Assembler,
+    recv: BytesMut,
+    events: VecDeque<Event>,
+    transmit: VecDeque<Bytes>,
+    transmit_len: usize,
+    pong: Option<Bytes>,
+    state: State,
+    sent_close: Option<CloseFrame>,
+    peer_close: Option<CloseFrame>,
+    error: Option<Error>,
+    timer: Timer,
+}
+
+impl Connection {
+    /// The server end: expects masked frames, sends unmasked ones.
+    pub fn server(config: Config) -> Self {
+        Self::new(config, None)
+    }
+
+    /// The client end: expects unmasked frames, masks every frame with a key from `masks`.
+    pub fn client(config: Config, masks: impl FnMut() -> [u8; 4] + Send + 'static) -> Self {
+        Self::new(config, Some(Box::new(masks)))
+    }
+
+    fn new(config: Config, masks: Option<MaskSource>) -> Self {
+        let role = if masks.is_some() {
+            Role::Client
+        } else {
+            Role::Server
+        };
+        Connection {
+            decoder: Decoder::new(role).with_max_frame_size(config.max_frame_size()),
+            assembler: Assembler::new(&config),
+            config,
+            masks,
+            recv: BytesMut::new(),
+            events: VecDeque::new(),
+            transmit: VecDeque::new(),
+            transmit_len: 0,
+            pong: None,
+            state: State::Open,
+            sent_close: None,
+            peer_close: None,
+            error: None,
+            timer: Timer::Idle,
+        }
+    }
+
+    /// Which end this is.
+    pub fn role(&self) -> Role {
+        if self.masks.is_some() {
+            Role::Client
+        } else {
+            Role::Server
+        }
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the close handshake stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Closed or failed: no more events will come and nothing but queued bytes goes out.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed | State::Failed)
+    }
+
+    /// The protocol error that failed the connection, if one did.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// The close frame the peer sent, if it sent one.
+    pub fn peer_close(&self) -> Option<&CloseFrame> {
+        self.peer_close.as_ref()
+    }
+
+    /// The close frame this end queued, if it queued one.
+    pub fn sent_close(&self) -> Option<&CloseFrame> {
+        self.sent_close.as_ref()
+    }
+
+    /// Whether the I/O layer should close the transport now, once it has written every
+    /// queued chunk: after an error; for a server once both closes are exchanged (RFC 6455
+    /// §7.1.1: "the server MUST close the underlying TCP connection immediately"); for a
+    /// client once the close timeout expired (§7.1.1: the client waits for the server to
+    /// close TCP first, and MAY close it itself after a reasonable time).
+    pub fn should_close_transport(&self) -> bool {
+        match self.state {
+            State::Failed => true,
+            State::Closed => self.role() == Role::Server || self.timer == Timer::Expired,
+            State::Open | State::CloseSent => false,
+        }
+    }
+
+    // ---- input ----
+
+    /// Feeds bytes read from the transport and processes every complete frame in them.
+    /// On a protocol error the close frame is queued, the error is returned, and all later
+    /// input is ignored (`Ok(())`); input after the peer's close is ignored too.
+    pub fn handle_bytes(&mut self, data: &[u8]) -> Result<(), Error> {
+        if self.accepts_input() {
+            self.recv.extend_from_slice(data);
+        }
+        self.process()
+    }
+
+    /// Like [`handle_bytes`](Self::handle_bytes), taking an owned buffer: when nothing is
+    /// buffered yet it becomes the receive buffer, without a copy.
+    pub fn handle_buf(&mut self, buf: BytesMut) -> Result<(), Error> {
+        if self.accepts_input() {
+            if self.recv.is_empty() {
+                self.recv = buf;
+            } else {
+                self.recv.extend_from_slice(&buf);
+            }
+        }
+        self.process()
+    }
+
+    /// The receive buffer, for an I/O layer to read into directly (append at its end, e.g.
+    /// with `BufMut`); then call [`handle_buffered`](Self::handle_buffered). While a frame's
+    /// payload is arriving the buffer already has room reserved for all of it.
+    pub fn recv_buffer(&mut self) -> &mut BytesMut {
+        &mut self.recv
+    }
+
+    /// Processes what was appended to [`recv_buffer`](Self::recv_buffer).
+    pub fn handle_buffered(&mut self) -> Result<(), Error> {
+        self.process()
+    }
+
+    fn accepts_input(&self) -> bool {
+        self.state != State::Failed && self.peer_close.is_none()
+    }
+
+    fn process(&mut self) -> Result<(), Error> {
+        while self.accepts_input() {
+            let room = self.assembler.room();
+            let frame = match self.decoder.decode_within(&mut self.recv, room) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(self.fail(e)),
+            };
+            match self.assembler.push(frame) {
+                Ok(Some(event)) => self.on_event(event),
+                Ok(None) => {}
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+        self.recv.clear();
+        Ok(())
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match &event {
+            // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
+            // frame in response"; §5.5.3: "If an endpoint receives a Ping frame and has not
+            // yet sent Pong frame(s) in response to previous Ping frame(s), the endpoint MAY
+            // elect to send a Pong frame for only the most recently processed Ping frame."
+            Event::Ping(payload) if self.state == State::Open => {
+                self.pong = Some(payload.clone());
+            }
+            Event::Close(close) => {
+                self.peer_close = Some(close.clone());
+                if self.state == State::Open {
+                    // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did not
+                    // previously send a Close frame, the endpoint MUST send a Close frame in
+                    // response ... typically echoing the status code it received."
+                    let code = match close.code {
+                        CloseCode::NO_STATUS => CloseCode::NORMAL,
+                        code => code,
+                    };
+                    self.queue_close(code, "");
+                }
+                self.state = State::Closed;
+                if self.role() == Role::Client && self.timer == Timer::Idle {
+                    self.timer = Timer::Wanted;
+                }
+            }
+            _ => {}
+        }
+        self.events.push_back(event);
+    }
+
+    fn fail(&mut self, error: Error) -> Error {
+        // RFC 6455 §7.1.7: to fail the connection, send a close frame with the code
+        // (if none was sent yet) and close the transport.
+        if self.sent_close.is_none() {
+            self.pong = None;
+            self.queue_close(error.close_code(), &error.to_string());
+        }
+        self.state = State::Failed;
+        self.recv = BytesMut::new();
+        self.error = Some(error.clone());
+        error
+    }
+
+    // ---- output ----
+
+    /// The next event, in the order the peer sent it.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next chunk to write to the transport, in order; each is one or more whole
+    /// frames, so several can be written at once with a vectored write.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if let Some(payload) = self.pong.take() {
+            return Some(self.encode(OpCode::Pong, &payload));
+        }
+        let chunk = self.transmit.pop_front()?;
+        self.transmit_len -= chunk.len();
+        Some(chunk)
+    }
+
+    /// Bytes waiting in [`poll_transmit`](Self::poll_transmit): what a high-water mark
+    /// for backpressure compares against.
+    pub fn pending_transmit_bytes(&self) -> usize {
+        let pong = self.pong.as_ref().map_or(0, |p| {
+            let masked = self.masks.is_some() as usize * 4;
+            FrameHeader::new(OpCode::Pong, p.len() as u64).encoded_len() + masked + p.len()
+        });
+        self.transmit_len + pong
+    }
+
+    /// Queues a text message (one frame).
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_data(OpCode::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message (one frame).
+    pub fn send_binary(&mut self, data: impl AsRef<[u8]>) -> Result<(), SendError> {
+        self.send_data(OpCode::Binary, data.as_ref())
+    }
+
+    /// Queues a frame encoded once for many connections. A server queues the shared bytes
+    /// as they are (no copy); a client must mask, so it encodes a masked copy.
+    pub fn send_encoded(&mut self, frame: &EncodedFrame) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.masks.is_some() {
+            return self.send_data(frame.opcode(), frame.payload());
+        }
+        self.push_transmit(frame.as_bytes().clone());
+        Ok(())
+    }
+
+    /// Queues a ping; its payload must fit a control frame (125 bytes, RFC 6455 §5.5).
+    pub fn ping(&mut self, payload: impl AsRef<[u8]>) -> Result<(), SendError> {
+        let payload = payload.as_ref();
+        if payload.len() > 125 {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.send_data(OpCode::Ping, payload)
+    }
+
+    /// Starts the close handshake: queues a close frame (the reason cut to 123 bytes on a
+    /// character boundary; [`CloseCode::NO_STATUS`] sends an empty close payload). After
+    /// it, every send returns [`SendError::Closed`].
+    ///
+    /// The close timer starts at the next [`handle_timeout`](Self::handle_timeout) call (the
+    /// connection has no clock): call `handle_timeout(now)` after `close`, then arm a timer
+    /// for [`poll_timeout`](Self::poll_timeout).
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_open()?;
+        if !code.is_valid_on_wire() && code != CloseCode::NO_STATUS {
+            return Err(SendError::InvalidCloseCode(code));
+        }
+        self.queue_close(code, reason);
+        self.state = State::CloseSent;
+        self.timer = Timer::Wanted;
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<(), SendError> {
+        // RFC 6455 §5.5.1: "The application MUST NOT send any more data frames after
+        // sending a Close frame."
+        match self.state {
+            State::Open => Ok(()),
+            State::CloseSent | State::Closed | State::Failed => Err(SendError::Closed),
+        }
+    }
+
+    fn send_data(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        let chunk = self.encode(opcode, payload);
+        self.push_transmit(chunk);
+        Ok(())
+    }
+
+    fn queue_close(&mut self, code: CloseCode, reason: &str) {
+        if let Some(payload) = self.pong.take() {
+            let pong = self.encode(OpCode::Pong, &payload);
+            self.push_transmit(pong);
+        }
+        let mut payload = BytesMut::new();
+        CloseFrame::encode_payload(code, reason, &mut payload);
+        let frame = self.encode(OpCode::Close, &payload);
+        self.push_transmit(frame);
+        let reason = if code == CloseCode::NO_STATUS {
+            ""
+        } else {
+            truncate_reason(reason)
+        };
+        self.sent_close = Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason),
+        });
+    }
+
+    fn encode(&mut self, opcode: OpCode, payload: &[u8]) -> Bytes {
+        let header = FrameHeader {
+            mask: self.masks.as_mut().map(|next| next()),
+            ..FrameHeader::new(opcode, payload.len() as u64)
+        };
+        let mut dst = BytesMut::with_capacity(header.encoded_len() + payload.len());
+        encode_frame(&header, payload, &mut dst);
+        dst.freeze()
+    }
+
+    fn push_transmit(&mut self, chunk: Bytes) {
+        self.transmit_len += chunk.len();
+        self.transmit.push_back(chunk);
+    }
+
+    // ---- time ----
+
+    /// Tells the connection the time. Starts a close timer that is waiting for its first
+    /// `now`, and ends a close handshake the peer did not finish by its deadline
+    /// ([`Config::close_timeout`]): the state becomes `Closed` and the transport should close.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.timer {
+            Timer::Wanted => self.timer = Timer::Armed(now + self.config.close_timeout()),
+            Timer::Armed(deadline) if now >= deadline => {
+                self.timer = Timer::Expired;
+                if self.state == State::CloseSent {
+                    self.state = State::Closed;
+                }
+            }
+            Timer::Idle | Timer::Armed(_) | Timer::Expired => {}
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next, if a timer runs.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.timer {
+            Timer::Armed(deadline) if self.state != State::Failed => Some(deadline),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role())
+            .field("state", &self.state)
+            .field("buffered", &self.recv.len())
+            .field("events", &self.events.len())
+            .field("pending_transmit_bytes", &self.pending_transmit_bytes())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,322 @@
+//! The resumable frame decoder: bytes in, checked and unmasked `Frame`s out.
+
+use bytes::{Buf, BytesMut};
+
+use crate::config::Role;
+use crate::error::Error;
+use crate::frame::{Frame, FrameHeader};
+use crate::mask::apply_mask;
+
+/// Decodes frames from a growing `BytesMut`, resumable from any split of the input.
+///
+/// The header is parsed once, checked against every frame-level rule of RFC 6455 and the
+/// size limit, then kept while the payload arrives; no payload byte is buffered for a frame
+/// that breaks a rule. The payload is split off the input buffer, unmasked in place and
+/// frozen: no copy.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use ws_codec::{Decoder, OpCode, Role};
+///
+/// let mut decoder = Decoder::new(Role::Client);
+/// let mut buf = BytesMut::from(&b"\x81\x05Hel"[..]);
+/// assert_eq!(decoder.decode(&mut buf), Ok(None)); // need more bytes
+/// buf.extend_from_slice(b"lo");
+/// let frame = decoder.decode(&mut buf).unwrap().unwrap();
+/// assert_eq!((frame.opcode(), &frame.payload()[..]), (OpCode::Text, &b"Hello"[..]));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Decoder {
+    role: Role,
+    max_frame_size: u64,
+    header: Option<FrameHeader>,
+}
+
+impl Decoder {
+    /// A decoder for `role` (its peer's frames are checked) with a 1 MiB frame limit.
+    pub fn new(role: Role) -> Self {
+        Decoder {
+            role,
+            max_frame_size: 1 << 20,
+            header: None,
+        }
+    }
+
+    /// Sets the largest accepted payload.
+    pub fn with_max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes as u64;
+        self
+    }
+
+    /// The header of the frame whose payload is still arriving, if any.
+    pub fn pending_header(&self) -> Option<&FrameHeader> {
+        self.header.as_ref()
+    }
+
+    /// Decodes the next frame from the front of `src`: `Ok(None)` means more bytes are needed.
+    /// After an error the stream is unusable (the caller fails the connection).
+    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        self.decode_within(src, u64::MAX)
+    }
+
+    /// Like [`decode`](Self::decode), but a data frame may carry at most `message_room`
+    /// bytes: the room left in the message being assembled, so that an oversized message
+    /// is refused from the header too.
+    pub(crate) fn decode_within(
+        &mut self,
+        src: &mut BytesMut,
+        message_room: u64,
+    ) -> Result<Option<Frame>, Error> {
+        let header = match self.header {
+            Some(header) => header,
+            None => {
+                let Some((header, header_len)) = FrameHeader::parse(src)? else {
+                    return Ok(None);
+                };
+                self.check(&header, message_room)?;
+                src.advance(header_len);
+                self.header = Some(header);
+                header
+            }
+        };
+        // `check` bounded the length by `max_frame_size`, itself from a `usize`.
+        let len = header.payload_len as usize;
+        if src.len() < len {
+            src.reserve(len - src.len());
+            return Ok(None);
+        }
+        self.header = None;
+        let mut payload = src.split_to(len);
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key);
+        }
+        Ok(Some(Frame::from_parts(header, payload.freeze())))
+    }
+
+    fn check(&self, header: &FrameHeader, message_room: u64) -> Result<(), Error> {
+        // RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated that defines meanings
+        // for non-zero values. If a nonzero value is received and none of the negotiated
+        // extensions defines the meaning of such a nonzero value, the receiving endpoint
+        // MUST _Fail the WebSocket Connection_." This codec negotiates no extension.
+        if header.rsv_bits() != 0 {
+            return Err(Error::ReservedBits(header.rsv_bits()));
+        }
+        if header.opcode.is_control() {
+            // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or
+            // less and MUST NOT be fragmented."
+            if header.payload_len > 125 {
+                return Err(Error::ControlFrameTooLong(header.payload_len));
+            }
+            if !header.fin {
+                return Err(Error::FragmentedControlFrame(header.opcode));
+            }
+        }
+        match (self.role, header.mask) {
+            // RFC 6455 §5.1: "The server MUST close the connection upon receiving a frame
+            // that is not masked."
+            (Role::Server, None) => return Err(Error::UnmaskedFrame),
+            // RFC 6455 §5.1: "A client MUST close a connection if it detects a masked frame."
+            (Role::Client, Some(_)) => return Err(Error::MaskedFrame),
+            _ => {}
+        }
+        if header.payload_len > self.max_frame_size {
+            return Err(Error::FrameTooLarge {
+                len: header.payload_len,
+                max: self.max_frame_size,
+            });
+        }
+        if !header.opcode.is_control() && header.payload_len > message_room {
+            return Err(Error::MessageTooLarge {
+                len: header.payload_len,
+                max: message_room,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::frame::OpCode;
+
+    const KEY: [u8; 4] = [1, 2, 3, 4];
+
+    fn wire(frames: &[Frame]) -> BytesMut {
+        let mut dst = BytesMut::new();
+        for frame in frames {
+            frame.encode(&mut dst);
+        }
+        dst
+    }
+
+    fn decode_all(decoder: &mut Decoder, src: &mut BytesMut) -> Result<Vec<Frame>, Error> {
+        let mut out = Vec::new();
+        while let Some(frame) = decoder.decode(src)? {
+            out.push(frame);
+        }
+        Ok(out)
+    }
+
+    fn sample() -> Vec<Frame> {
+        vec![
+            Frame::new(OpCode::Text, "Hel")
+                .with_fin(false)
+                .with_mask(Some(KEY)),
+            Frame::new(OpCode::Ping, "p").with_mask(Some(KEY)),
+            Frame::new(OpCode::Continuation, "lo").with_mask(Some(KEY)),
+            Frame::new(OpCode::Binary, vec![9u8; 300]).with_mask(Some(KEY)),
+            Frame::new(OpCode::Binary, vec![5u8; 70_000]).with_mask(Some(KEY)),
+        ]
+    }
+
+    #[test]
+    fn byte_at_a_time_equals_all_at_once() {
+        let frames = sample();
+        let all = wire(&frames);
+        let mut decoder = Decoder::new(Role::Server);
+        assert_eq!(decode_all(&mut decoder, &mut all.clone()).unwrap(), frames);
+
+        let mut decoder = Decoder::new(Role::Server);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for &byte in all.iter() {
+            buf.extend_from_slice(&[byte]);
+            out.extend(decode_all(&mut decoder, &mut buf).unwrap());
+        }
+        assert_eq!(out, frames);
+        assert!(buf.is_empty() && decoder.pending_header().is_none());
+    }
+
+    #[test]
+    fn header_is_kept_while_the_payload_arrives() {
+        let mut buf = wire(&[Frame::new(OpCode::Binary, vec![1u8; 200]).with_mask(Some(KEY))]);
+        let mut rest = buf.split_off(100);
+        let mut decoder = Decoder::new(Role::Server);
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+        assert_eq!(decoder.pending_header().unwrap().payload_len, 200);
+        assert_eq!(
+            buf.len(),
+            100 - 8,
+            "header consumed, payload bytes left in place"
+        );
+        buf.unsplit(rest.split());
+        let frame = decoder.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(frame.payload(), &Bytes::from(vec![1u8; 200]));
+    }
+
+    #[test]
+    fn payload_is_a_view_of_the_input_buffer() {
+        let mut buf = wire(&[Frame::new(OpCode::Binary, vec![3u8; 64]).with_mask(Some(KEY))]);
+        let start = buf.as_ptr() as usize;
+        let frame = Decoder::new(Role::Server)
+            .decode(&mut buf)
+            .unwrap()
+            .unwrap();
+        assert_eq!(frame.payload().as_ptr() as usize, start + 6, "no copy");
+    }
+
+    #[test]
+    fn rfc_5_2_reserved_bits_without_extension_fail() {
+        for (byte, bits) in [(0xC2, 0b100), (0xA2, 0b010), (0x92, 0b001)] {
+            let mut buf = BytesMut::from(&[byte, 0x80, 1, 2, 3, 4][..]);
+            let err = Decoder::new(Role::Server).decode(&mut buf).unwrap_err();
+            assert_eq!(err, Error::ReservedBits(bits));
+            assert_eq!(err.close_code().0, 1002);
+        }
+    }
+
+    #[test]
+    fn rfc_5_2_unknown_opcode_fails() {
+        let mut buf = BytesMut::from(&[0x85, 0x80, 1, 2, 3, 4][..]);
+        let err = Decoder::new(Role::Server).decode(&mut buf).unwrap_err();
+        assert_eq!(
+            (err.clone(), err.close_code().0),
+            (Error::UnknownOpCode(5), 1002)
+        );
+    }
+
+    #[test]
+    fn rfc_5_5_control_frame_longer_than_125_fails_before_its_payload() {
+        let mut buf = BytesMut::from(&[0x89, 0xFE, 0x00, 0x7E, 1, 2, 3, 4][..]);
+        let err = Decoder::new(Role::Server).decode(&mut buf).unwrap_err();
+        assert_eq!(
+            (err.clone(), err.close_code().0),
+            (Error::ControlFrameTooLong(126), 1002)
+        );
+    }
+
+    #[test]
+    fn rfc_5_5_fragmented_control_frame_fails() {
+        let mut buf = wire(&[Frame::new(OpCode::Ping, "")
+            .with_fin(false)
+            .with_mask(Some(KEY))]);
+        let err = Decoder::new(Role::Server).decode(&mut buf).unwrap_err();
+        assert_eq!(err, Error::FragmentedControlFrame(OpCode::Ping));
+        assert_eq!(err.close_code().0, 1002);
+    }
+
+    #[test]
+    fn rfc_5_1_server_rejects_unmasked_client_frames() {
+        let mut buf = wire(&[Frame::new(OpCode::Text, "hi")]);
+        let err = Decoder::new(Role::Server).decode(&mut buf).unwrap_err();
+        assert_eq!(
+            (err.clone(), err.close_code().0),
+            (Error::UnmaskedFrame, 1002)
+        );
+    }
+
+    #[test]
+    fn rfc_5_1_client_rejects_masked_server_frames() {
+        let mut buf = wire(&[Frame::new(OpCode::Text, "hi").with_mask(Some(KEY))]);
+        let err = Decoder::new(Role::Client).decode(&mut buf).unwrap_err();
+        assert_eq!(
+            (err.clone(), err.close_code().0),
+            (Error::MaskedFrame, 1002)
+        );
+    }
+
+    #[test]
+    fn frame_limit_is_checked_from_the_header() {
+        // Only the header of a 2 MiB frame has arrived: it is refused at once.
+        let mut buf = BytesMut::new();
+        FrameHeader {
+            mask: Some(KEY),
+            ..FrameHeader::new(OpCode::Binary, 2 << 20)
+        }
+        .encode(&mut buf);
+        let err = Decoder::new(Role::Server).decode(&mut buf).unwrap_err();
+        assert_eq!(
+            err,
+            Error::FrameTooLarge {
+                len: 2 << 20,
+                max: 1 << 20
+            }
+        );
+        assert_eq!(err.close_code().0, 1009);
+
+        let mut buf = wire(&[Frame::new(OpCode::Binary, vec![0u8; 11]).with_mask(Some(KEY))]);
+        let mut decoder = Decoder::new(Role::Server).with_max_frame_size(10);
+        assert_eq!(
+            decoder.decode(&mut buf),
+            Err(Error::FrameTooLarge { len: 11, max: 10 })
+        );
+    }
+
+    #[test]
+    fn message_room_applies_to_data_frames_only() {
+        let frames = [
+            Frame::new(OpCode::Ping, "12345").with_mask(Some(KEY)),
+            Frame::new(OpCode::Binary, "12345").with_mask(Some(KEY)),
+        ];
+        let mut buf = wire(&frames);
+        let mut decoder = Decoder::new(Role::Server);
+        assert!(decoder.decode_within(&mut buf, 4).unwrap().is_some());
+        assert_eq!(
+            decoder.decode_within(&mut buf, 4),
+            Err(Error::MessageTooLarge { len: 5, max: 4 })
+        );
+    }
+}
