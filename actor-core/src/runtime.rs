@@ -1,0 +1,850 @@
+//! The runtime: builder, owner (`Runtime`), cloneable `Handle`, and the shared state behind them.
+
+use crate::actor::{from_fn, lock, Actor, Cell, Flags, Local};
+use crate::blocking::{Blocking, BlockingPanic};
+use crate::exit::{panic_message, Down, ExitReason, MonitorRef};
+use crate::link::Relations;
+use crate::mailbox::{Mailbox, Signal};
+use crate::message::Message;
+use crate::pid::Pid;
+use crate::registry::Registry;
+use crate::slot::Slots;
+use crate::tag::{self, ReservedTag};
+use crate::timer::{Pending, Timer, TimerRef};
+use crate::worker;
+use crossbeam_deque::{Injector, Stealer, Worker};
+use crossbeam_utils::sync::{Parker, Unparker};
+use std::any::Any;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long dropping a [`Runtime`] waits for actors to stop.
+pub const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The runtime's error type: one variant per violated rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// `Builder::workers(0)`: a runtime needs at least one worker.
+    ZeroWorkers,
+    /// `Builder::blocking_threads(0)`: the blocking pool needs at least one thread.
+    ZeroBlockingThreads,
+    /// The OS refused to start a thread.
+    ThreadSpawn(std::io::ErrorKind),
+    /// No live actor has this pid.
+    NoProc(Pid),
+    /// The name is already registered to a live actor.
+    NameTaken(String),
+    /// The tag is reserved (see [`tag`](crate::tag)); user code may not send it.
+    ReservedTag(u64),
+    /// The runtime is shutting down or has shut down.
+    ShutDown,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ZeroWorkers => f.write_str("a runtime needs at least one worker"),
+            Error::ZeroBlockingThreads => {
+                f.write_str("the blocking pool needs at least one thread")
+            }
+            Error::ThreadSpawn(k) => write!(f, "could not start a thread: {k}"),
+            Error::NoProc(p) => write!(f, "no actor {p}"),
+            Error::NameTaken(n) => write!(f, "name {n:?} is already registered"),
+            Error::ReservedTag(t) => write!(f, "tag {t:#x} is reserved"),
+            Error::ShutDown => f.write_str("the runtime is shut down"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A refused send; holds the message so nothing is lost.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The target has exited (or never existed): a stale pid never reaches a successor.
+    NoProc(Message),
+    /// The tag is reserved (see [`tag`](crate::tag)).
+    ReservedTag(Message),
+}
+
+impl SendError {
+    /// The message that was not delivered.
+    #[must_use]
+    pub fn into_message(self) -> Message {
+        match self {
+            SendError::NoProc(m) | SendError::ReservedTag(m) => m,
+        }
+    }
+
+    /// Borrows the message that was not delivered.
+    #[must_use]
+    pub fn message(&self) -> &Message {
+        match self {
+            SendError::NoProc(m) | SendError::ReservedTag(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::NoProc(m) => write!(f, "no such actor (message tag {})", m.tag()),
+            SendError::ReservedTag(m) => write!(f, "tag {:#x} is reserved", m.tag()),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Options for [`Handle::spawn_opts`]: link, monitor, trap exits from the first message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpawnOptions {
+    link: Option<Pid>,
+    monitor: Option<Pid>,
+    trap_exit: bool,
+}
+
+impl SpawnOptions {
+    /// No link, no monitor, exits not trapped.
+    #[must_use]
+    pub fn new() -> SpawnOptions {
+        SpawnOptions::default()
+    }
+
+    /// Link the new actor to `pid` before it runs.
+    #[must_use]
+    pub fn link(mut self, pid: Pid) -> SpawnOptions {
+        self.link = Some(pid);
+        self
+    }
+
+    /// Have `pid` monitor the new actor before it runs.
+    #[must_use]
+    pub fn monitor(mut self, pid: Pid) -> SpawnOptions {
+        self.monitor = Some(pid);
+        self
+    }
+
+    /// Start the new actor trapping exits.
+    #[must_use]
+    pub fn trap_exit(mut self, on: bool) -> SpawnOptions {
+        self.trap_exit = on;
+        self
+    }
+}
+
+/// Configures and starts a [`Runtime`].
+#[derive(Clone, Debug)]
+pub struct Builder {
+    workers: usize,
+    name: String,
+    budget: usize,
+    injector_interval: u32,
+    blocking_threads: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder {
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
+            name: String::from("actor"),
+            budget: 64,
+            injector_interval: 31,
+            blocking_threads: 64,
+        }
+    }
+}
+
+impl Builder {
+    /// Number of worker threads (default: available cores).
+    #[must_use]
+    pub fn workers(mut self, n: usize) -> Builder {
+        self.workers = n;
+        self
+    }
+
+    /// Thread name prefix: workers are `NAME-0`, `NAME-1` …, plus `NAME-timer`
+    /// and `NAME-blocking` (default `actor`).
+    #[must_use]
+    pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
+        self.name = name.into();
+        self
+    }
+
+    /// Messages an actor handles per turn before yielding its worker (default 64, at least 1).
+    #[must_use]
+    pub fn budget(mut self, n: usize) -> Builder {
+        self.budget = n.max(1);
+        self
+    }
+
+    /// Maximum threads in the blocking pool (default 64).
+    #[must_use]
+    pub fn blocking_threads(mut self, n: usize) -> Builder {
+        self.blocking_threads = n;
+        self
+    }
+
+    /// Starts the workers and the timer thread.
+    pub fn build(self) -> Result<Runtime, Error> {
+        if self.workers == 0 {
+            return Err(Error::ZeroWorkers);
+        }
+        if self.blocking_threads == 0 {
+            return Err(Error::ZeroBlockingThreads);
+        }
+        let queues: Vec<Worker<Arc<Cell>>> =
+            (0..self.workers).map(|_| Worker::new_fifo()).collect();
+        let parkers: Vec<Parker> = (0..self.workers).map(|_| Parker::new()).collect();
+        let shared = Arc::new(Shared {
+            id: NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed),
+            slots: Slots::new(),
+            injector: Injector::new(),
+            stealers: queues.iter().map(Worker::stealer).collect(),
+            unparkers: parkers.iter().map(|p| p.unparker().clone()).collect(),
+            sleepers: Mutex::new(Vec::new()),
+            num_sleeping: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            live: AtomicUsize::new(0),
+            live_lock: Mutex::new(()),
+            live_cv: Condvar::new(),
+            next_ref: AtomicU64::new(1),
+            timer: Timer::new(),
+            registry: Registry::default(),
+            blocking: Blocking::new(self.blocking_threads, format!("{}-blocking", self.name)),
+            budget: self.budget,
+            injector_interval: self.injector_interval,
+        });
+        let mut rt = Runtime {
+            handle: Handle {
+                shared: Arc::clone(&shared),
+            },
+            threads: Vec::new(),
+            done: false,
+        };
+        for (i, (queue, parker)) in queues.into_iter().zip(parkers).enumerate() {
+            let s = Arc::clone(&shared);
+            let t = std::thread::Builder::new()
+                .name(format!("{}-{i}", self.name))
+                .spawn(move || worker::run(s, i, queue, parker))
+                .map_err(|e| Error::ThreadSpawn(e.kind()))?;
+            rt.threads.push(t);
+        }
+        let s = Arc::clone(&shared);
+        let t = std::thread::Builder::new()
+            .name(format!("{}-timer", self.name))
+            .spawn(move || Timer::run(&s))
+            .map_err(|e| Error::ThreadSpawn(e.kind()))?;
+        rt.threads.push(t);
+        Ok(rt)
+    }
+}
+
+static NEXT_RUNTIME: AtomicU64 = AtomicU64::new(1);
+
+/// Owns the worker, timer and blocking threads. Dropping it shuts down (see [`Runtime::shutdown`]).
+#[derive(Debug)]
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<JoinHandle<()>>,
+    done: bool,
+}
+
+impl Runtime {
+    /// A builder with defaults (one worker per core).
+    #[must_use]
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A runtime with default settings.
+    pub fn new() -> Result<Runtime, Error> {
+        Builder::default().build()
+    }
+
+    /// A handle for spawning and sending from any thread.
+    #[must_use]
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Stops every actor with [`ExitReason::Shutdown`] (their `stopped` hooks
+    /// run), waits up to `timeout` for them, then joins every thread.
+    ///
+    /// Returns `true` if every actor stopped within `timeout`. Actors still
+    /// alive then (a handler that does not return cannot be pre-empted; its
+    /// worker is joined once it does) are dropped without their hook.
+    pub fn shutdown(mut self, timeout: Duration) -> bool {
+        self.shutdown_inner(timeout)
+    }
+
+    fn shutdown_inner(&mut self, timeout: Duration) -> bool {
+        if self.done {
+            return true;
+        }
+        self.done = true;
+        let shared = &self.handle.shared;
+        shared.closing.store(true, Ordering::SeqCst);
+        for cell in shared.slots.cells() {
+            shared.signal_cell(cell, Signal::Shutdown);
+        }
+        let deadline = Instant::now() + timeout;
+        let all_stopped = {
+            let mut g = lock(&shared.live_lock);
+            loop {
+                if shared.live.load(Ordering::SeqCst) == 0 {
+                    break true;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    break false;
+                }
+                g = match shared.live_cv.wait_timeout(g, deadline - now) {
+                    Ok((g, _)) => g,
+                    Err(p) => p.into_inner().0,
+                };
+            }
+        };
+        shared.stop.store(true, Ordering::SeqCst);
+        for u in &shared.unparkers {
+            u.unpark();
+        }
+        shared.timer.stop();
+        let me = std::thread::current().id();
+        for t in self.threads.drain(..) {
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+        shared.blocking.stop_and_join();
+        // Whatever is left (stuck past the timeout, or queued) is dropped here,
+        // which also breaks Handle cycles held inside actor state.
+        drop(shared.slots.drain());
+        while !shared.injector.steal().is_empty() {}
+        shared.registry.clear();
+        all_stopped
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown_inner(DROP_SHUTDOWN_TIMEOUT);
+    }
+}
+
+/// A cloneable, thread-safe handle to a runtime: spawn, send, link, time, register.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("runtime", &self.shared.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    /// Spawns an actor. After shutdown has begun the actor is dropped and
+    /// [`Pid::NONE`] is returned (sends to it fail).
+    pub fn spawn<A: Actor>(&self, actor: A) -> Pid {
+        self.shared
+            .spawn(Box::new(actor), SpawnOptions::default())
+            .0
+    }
+
+    /// Spawns a closure actor: `f(ctx, msg)` runs for each message.
+    pub fn spawn_fn<F>(&self, f: F) -> Pid
+    where
+        F: FnMut(&mut crate::Context<'_>, Message) + Send + 'static,
+    {
+        self.spawn(from_fn(f))
+    }
+
+    /// Spawns with options; returns the pid and, if asked, the monitor ref.
+    pub fn spawn_opts<A: Actor>(&self, actor: A, opts: SpawnOptions) -> (Pid, Option<MonitorRef>) {
+        self.shared.spawn(Box::new(actor), opts)
+    }
+
+    /// Spawns an actor linked to `to` (usually the calling actor).
+    pub fn spawn_link<A: Actor>(&self, to: Pid, actor: A) -> Pid {
+        self.spawn_opts(actor, SpawnOptions::new().link(to)).0
+    }
+
+    /// Sends a user message. Refused, with the message handed back, if the tag
+    /// is reserved or the actor has exited.
+    pub fn send<T: Any + Send>(&self, pid: Pid, tag: u64, payload: T) -> Result<(), SendError> {
+        let msg = Message::new(tag, payload);
+        if tag::is_reserved(tag) {
+            return Err(SendError::ReservedTag(msg));
+        }
+        self.shared.send_msg(pid, msg)
+    }
+
+    /// Sends an already built message (same rules as [`send`](Handle::send)).
+    pub fn send_message(&self, pid: Pid, msg: Message) -> Result<(), SendError> {
+        if tag::is_reserved(msg.tag()) {
+            return Err(SendError::ReservedTag(msg));
+        }
+        self.shared.send_msg(pid, msg)
+    }
+
+    /// Sends with one of the reserved tags open to protocol bridges (for
+    /// protocol bridges such as ws-server; see [`ReservedTag`]). Ordered with
+    /// the actor's other user messages.
+    pub fn send_reserved<T: Any + Send>(
+        &self,
+        pid: Pid,
+        tag: ReservedTag,
+        payload: T,
+    ) -> Result<(), SendError> {
+        self.shared.send_msg(pid, Message::new(tag.tag(), payload))
+    }
+
+    /// Sends an exit signal to `pid` from outside any actor (`from` is
+    /// [`Pid::NONE`]). `Killed` acts as [`kill`](Handle::kill). A trapping
+    /// actor gets an [`Exit`](crate::Exit) message; otherwise it exits with
+    /// `reason`, except that `Normal` is ignored. Returns whether `pid` was alive.
+    pub fn exit(&self, pid: Pid, reason: ExitReason) -> bool {
+        self.shared.exit_from(Pid::NONE, pid, reason)
+    }
+
+    /// Kills `pid` (untrappable): it exits with [`ExitReason::Killed`] after its current message.
+    pub fn kill(&self, pid: Pid) -> bool {
+        self.shared.signal(pid, Signal::Kill)
+    }
+
+    /// Is `pid` a live actor?
+    #[must_use]
+    pub fn is_alive(&self, pid: Pid) -> bool {
+        self.shared
+            .slots
+            .with(pid, |c| !c.mailbox.is_closed())
+            .unwrap_or(false)
+    }
+
+    /// Queued user messages of `pid` (None if it is gone): lets a bridge apply backpressure.
+    #[must_use]
+    pub fn mailbox_len(&self, pid: Pid) -> Option<usize> {
+        self.shared.slots.with(pid, |c| c.mailbox.len())
+    }
+
+    /// Delivers `payload` with `tag` to `pid` after `delay`, from the
+    /// runtime's single timer thread. If `pid` is gone by then, it is dropped.
+    pub fn send_after<T: Any + Send>(
+        &self,
+        pid: Pid,
+        delay: Duration,
+        tag: u64,
+        payload: T,
+    ) -> Result<TimerRef, SendError> {
+        let msg = Message::new(tag, payload);
+        if tag::is_reserved(tag) {
+            return Err(SendError::ReservedTag(msg));
+        }
+        Ok(self
+            .shared
+            .timer
+            .add(Instant::now() + delay, Pending::Send { pid, msg }))
+    }
+
+    /// Cancels a timer; `true` if it had not fired yet.
+    pub fn cancel_timer(&self, timer: TimerRef) -> bool {
+        self.shared.timer.cancel(timer)
+    }
+
+    /// Registers `name` for `pid` until it exits or is unregistered.
+    pub fn register(&self, name: impl Into<String>, pid: Pid) -> Result<(), Error> {
+        self.shared.register(name.into(), pid)
+    }
+
+    /// Removes a registration; returns the pid it pointed to.
+    pub fn unregister(&self, name: &str) -> Option<Pid> {
+        self.shared.unregister(name)
+    }
+
+    /// The pid registered under `name`.
+    #[must_use]
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        self.shared.registry.get(name)
+    }
+
+    /// Runs `f` on the blocking pool, off the workers, then sends its result as
+    /// a `Result<T, BlockingPanic>` with `tag` to `reply_to`.
+    pub fn spawn_blocking<T, F>(&self, reply_to: Pid, tag: u64, f: F) -> Result<(), Error>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        if tag::is_reserved(tag) {
+            return Err(Error::ReservedTag(tag));
+        }
+        let h = self.clone();
+        let job = Box::new(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .map_err(|p| BlockingPanic(panic_message(&*p)));
+            let _ = h.send(reply_to, tag, r);
+        });
+        self.shared.blocking.submit(&self.shared, job)
+    }
+
+    /// Number of live actors.
+    #[must_use]
+    pub fn actor_count(&self) -> usize {
+        self.shared.live.load(Ordering::SeqCst)
+    }
+
+    /// Number of slots in the pid table, live or free: it grows only with the
+    /// peak number of simultaneously live actors, never with spawn count.
+    #[must_use]
+    pub fn slot_count(&self) -> usize {
+        self.shared.slots.capacity()
+    }
+
+    /// Number of worker threads.
+    #[must_use]
+    pub fn worker_count(&self) -> usize {
+        self.shared.stealers.len()
+    }
+}
+
+/// State shared by the workers, the timer, the blocking pool and every handle.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) slots: Slots,
+    pub(crate) injector: Injector<Arc<Cell>>,
+    pub(crate) stealers: Vec<Stealer<Arc<Cell>>>,
+    unparkers: Vec<Unparker>,
+    sleepers: Mutex<Vec<usize>>,
+    num_sleeping: AtomicUsize,
+    pub(crate) stop: AtomicBool,
+    closing: AtomicBool,
+    live: AtomicUsize,
+    live_lock: Mutex<()>,
+    live_cv: Condvar,
+    next_ref: AtomicU64,
+    pub(crate) timer: Timer,
+    pub(crate) registry: Registry,
+    pub(crate) blocking: Blocking,
+    pub(crate) budget: usize,
+    pub(crate) injector_interval: u32,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    // ---- scheduling -------------------------------------------------------
+
+    /// Puts a cell that just became SCHEDULED on a run queue and wakes a sleeper.
+    pub(crate) fn schedule(&self, cell: Arc<Cell>) {
+        if let Some(cell) = worker::push_local(self.id, cell) {
+            self.injector.push(cell);
+        }
+        self.wake_one();
+    }
+
+    fn wake_one(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.num_sleeping.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let idx = {
+            let mut s = lock(&self.sleepers);
+            let i = s.pop();
+            if i.is_some() {
+                self.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+            }
+            i
+        };
+        if let Some(i) = idx {
+            self.unparkers[i].unpark();
+        }
+    }
+
+    /// Worker `i` is about to park: announce it (then it must re-check for work).
+    pub(crate) fn announce_sleep(&self, i: usize) {
+        let mut s = lock(&self.sleepers);
+        s.push(i);
+        self.num_sleeping.fetch_add(1, Ordering::SeqCst);
+        drop(s);
+        std::sync::atomic::fence(Ordering::SeqCst);
+    }
+
+    /// Worker `i` found work or woke: withdraw the announcement if still there.
+    pub(crate) fn cancel_sleep(&self, i: usize) {
+        let mut s = lock(&self.sleepers);
+        if let Some(pos) = s.iter().position(|&x| x == i) {
+            s.swap_remove(pos);
+            self.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    // ---- delivery ---------------------------------------------------------
+
+    pub(crate) fn send_msg(&self, pid: Pid, msg: Message) -> Result<(), SendError> {
+        let mut msg = Some(msg);
+        let r = self.slots.with(pid, |cell| {
+            let m = msg.take().unwrap_or_else(|| Message::new(0, ()));
+            match cell.mailbox.push(m) {
+                Ok(true) => Ok(Some(Arc::clone(cell))),
+                Ok(false) => Ok(None),
+                Err(m) => Err(m),
+            }
+        });
+        match r {
+            Some(Ok(Some(cell))) => {
+                self.schedule(cell);
+                Ok(())
+            }
+            Some(Ok(None)) => Ok(()),
+            Some(Err(m)) => Err(SendError::NoProc(m)),
+            None => Err(SendError::NoProc(
+                msg.take().unwrap_or_else(|| Message::new(0, ())),
+            )),
+        }
+    }
+
+    /// Queues a system signal for `pid`; `false` if it is gone.
+    pub(crate) fn signal(&self, pid: Pid, sig: Signal) -> bool {
+        match self.slots.get(pid) {
+            Some(cell) => self.signal_cell(cell, sig),
+            None => false,
+        }
+    }
+
+    pub(crate) fn signal_cell(&self, cell: Arc<Cell>, sig: Signal) -> bool {
+        match cell.mailbox.push_signal(sig) {
+            Ok(true) => {
+                self.schedule(cell);
+                true
+            }
+            Ok(false) => true,
+            Err(_) => false,
+        }
+    }
+
+    pub(crate) fn exit_from(&self, from: Pid, pid: Pid, reason: ExitReason) -> bool {
+        if reason == ExitReason::Killed {
+            return self.signal(pid, Signal::Kill);
+        }
+        self.signal(
+            pid,
+            Signal::Exit {
+                from,
+                reason,
+                linked: false,
+            },
+        )
+    }
+
+    fn new_ref(&self) -> MonitorRef {
+        MonitorRef(self.next_ref.fetch_add(1, Ordering::Relaxed))
+    }
+
+    // ---- spawn ------------------------------------------------------------
+
+    pub(crate) fn spawn(
+        &self,
+        actor: Box<dyn Actor>,
+        opts: SpawnOptions,
+    ) -> (Pid, Option<MonitorRef>) {
+        if self.closing.load(Ordering::SeqCst) {
+            return (Pid::NONE, None);
+        }
+        let mut relations = Relations::default();
+        if let Some(p) = opts.link {
+            relations.add_link(p);
+        }
+        let monitor = opts.monitor.map(|_| self.new_ref());
+        if let (Some(m), Some(w)) = (monitor, opts.monitor) {
+            relations.extra().monitored_by.push((m, w));
+        }
+        let flags = Flags {
+            trap_exit: opts.trap_exit,
+            ..Flags::default()
+        };
+        self.live.fetch_add(1, Ordering::SeqCst);
+        let cell = self.slots.insert(|pid| {
+            Arc::new(Cell {
+                pid,
+                mailbox: Mailbox::new_scheduled(),
+                local: Mutex::new(Some(Local { actor, flags })),
+                relations: Mutex::new(relations),
+            })
+        });
+        let pid = cell.pid;
+        if let Some(parent) = opts.link {
+            let ok = self
+                .slots
+                .get(parent)
+                .map(|pc| {
+                    let mut r = lock(&pc.relations);
+                    if r.dead {
+                        false
+                    } else {
+                        r.add_link(pid);
+                        true
+                    }
+                })
+                .unwrap_or(false);
+            if !ok {
+                let _ = cell.mailbox.push_signal(Signal::Exit {
+                    from: parent,
+                    reason: ExitReason::NoProc,
+                    linked: true,
+                });
+            }
+        }
+        if let (Some(m), Some(w)) = (monitor, opts.monitor) {
+            if let Some(wc) = self.slots.get(w) {
+                let mut r = lock(&wc.relations);
+                if !r.dead {
+                    r.extra().monitoring.push((m, pid));
+                }
+            }
+        }
+        if self.closing.load(Ordering::SeqCst) {
+            let _ = cell.mailbox.push_signal(Signal::Shutdown);
+        }
+        self.schedule(cell);
+        (pid, monitor)
+    }
+
+    /// Called by the exiting actor's worker once it is fully gone.
+    pub(crate) fn actor_gone(&self) {
+        if self.live.fetch_sub(1, Ordering::SeqCst) == 1 && self.closing.load(Ordering::SeqCst) {
+            let _g = lock(&self.live_lock);
+            self.live_cv.notify_all();
+        }
+    }
+
+    // ---- links and monitors -------------------------------------------------
+
+    pub(crate) fn link(&self, me: Pid, other: Pid) {
+        if me == other {
+            return;
+        }
+        if let Some(mine) = self.slots.get(me) {
+            lock(&mine.relations).add_link(other);
+        }
+        let ok = self
+            .slots
+            .get(other)
+            .map(|oc| {
+                let mut r = lock(&oc.relations);
+                if r.dead {
+                    false
+                } else {
+                    r.add_link(me);
+                    true
+                }
+            })
+            .unwrap_or(false);
+        if !ok {
+            self.signal(
+                me,
+                Signal::Exit {
+                    from: other,
+                    reason: ExitReason::NoProc,
+                    linked: true,
+                },
+            );
+        }
+    }
+
+    pub(crate) fn unlink(&self, me: Pid, other: Pid) {
+        if let Some(mine) = self.slots.get(me) {
+            lock(&mine.relations).remove_link(other);
+        }
+        if let Some(oc) = self.slots.get(other) {
+            lock(&oc.relations).remove_link(me);
+        }
+    }
+
+    pub(crate) fn monitor(&self, me: Pid, target: Pid) -> MonitorRef {
+        let m = self.new_ref();
+        let alive = self
+            .slots
+            .get(target)
+            .map(|tc| {
+                let mut r = lock(&tc.relations);
+                if r.dead {
+                    false
+                } else {
+                    r.extra().monitored_by.push((m, me));
+                    true
+                }
+            })
+            .unwrap_or(false);
+        if let Some(mine) = self.slots.get(me) {
+            lock(&mine.relations).extra().monitoring.push((m, target));
+        }
+        if !alive {
+            self.signal(
+                me,
+                Signal::Down(Down {
+                    pid: target,
+                    reason: ExitReason::NoProc,
+                    monitor: m,
+                }),
+            );
+        }
+        m
+    }
+
+    pub(crate) fn demonitor(&self, me: Pid, m: MonitorRef) -> bool {
+        let target = self
+            .slots
+            .get(me)
+            .and_then(|mine| lock(&mine.relations).take_monitoring(m));
+        match target {
+            Some(t) => {
+                if let Some(tc) = self.slots.get(t) {
+                    lock(&tc.relations).remove_monitored_by(m);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A `Down` for `me` is about to be delivered: is its monitor still active?
+    pub(crate) fn consume_monitor(&self, me: &Cell, m: MonitorRef) -> bool {
+        lock(&me.relations).take_monitoring(m).is_some()
+    }
+
+    // ---- registry ---------------------------------------------------------
+
+    fn register(&self, name: String, pid: Pid) -> Result<(), Error> {
+        let cell = self.slots.get(pid).ok_or(Error::NoProc(pid))?;
+        let mut r = lock(&cell.relations);
+        if r.dead {
+            return Err(Error::NoProc(pid));
+        }
+        self.registry.insert(name.clone(), pid)?;
+        r.extra().names.push(name);
+        Ok(())
+    }
+
+    fn unregister(&self, name: &str) -> Option<Pid> {
+        let pid = self.registry.remove(name)?;
+        if let Some(c) = self.slots.get(pid) {
+            lock(&c.relations).remove_name(name);
+        }
+        Some(pid)
+    }
+}

@@ -1,0 +1,299 @@
+//! Worker threads: own deque, then the injector (at least every N turns), then stealing, then park.
+//!
+//! Also runs one actor's turn: system signals first, at most `budget`
+//! messages, panics caught, and the exit sequence (hook, close, relations,
+//! reap, notify links and monitors).
+
+use crate::actor::{lock, Cell, Context, Local};
+use crate::exit::{panic_message, Down, Exit, ExitReason, Timeout};
+use crate::mailbox::{Item, Signal};
+use crate::message::Message;
+use crate::runtime::{Handle, Shared};
+use crate::tag;
+use crate::timer::Pending;
+use crossbeam_deque::{Steal, Worker};
+use crossbeam_utils::sync::Parker;
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+struct LocalQueue {
+    runtime: u64,
+    queue: Worker<Arc<Cell>>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<LocalQueue>> = const { RefCell::new(None) };
+}
+
+/// Pushes onto this thread's own deque if it is a worker of runtime `runtime`;
+/// otherwise hands the cell back for the injector.
+pub(crate) fn push_local(runtime: u64, cell: Arc<Cell>) -> Option<Arc<Cell>> {
+    LOCAL.with(|l| match l.try_borrow() {
+        Ok(b) => match b.as_ref() {
+            Some(q) if q.runtime == runtime => {
+                q.queue.push(cell);
+                None
+            }
+            _ => Some(cell),
+        },
+        Err(_) => Some(cell),
+    })
+}
+
+/// crossbeam-deque's `find_task`, with the injector checked first every
+/// `injector_interval` turns so injected work is never starved by a busy deque.
+fn find_task(shared: &Shared, index: usize, tick: u32) -> Option<Arc<Cell>> {
+    LOCAL.with(|l| {
+        let b = l.borrow();
+        let local = &b.as_ref()?.queue;
+        if tick % shared.injector_interval == 0 {
+            if let Some(c) = steal_loop(|| shared.injector.steal_batch_and_pop(local)) {
+                return Some(c);
+            }
+        }
+        if let Some(c) = local.pop() {
+            return Some(c);
+        }
+        if let Some(c) = steal_loop(|| shared.injector.steal_batch_and_pop(local)) {
+            return Some(c);
+        }
+        let n = shared.stealers.len();
+        for k in 1..n {
+            let s = &shared.stealers[(index + k) % n];
+            if let Some(c) = steal_loop(|| s.steal_batch_and_pop(local)) {
+                return Some(c);
+            }
+        }
+        None
+    })
+}
+
+fn steal_loop(mut f: impl FnMut() -> Steal<Arc<Cell>>) -> Option<Arc<Cell>> {
+    // Retry is transient contention; bounded so a hot race cannot spin forever.
+    for _ in 0..64 {
+        match f() {
+            Steal::Success(c) => return Some(c),
+            Steal::Empty => return None,
+            Steal::Retry => {}
+        }
+    }
+    None
+}
+
+fn has_work(shared: &Shared) -> bool {
+    !shared.injector.is_empty() || shared.stealers.iter().any(|s| !s.is_empty())
+}
+
+/// The worker thread's body.
+pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, parker: Parker) {
+    LOCAL.with(|l| {
+        *l.borrow_mut() = Some(LocalQueue {
+            runtime: shared.id,
+            queue,
+        });
+    });
+    let handle = Handle {
+        shared: Arc::clone(&shared),
+    };
+    let mut tick: u32 = 0;
+    while !shared.stop.load(Ordering::Acquire) {
+        tick = tick.wrapping_add(1);
+        if let Some(cell) = find_task(&shared, index, tick) {
+            run_cell(&handle, cell);
+            continue;
+        }
+        shared.announce_sleep(index);
+        if has_work(&shared) || shared.stop.load(Ordering::SeqCst) {
+            shared.cancel_sleep(index);
+            continue;
+        }
+        parker.park();
+        shared.cancel_sleep(index);
+    }
+    // Drop queued cells here, on this thread, before the deque goes away.
+    LOCAL.with(|l| drop(l.borrow_mut().take()));
+}
+
+/// Calls one actor callback with panics caught; returns an exit reason if the actor must stop.
+fn call(
+    handle: &Handle,
+    pid: crate::Pid,
+    local: &mut Local,
+    f: impl FnOnce(&mut dyn crate::Actor, &mut Context<'_>),
+) -> Option<ExitReason> {
+    let Local { actor, flags } = local;
+    let mut ctx = Context { handle, pid, flags };
+    match catch_unwind(AssertUnwindSafe(|| f(&mut **actor, &mut ctx))) {
+        Ok(()) => ctx.flags.stop.take(),
+        Err(p) => Some(ExitReason::Panic(panic_message(&*p))),
+    }
+}
+
+/// Runs one turn of `cell`.
+pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) {
+    let shared = &*handle.shared;
+    cell.mailbox.start_run();
+    let mut guard = lock(&cell.local);
+    let Some(local) = guard.as_mut() else {
+        return;
+    };
+    let pid = cell.pid;
+    let mut exit = None;
+    if !local.flags.started {
+        local.flags.started = true;
+        exit = call(handle, pid, local, |a, ctx| a.started(ctx));
+    }
+    let mut budget = shared.budget;
+    while exit.is_none() {
+        match cell.mailbox.pop() {
+            Some(Item::Message(m)) => {
+                if local.flags.receive_timeout.is_some() {
+                    local.flags.last_activity = Some(Instant::now());
+                }
+                exit = call(handle, pid, local, |a, ctx| a.handle(ctx, m));
+            }
+            Some(Item::Signal(s)) => exit = signal(handle, &cell, local, s),
+            None => {
+                arm_receive_timeout(shared, pid, local);
+                if cell.mailbox.try_idle() {
+                    return;
+                }
+                continue;
+            }
+        }
+        budget -= 1;
+        if budget == 0 && exit.is_none() {
+            drop(guard);
+            cell.mailbox.yield_turn();
+            shared.schedule(cell);
+            return;
+        }
+    }
+    let reason = exit.unwrap_or(ExitReason::Normal);
+    let local = guard.take();
+    drop(guard);
+    if let Some(local) = local {
+        finish(handle, &cell, local, reason);
+    }
+}
+
+fn arm_receive_timeout(shared: &Shared, pid: crate::Pid, local: &mut Local) {
+    let f = &mut local.flags;
+    if let (Some(d), false) = (f.receive_timeout, f.timeout_armed) {
+        let since = *f.last_activity.get_or_insert_with(Instant::now);
+        f.timeout_armed = true;
+        let _ = shared.timer.add(since + d, Pending::ReceiveTimeout(pid));
+    }
+}
+
+/// Handles one system signal; returns an exit reason if the actor must stop.
+fn signal(handle: &Handle, cell: &Cell, local: &mut Local, sig: Signal) -> Option<ExitReason> {
+    let pid = cell.pid;
+    match sig {
+        Signal::Kill => Some(ExitReason::Killed),
+        Signal::Shutdown => Some(ExitReason::Shutdown),
+        Signal::Exit {
+            from,
+            reason,
+            linked,
+        } => {
+            if linked && !lock(&cell.relations).remove_link(from) {
+                // Unlinked before the signal arrived: it no longer applies.
+                return None;
+            }
+            if local.flags.trap_exit {
+                let m = Message::new(tag::EXIT, Exit { from, reason });
+                return call(handle, pid, local, |a, ctx| a.handle(ctx, m));
+            }
+            match reason {
+                ExitReason::Normal if from == pid && !linked => Some(ExitReason::Normal),
+                ExitReason::Normal => None,
+                r if linked => Some(ExitReason::Linked(from, Box::new(r))),
+                r => Some(r),
+            }
+        }
+        Signal::Down(d) => {
+            if !handle.shared.consume_monitor(cell, d.monitor) {
+                return None; // demonitored meanwhile
+            }
+            let m = Message::new(tag::DOWN, d);
+            call(handle, pid, local, |a, ctx| a.handle(ctx, m))
+        }
+        Signal::ReceiveTimeout => {
+            let f = &mut local.flags;
+            f.timeout_armed = false;
+            let d = f.receive_timeout?;
+            if cell.mailbox.has_user() {
+                return None; // re-armed when the actor next goes idle
+            }
+            let since = *f.last_activity.get_or_insert_with(Instant::now);
+            if since.elapsed() < d {
+                f.timeout_armed = true;
+                let _ = handle
+                    .shared
+                    .timer
+                    .add(since + d, Pending::ReceiveTimeout(pid));
+                return None;
+            }
+            f.last_activity = Some(Instant::now());
+            let m = Message::new(tag::TIMEOUT, Timeout);
+            call(handle, pid, local, |a, ctx| a.handle(ctx, m))
+        }
+    }
+}
+
+/// The exit sequence, run once on the actor's own worker.
+fn finish(handle: &Handle, cell: &Cell, mut local: Local, reason: ExitReason) {
+    let shared = &*handle.shared;
+    let pid = cell.pid;
+    // 1. Refuse new sends: from here on a send returns the message.
+    let (pending_sys, pending_user) = cell.mailbox.close();
+    // 2. The stop hook (a panic in it is caught; the reason stays).
+    let _ = call(handle, pid, &mut local, |a, ctx| a.stopped(ctx, &reason));
+    drop(local);
+    drop(pending_user);
+    // 3. Detach relations; nothing can be added after `dead`.
+    let extra = lock(&cell.relations).close();
+    // 4. Names go before the slot, so a successor may re-register at once.
+    if let Some(e) = &extra {
+        for n in &e.names {
+            shared.registry.remove_if(n, pid);
+        }
+    }
+    // 5. Reap the slot: the pid is now stale and its generation retired.
+    shared.slots.remove(pid);
+    // 6. Tell links and monitors.
+    if let Some(e) = extra {
+        for l in e.links {
+            shared.signal(
+                l,
+                Signal::Exit {
+                    from: pid,
+                    reason: reason.clone(),
+                    linked: true,
+                },
+            );
+        }
+        for (m, watcher) in e.monitored_by {
+            shared.signal(
+                watcher,
+                Signal::Down(Down {
+                    pid,
+                    reason: reason.clone(),
+                    monitor: m,
+                }),
+            );
+        }
+        for (m, target) in e.monitoring {
+            if let Some(tc) = shared.slots.get(target) {
+                lock(&tc.relations).remove_monitored_by(m);
+            }
+        }
+    }
+    // Monitors this actor held but whose Down was still queued die with it.
+    drop(pending_sys);
+    shared.actor_gone();
+}
