@@ -201,8 +201,8 @@ impl Connection {
 
     fn process(&mut self) -> Result<(), Error> {
         while self.accepts_input() {
-            let room = self.assembler.room();
-            let frame = match self.decoder.decode_within(&mut self.recv, room) {
+            let (used, max) = self.assembler.usage();
+            let frame = match self.decoder.decode_within(&mut self.recv, used, max) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(self.fail(e)),
@@ -425,5 +425,313 @@ impl fmt::Debug for Connection {
             .field("pending_transmit_bytes", &self.pending_transmit_bytes())
             .field("error", &self.error)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::frame::Frame;
+
+    const KEY: [u8; 4] = [9, 8, 7, 6];
+
+    fn client_frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let mut dst = BytesMut::new();
+        Frame::new(opcode, Bytes::copy_from_slice(payload))
+            .with_fin(fin)
+            .with_mask(Some(KEY))
+            .encode(&mut dst);
+        dst.to_vec()
+    }
+
+    /// Decodes everything `conn` queued, as its peer would.
+    fn sent_frames(conn: &mut Connection) -> Vec<Frame> {
+        let peer = match conn.role() {
+            Role::Server => Role::Client,
+            Role::Client => Role::Server,
+        };
+        let mut decoder = Decoder::new(peer);
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = conn.poll_transmit() {
+            buf.extend_from_slice(&chunk);
+        }
+        let mut out = Vec::new();
+        while let Some(frame) = decoder.decode(&mut buf).unwrap() {
+            out.push(frame);
+        }
+        assert!(buf.is_empty());
+        out
+    }
+
+    fn close_code_of(frame: &Frame) -> u16 {
+        assert_eq!(frame.opcode(), OpCode::Close);
+        u16::from_be_bytes([frame.payload()[0], frame.payload()[1]])
+    }
+
+    fn client() -> Connection {
+        let mut n = 0u8;
+        Connection::client(Config::default(), move || {
+            n = n.wrapping_add(1);
+            [n, 1, 2, 3]
+        })
+    }
+
+    #[test]
+    fn connection_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Connection>();
+    }
+
+    #[test]
+    fn rfc_5_5_2_ping_is_answered_with_its_payload() {
+        let mut server = Connection::server(Config::default());
+        server
+            .handle_bytes(&client_frame(OpCode::Ping, true, b"abc"))
+            .unwrap();
+        assert_eq!(
+            server.poll_event(),
+            Some(Event::Ping(Bytes::from_static(b"abc")))
+        );
+        assert_eq!(server.pending_transmit_bytes(), 5);
+        let sent = sent_frames(&mut server);
+        assert_eq!(sent, vec![Frame::new(OpCode::Pong, "abc")]);
+    }
+
+    #[test]
+    fn rfc_5_5_3_ping_flood_queues_one_pong_for_the_latest() {
+        let mut server = Connection::server(Config::default());
+        for i in 0..1000u32 {
+            let payload = i.to_be_bytes();
+            server
+                .handle_bytes(&client_frame(OpCode::Ping, true, &payload))
+                .unwrap();
+        }
+        let sent = sent_frames(&mut server);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].payload()[..], 999u32.to_be_bytes());
+    }
+
+    #[test]
+    fn rfc_5_5_1_close_is_echoed_with_its_code() {
+        let mut server = Connection::server(Config::default());
+        let mut payload = 4001u16.to_be_bytes().to_vec();
+        payload.extend_from_slice(b"bye");
+        server
+            .handle_bytes(&client_frame(OpCode::Close, true, &payload))
+            .unwrap();
+        match server.poll_event() {
+            Some(Event::Close(c)) => assert_eq!((c.code.0, c.reason.as_str()), (4001, "bye")),
+            other => panic!("{other:?}"),
+        }
+        let sent = sent_frames(&mut server);
+        assert_eq!(close_code_of(&sent[0]), 4001);
+        assert_eq!(server.state(), State::Closed);
+        assert!(
+            server.should_close_transport(),
+            "RFC 6455 §7.1.1: server closes TCP first"
+        );
+        assert_eq!(server.send_text("late"), Err(SendError::Closed));
+    }
+
+    #[test]
+    fn empty_close_is_reported_as_1005_and_answered_with_1000() {
+        let mut server = Connection::server(Config::default());
+        server
+            .handle_bytes(&client_frame(OpCode::Close, true, b""))
+            .unwrap();
+        assert!(matches!(server.poll_event(), Some(Event::Close(c)) if c.code.0 == 1005));
+        assert_eq!(close_code_of(&sent_frames(&mut server)[0]), 1000);
+    }
+
+    #[test]
+    fn input_after_the_peers_close_is_ignored() {
+        let mut server = Connection::server(Config::default());
+        let mut wire = client_frame(OpCode::Close, true, b"");
+        wire.extend(client_frame(OpCode::Text, true, b"after"));
+        server.handle_bytes(&wire).unwrap();
+        server
+            .handle_bytes(&client_frame(OpCode::Text, true, b"later"))
+            .unwrap();
+        assert!(matches!(server.poll_event(), Some(Event::Close(_))));
+        assert_eq!(server.poll_event(), None);
+    }
+
+    #[test]
+    fn protocol_error_queues_its_close_code_and_ignores_later_input() {
+        let mut server = Connection::server(Config::default());
+        let mut wire = client_frame(OpCode::Text, true, b"ok");
+        wire.extend(client_frame(OpCode::Text, true, b"\xff"));
+        wire.extend(client_frame(OpCode::Text, true, b"never"));
+        assert_eq!(server.handle_bytes(&wire), Err(Error::InvalidUtf8));
+        assert_eq!(
+            server.poll_event(),
+            Some(Event::Text(Utf8Bytes::from("ok")))
+        );
+        assert_eq!(server.poll_event(), None);
+        assert_eq!(
+            (server.state(), server.error()),
+            (State::Failed, Some(&Error::InvalidUtf8))
+        );
+        assert!(server.should_close_transport());
+        assert_eq!(
+            server.handle_bytes(&client_frame(OpCode::Ping, true, b"")),
+            Ok(())
+        );
+        assert_eq!(server.poll_event(), None);
+        let sent = sent_frames(&mut server);
+        assert_eq!(sent.len(), 1, "only the close, no pong after the error");
+        assert_eq!(close_code_of(&sent[0]), 1007);
+        assert_eq!(&sent[0].payload()[2..], b"text message is not valid UTF-8");
+        assert_eq!(server.send_binary(b"x"), Err(SendError::Closed));
+    }
+
+    #[test]
+    fn unmasked_client_frame_fails_with_1002() {
+        let mut server = Connection::server(Config::default());
+        let mut dst = BytesMut::new();
+        Frame::new(OpCode::Text, "hi").encode(&mut dst);
+        assert_eq!(server.handle_bytes(&dst), Err(Error::UnmaskedFrame));
+        assert_eq!(close_code_of(&sent_frames(&mut server)[0]), 1002);
+    }
+
+    #[test]
+    fn oversized_message_fails_from_the_header_with_1009() {
+        let config = Config::default().with_max_message_size(10);
+        let mut server = Connection::server(config);
+        server
+            .handle_bytes(&client_frame(OpCode::Binary, false, b"123456"))
+            .unwrap();
+        // Only the header of the continuation arrives: 6 + 5 > 10 fails at once.
+        let wire = client_frame(OpCode::Continuation, true, b"12345");
+        let err = server.handle_bytes(&wire[..6]).unwrap_err();
+        assert_eq!(err, Error::MessageTooLarge { len: 11, max: 10 });
+        assert_eq!(close_code_of(&sent_frames(&mut server)[0]), 1009);
+    }
+
+    #[test]
+    fn no_data_frame_goes_out_after_close() {
+        let mut server = Connection::server(Config::default());
+        server.send_text("before").unwrap();
+        server.close(CloseCode::GOING_AWAY, "restart").unwrap();
+        assert_eq!(server.send_text("after"), Err(SendError::Closed));
+        assert_eq!(server.send_binary([1u8]), Err(SendError::Closed));
+        assert_eq!(server.ping(b""), Err(SendError::Closed));
+        let shared = EncodedFrame::text("x");
+        assert_eq!(server.send_encoded(&shared), Err(SendError::Closed));
+        assert_eq!(
+            server.close(CloseCode::NORMAL, ""),
+            Err(SendError::Closed),
+            "a second close is a usage error"
+        );
+        // A ping arriving now is reported but not answered.
+        server
+            .handle_bytes(&client_frame(OpCode::Ping, true, b"p"))
+            .unwrap();
+        let sent = sent_frames(&mut server);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0], Frame::new(OpCode::Text, "before"));
+        assert_eq!(close_code_of(&sent[1]), 1001);
+        assert_eq!(&sent[1].payload()[2..], b"restart");
+        assert_eq!(server.state(), State::CloseSent);
+    }
+
+    #[test]
+    fn usage_errors_are_typed() {
+        let mut server = Connection::server(Config::default());
+        for code in [1004, 1005 + 1, 1015, 999, 5000] {
+            assert_eq!(
+                server.close(CloseCode(code), ""),
+                Err(SendError::InvalidCloseCode(CloseCode(code)))
+            );
+        }
+        assert_eq!(
+            server.ping([0u8; 126]),
+            Err(SendError::ControlPayloadTooLong(126))
+        );
+        assert_eq!(server.state(), State::Open);
+        server.close(CloseCode::NO_STATUS, "").unwrap();
+        assert_eq!(
+            sent_frames(&mut server),
+            vec![Frame::new(OpCode::Close, "")]
+        );
+    }
+
+    #[test]
+    fn close_handshake_times_out() {
+        let t0 = Instant::now();
+        let config = Config::default().with_close_timeout(Duration::from_secs(2));
+        let mut server = Connection::server(config);
+        assert_eq!(server.poll_timeout(), None);
+        server.close(CloseCode::NORMAL, "").unwrap();
+        server.handle_timeout(t0);
+        assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(2)));
+        server.handle_timeout(t0 + Duration::from_secs(1));
+        assert_eq!(server.state(), State::CloseSent);
+        assert!(!server.should_close_transport());
+        server.handle_timeout(t0 + Duration::from_secs(2));
+        assert_eq!(server.state(), State::Closed);
+        assert!(server.should_close_transport());
+        assert_eq!(server.poll_timeout(), None);
+    }
+
+    #[test]
+    fn client_masks_every_frame_and_waits_for_the_server_to_close_tcp() {
+        let mut client = client();
+        client.send_binary(b"data").unwrap();
+        client.ping(b"p").unwrap();
+        let wire: Vec<Bytes> = std::iter::from_fn(|| client.poll_transmit()).collect();
+        assert_eq!(wire[0][1] & 0x80, 0x80);
+        assert_eq!(wire[0][2..6], [1, 1, 2, 3], "first key");
+        assert_eq!(wire[1][2..6], [2, 1, 2, 3], "a fresh key per frame");
+
+        // The server's close arrives: the client answers, then waits for TCP to close.
+        let mut dst = BytesMut::new();
+        Frame::new(OpCode::Close, Bytes::from_static(b"\x03\xe8")).encode(&mut dst);
+        client.handle_bytes(&dst).unwrap();
+        assert_eq!(client.state(), State::Closed);
+        assert!(!client.should_close_transport());
+        let t0 = Instant::now();
+        client.handle_timeout(t0);
+        let deadline = client.poll_timeout().unwrap();
+        client.handle_timeout(deadline);
+        assert!(client.should_close_transport());
+        let sent = sent_frames(&mut client);
+        assert_eq!(close_code_of(&sent[0]), 1000);
+        assert!(sent[0].header().mask.is_some());
+    }
+
+    #[test]
+    fn server_frames_are_never_masked_and_encoded_frames_are_shared() {
+        let mut server = Connection::server(Config::default());
+        let shared = EncodedFrame::binary(&[7u8; 300]);
+        server.send_encoded(&shared).unwrap();
+        let chunk = server.poll_transmit().unwrap();
+        assert_eq!(chunk.as_ptr(), shared.as_bytes().as_ptr(), "no re-encoding");
+
+        let mut client = client();
+        client.send_encoded(&shared).unwrap();
+        let sent = sent_frames(&mut client);
+        assert!(sent[0].header().mask.is_some());
+        assert_eq!(sent[0].payload()[..], [7u8; 300]);
+    }
+
+    #[test]
+    fn recv_buffer_and_handle_buf_feed_the_decoder() {
+        let mut server = Connection::server(Config::default());
+        let wire = client_frame(OpCode::Binary, true, &[5u8; 1000]);
+        server.recv_buffer().extend_from_slice(&wire[..8]);
+        server.handle_buffered().unwrap();
+        assert!(
+            server.recv_buffer().capacity() >= 1000,
+            "room reserved for the payload"
+        );
+        server.recv_buffer().extend_from_slice(&wire[8..]);
+        server.handle_buffered().unwrap();
+        assert!(matches!(server.poll_event(), Some(Event::Binary(b)) if b.len() == 1000));
+
+        server.handle_buf(BytesMut::from(&wire[..])).unwrap();
+        assert!(matches!(server.poll_event(), Some(Event::Binary(b)) if b.len() == 1000));
     }
 }

@@ -56,16 +56,17 @@ impl Decoder {
     /// Decodes the next frame from the front of `src`: `Ok(None)` means more bytes are needed.
     /// After an error the stream is unusable (the caller fails the connection).
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
-        self.decode_within(src, u64::MAX)
+        self.decode_within(src, 0, u64::MAX)
     }
 
-    /// Like [`decode`](Self::decode), but a data frame may carry at most `message_room`
-    /// bytes: the room left in the message being assembled, so that an oversized message
-    /// is refused from the header too.
+    /// Like [`decode`](Self::decode), but a data frame must fit in the message being
+    /// assembled (`used` of `max` bytes), so an oversized message is refused from the
+    /// header too.
     pub(crate) fn decode_within(
         &mut self,
         src: &mut BytesMut,
-        message_room: u64,
+        used: u64,
+        max: u64,
     ) -> Result<Option<Frame>, Error> {
         let header = match self.header {
             Some(header) => header,
@@ -73,7 +74,7 @@ impl Decoder {
                 let Some((header, header_len)) = FrameHeader::parse(src)? else {
                     return Ok(None);
                 };
-                self.check(&header, message_room)?;
+                self.check(&header, used, max)?;
                 src.advance(header_len);
                 self.header = Some(header);
                 header
@@ -93,7 +94,7 @@ impl Decoder {
         Ok(Some(Frame::from_parts(header, payload.freeze())))
     }
 
-    fn check(&self, header: &FrameHeader, message_room: u64) -> Result<(), Error> {
+    fn check(&self, header: &FrameHeader, used: u64, max: u64) -> Result<(), Error> {
         // RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated that defines meanings
         // for non-zero values. If a nonzero value is received and none of the negotiated
         // extensions defines the meaning of such a nonzero value, the receiving endpoint
@@ -125,11 +126,9 @@ impl Decoder {
                 max: self.max_frame_size,
             });
         }
-        if !header.opcode.is_control() && header.payload_len > message_room {
-            return Err(Error::MessageTooLarge {
-                len: header.payload_len,
-                max: message_room,
-            });
+        let len = used.saturating_add(header.payload_len);
+        if !header.opcode.is_control() && len > max {
+            return Err(Error::MessageTooLarge { len, max });
         }
         Ok(())
     }
@@ -313,10 +312,10 @@ mod tests {
         ];
         let mut buf = wire(&frames);
         let mut decoder = Decoder::new(Role::Server);
-        assert!(decoder.decode_within(&mut buf, 4).unwrap().is_some());
+        assert!(decoder.decode_within(&mut buf, 6, 10).unwrap().is_some());
         assert_eq!(
-            decoder.decode_within(&mut buf, 4),
-            Err(Error::MessageTooLarge { len: 5, max: 4 })
+            decoder.decode_within(&mut buf, 6, 10),
+            Err(Error::MessageTooLarge { len: 11, max: 10 })
         );
     }
 }

@@ -90,10 +90,10 @@ impl Assembler {
         }
     }
 
-    /// Bytes the next data frame may carry before the message exceeds its limit.
-    pub(crate) fn room(&self) -> u64 {
+    /// Bytes of the open message so far, and the limit.
+    pub(crate) fn usage(&self) -> (u64, u64) {
         let used = self.open.as_ref().map_or(0, |p| p.buf.len());
-        self.max_message_size.saturating_sub(used) as u64
+        (used as u64, self.max_message_size as u64)
     }
 
     pub(crate) fn push(&mut self, frame: Frame) -> Result<Option<Event>, Error> {
@@ -106,12 +106,10 @@ impl Assembler {
             OpCode::Close => return CloseFrame::parse(payload).map(|c| Some(Event::Close(c))),
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {}
         }
-        if payload.len() as u64 > self.room() {
-            let used = self.max_message_size as u64 - self.room();
-            return Err(Error::MessageTooLarge {
-                len: used + payload.len() as u64,
-                max: self.max_message_size as u64,
-            });
+        let (used, max) = self.usage();
+        let len = used + payload.len() as u64;
+        if len > max {
+            return Err(Error::MessageTooLarge { len, max });
         }
         let text = opcode == OpCode::Text;
         match (opcode, self.open.as_mut()) {
@@ -170,5 +168,172 @@ fn complete(text: bool, payload: Bytes) -> Result<Event, Error> {
             .map_err(|_| Error::InvalidUtf8)
     } else {
         Ok(Event::Binary(payload))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::close::CloseCode;
+
+    fn assembler(max_message_size: usize, max_fragments: usize) -> Assembler {
+        Assembler::new(
+            &Config::default()
+                .with_max_message_size(max_message_size)
+                .with_max_fragments(max_fragments),
+        )
+    }
+
+    fn frame(opcode: OpCode, fin: bool, payload: &'static [u8]) -> Frame {
+        Frame::new(opcode, Bytes::from_static(payload)).with_fin(fin)
+    }
+
+    #[test]
+    fn joins_fragments_with_control_frames_in_between() {
+        // RFC 6455 §5.4: "Control frames MAY be injected in the middle of a fragmented
+        // message."
+        let mut a = assembler(100, 10);
+        assert_eq!(a.push(frame(OpCode::Text, false, b"Hel")), Ok(None));
+        assert_eq!(
+            a.push(frame(OpCode::Ping, true, b"p")),
+            Ok(Some(Event::Ping(Bytes::from_static(b"p"))))
+        );
+        assert_eq!(a.push(frame(OpCode::Continuation, false, b"l")), Ok(None));
+        assert_eq!(
+            a.push(frame(OpCode::Continuation, true, b"o")),
+            Ok(Some(Event::Text(Utf8Bytes::from("Hello"))))
+        );
+        assert_eq!(a.usage(), (0, 100));
+    }
+
+    #[test]
+    fn single_frame_message_is_not_copied() {
+        let payload = Bytes::from(vec![1u8; 64]);
+        let ptr = payload.as_ptr();
+        let mut a = assembler(100, 10);
+        match a.push(Frame::new(OpCode::Binary, payload)) {
+            Ok(Some(Event::Binary(data))) => assert_eq!(data.as_ptr(), ptr),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rfc_5_4_continuation_without_open_message_fails() {
+        let err = assembler(100, 10)
+            .push(frame(OpCode::Continuation, true, b"x"))
+            .unwrap_err();
+        assert_eq!(
+            (err.clone(), err.close_code().0),
+            (Error::UnexpectedContinuation, 1002)
+        );
+    }
+
+    #[test]
+    fn rfc_5_4_new_data_frame_while_message_open_fails() {
+        let mut a = assembler(100, 10);
+        a.push(frame(OpCode::Binary, false, b"x")).unwrap();
+        let err = a.push(frame(OpCode::Text, true, b"y")).unwrap_err();
+        assert_eq!(err, Error::ExpectedContinuation(OpCode::Text));
+        assert_eq!(err.close_code().0, 1002);
+    }
+
+    #[test]
+    fn message_size_is_capped_across_fragments() {
+        let mut a = assembler(5, 10);
+        a.push(frame(OpCode::Binary, false, b"abc")).unwrap();
+        assert_eq!(a.usage(), (3, 5));
+        let err = a
+            .push(frame(OpCode::Continuation, true, b"def"))
+            .unwrap_err();
+        assert_eq!(err, Error::MessageTooLarge { len: 6, max: 5 });
+        assert_eq!(err.close_code().0, 1009);
+    }
+
+    #[test]
+    fn fragment_count_is_capped() {
+        let mut a = assembler(100, 3);
+        a.push(frame(OpCode::Binary, false, b"a")).unwrap();
+        a.push(frame(OpCode::Continuation, false, b"b")).unwrap();
+        a.push(frame(OpCode::Continuation, false, b"c")).unwrap();
+        let err = a.push(frame(OpCode::Continuation, true, b"d")).unwrap_err();
+        assert_eq!(
+            (err.clone(), err.close_code().0),
+            (Error::TooManyFragments { max: 3 }, 1009)
+        );
+    }
+
+    #[test]
+    fn one_byte_fragment_flood_pins_one_buffer() {
+        // 100 000 one-byte fragments of a 1 MiB-limited message: the pinned memory is the
+        // single BytesMut, not a Bytes (and its receive buffer) per fragment.
+        let mut a = assembler(1 << 20, usize::MAX);
+        a.push(frame(OpCode::Binary, false, b"x")).unwrap();
+        for _ in 0..100_000 {
+            a.push(frame(OpCode::Continuation, false, b"x")).unwrap();
+        }
+        let partial = a.open.as_ref().unwrap();
+        assert_eq!(partial.buf.len(), 100_001);
+        assert!(partial.buf.capacity() <= 4 * 100_001);
+    }
+
+    #[test]
+    fn rfc_8_1_invalid_utf8_fails_at_the_bad_fragment() {
+        // Autobahn 6.4.1: the fragment holding the bad byte fails before the message ends.
+        let mut a = assembler(100, 10);
+        a.push(frame(OpCode::Text, false, "κόσμε".as_bytes()))
+            .unwrap();
+        let err = a.push(frame(OpCode::Continuation, false, b"\xf4\x90\x80\x80"));
+        assert_eq!(err, Err(Error::InvalidUtf8));
+        assert_eq!(Error::InvalidUtf8.close_code().0, 1007);
+    }
+
+    #[test]
+    fn utf8_sequence_split_across_fragments_is_accepted() {
+        let euro = "€".as_bytes(); // e2 82 ac
+        let mut a = assembler(100, 10);
+        a.push(Frame::new(OpCode::Text, Bytes::copy_from_slice(&euro[..1])).with_fin(false))
+            .unwrap();
+        a.push(
+            Frame::new(OpCode::Continuation, Bytes::copy_from_slice(&euro[1..2])).with_fin(false),
+        )
+        .unwrap();
+        let done = a.push(Frame::new(
+            OpCode::Continuation,
+            Bytes::copy_from_slice(&euro[2..]),
+        ));
+        assert_eq!(done, Ok(Some(Event::Text(Utf8Bytes::from("€")))));
+    }
+
+    #[test]
+    fn text_ending_inside_a_sequence_fails() {
+        let mut a = assembler(100, 10);
+        a.push(frame(OpCode::Text, false, b"ok\xe2\x82")).unwrap();
+        assert_eq!(
+            a.push(frame(OpCode::Continuation, true, b"")),
+            Err(Error::InvalidUtf8)
+        );
+        let err = assembler(100, 10).push(frame(OpCode::Text, true, b"\xe2\x82"));
+        assert_eq!(err, Err(Error::InvalidUtf8));
+    }
+
+    #[test]
+    fn close_frames_are_parsed() {
+        let mut a = assembler(100, 10);
+        let close = a.push(frame(OpCode::Close, true, b"")).unwrap().unwrap();
+        assert!(matches!(close, Event::Close(c) if c.code == CloseCode::NO_STATUS));
+        assert_eq!(
+            a.push(frame(OpCode::Close, true, b"\x03")),
+            Err(Error::CloseFrameTooShort)
+        );
+    }
+
+    #[test]
+    fn debug_output_is_a_preview() {
+        let event = Event::Binary(Bytes::from(vec![0xABu8; 100]));
+        let shown = format!("{event:?}");
+        assert!(shown.starts_with("Binary(100 bytes: [ab, ab") && shown.ends_with("...)"));
+        assert_eq!(event.to_string(), "binary message of 100 bytes");
+        let text = Event::Text(Utf8Bytes::from("é".repeat(40)));
+        assert!(format!("{text:?}").starts_with("Text(80 bytes: \"éé"));
     }
 }
