@@ -1,0 +1,536 @@
+//! One event-loop thread: a mio poll driving its share of the connections through
+//! connect, upgrade and closed-loop echo, counting what happens.
+
+use crate::hist::Histogram;
+use crate::wire::{self, Event, FrameReader};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Connections a thread has in connect or upgrade at once, so a burst of 10 000
+/// connects does not overflow the server's accept backlog into SYN retransmits.
+const MAX_IN_FLIGHT: usize = 128;
+/// Size of a thread's read buffer, shared by all its connections.
+const READ_BUF: usize = 64 << 10;
+/// Upper bound on the pre-built run of request frames written in one call.
+const BATCH_BYTES: usize = 256 << 10;
+/// Longest wait in one poll, so deadlines are checked at least this often.
+const TICK: Duration = Duration::from_millis(20);
+
+/// Everything a run's threads share, built once before any connection opens.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) addr: SocketAddr,
+    pub(crate) path: String,
+    pub(crate) size: usize,
+    pub(crate) binary: bool,
+    pub(crate) depth: usize,
+    pub(crate) timeout: Duration,
+    /// One masked request frame, repeated: the bytes every send writes from.
+    batch: Vec<u8>,
+    frame_len: usize,
+    close: Vec<u8>,
+}
+
+impl Plan {
+    /// Builds the request frame once: masked with one key, reused for every message.
+    pub(crate) fn new(
+        addr: SocketAddr,
+        path: String,
+        size: usize,
+        binary: bool,
+        depth: usize,
+        timeout: Duration,
+    ) -> Self {
+        // Text payloads stay valid UTF-8: a run of ASCII letters.
+        let payload: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+        let mask = [0x37, 0xFA, 0x21, 0x3D];
+        let frame = wire::masked_frame(binary, &payload, mask);
+        let frame_len = frame.len();
+        let copies = depth.min((BATCH_BYTES / frame_len).max(1));
+        Self {
+            addr,
+            path,
+            size,
+            binary,
+            depth,
+            timeout,
+            batch: frame.repeat(copies),
+            frame_len,
+            close: wire::close_frame(mask),
+        }
+    }
+}
+
+/// What one thread counted.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    /// Connections whose upgrade completed.
+    pub(crate) opened: u64,
+    /// Connects refused or failed.
+    pub(crate) connect_errors: u64,
+    /// Upgrades answered with anything but a valid 101.
+    pub(crate) handshake_errors: u64,
+    /// Connections not open within the timeout, or echoes not back by the deadline.
+    pub(crate) timeouts: u64,
+    /// Socket errors on open connections.
+    pub(crate) io_errors: u64,
+    /// Frames a client must not accept.
+    pub(crate) protocol_errors: u64,
+    /// Connections the server closed (EOF or a close frame) during the run.
+    pub(crate) closed: u64,
+    /// Echoes whose kind or length differed from the message sent.
+    pub(crate) mismatched: u64,
+    /// Echoes completed inside the measured window.
+    pub(crate) messages: u64,
+    /// Round-trip latency of those echoes, in nanoseconds.
+    pub(crate) latency: Histogram,
+}
+
+impl Tally {
+    /// Every error counted.
+    pub(crate) fn errors(&self) -> u64 {
+        self.connect_errors
+            + self.handshake_errors
+            + self.timeouts
+            + self.io_errors
+            + self.protocol_errors
+            + self.closed
+            + self.mismatched
+    }
+
+    /// Adds `other`'s counts.
+    pub(crate) fn merge(&mut self, other: &Tally) {
+        self.opened += other.opened;
+        self.connect_errors += other.connect_errors;
+        self.handshake_errors += other.handshake_errors;
+        self.timeouts += other.timeouts;
+        self.io_errors += other.io_errors;
+        self.protocol_errors += other.protocol_errors;
+        self.closed += other.closed;
+        self.mismatched += other.mismatched;
+        self.messages += other.messages;
+        self.latency.merge(&other.latency);
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// TCP connect in progress.
+    Connecting,
+    /// Request being written, response head being read.
+    Upgrading {
+        request: Vec<u8>,
+        written: usize,
+        accept: String,
+        response: Vec<u8>,
+    },
+    /// Upgraded: echoing.
+    Open,
+}
+
+#[derive(Debug)]
+struct Conn {
+    stream: TcpStream,
+    phase: Phase,
+    started: Instant,
+    reader: FrameReader,
+    /// Bytes of queued request frames not yet written.
+    owed: u64,
+    /// Offset inside the frame of the next byte to write.
+    off: usize,
+    /// Send times of the messages in flight, oldest first (capacity: the depth).
+    sent_at: VecDeque<Instant>,
+}
+
+/// Why a connection is being dropped.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Connect,
+    Handshake,
+    Io,
+    Protocol,
+    Closed,
+}
+
+/// The measuring state of the load phase.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// Echoes completing from here on are counted.
+    start: Instant,
+    /// No new message is sent from here on.
+    end: Instant,
+}
+
+/// One thread's connections and its poll.
+#[derive(Debug)]
+pub(crate) struct Worker<'p> {
+    plan: &'p Plan,
+    poll: Poll,
+    events: Events,
+    conns: Vec<Option<Conn>>,
+    rbuf: Box<[u8]>,
+    in_flight: usize,
+    /// Messages sent and not yet echoed, over all connections.
+    outstanding: u64,
+    /// Set while the closed loop runs: each echo sends the next message.
+    window: Option<Window>,
+    seed: u64,
+    /// The counts so far.
+    pub(crate) tally: Tally,
+}
+
+impl<'p> Worker<'p> {
+    /// A worker with its own poll; `seed` makes its upgrade keys differ from other threads'.
+    pub(crate) fn new(plan: &'p Plan, seed: u64) -> io::Result<Self> {
+        Ok(Self {
+            plan,
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            conns: Vec::new(),
+            rbuf: vec![0; READ_BUF].into_boxed_slice(),
+            in_flight: 0,
+            outstanding: 0,
+            window: None,
+            seed: seed << 32,
+            tally: Tally::default(),
+        })
+    }
+
+    /// Opens `n` connections, at most [`MAX_IN_FLIGHT`] at a time, each within the
+    /// plan's timeout; gives up on the rest at `deadline`. Returns when all are resolved.
+    pub(crate) fn open(&mut self, n: usize, deadline: Instant) {
+        let mut started = 0;
+        while started < n || self.in_flight > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                self.tally.timeouts += (n - started + self.in_flight) as u64;
+                self.drop_pending();
+                return;
+            }
+            while started < n && self.in_flight < MAX_IN_FLIGHT {
+                started += 1;
+                self.connect(now);
+            }
+            self.pump(TICK.min(deadline - now));
+            self.expire(Instant::now());
+        }
+    }
+
+    /// Closed-loop echo: every open connection keeps `depth` messages in flight until
+    /// `end`; echoes completing in `[start, end)` are counted and timed.
+    pub(crate) fn load(&mut self, start: Instant, end: Instant) {
+        self.window = Some(Window { start, end });
+        let now = Instant::now();
+        for i in 0..self.conns.len() {
+            self.send(i, self.plan.depth, now);
+        }
+        loop {
+            let now = Instant::now();
+            if now >= end {
+                break;
+            }
+            self.pump(TICK.min(end - now));
+        }
+        self.window = None;
+    }
+
+    /// Sends one message on every open connection and waits for all echoes, at most
+    /// until `deadline` (echoes still missing then count as timeouts).
+    pub(crate) fn echo_once(&mut self, deadline: Instant) {
+        let now = Instant::now();
+        for i in 0..self.conns.len() {
+            self.send(i, 1, now);
+        }
+        while self.outstanding > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                self.tally.timeouts += self.outstanding;
+                return;
+            }
+            self.pump(TICK.min(deadline - now));
+        }
+    }
+
+    /// Sends a close frame where no request frame is half written, then drops every
+    /// connection (the run does not wait for the server's close).
+    pub(crate) fn close_all(&mut self) {
+        for slot in &mut self.conns {
+            if let Some(conn) = slot.as_mut() {
+                if matches!(conn.phase, Phase::Open) && conn.owed == 0 {
+                    let _ = conn.stream.write(&self.plan.close);
+                }
+            }
+            *slot = None;
+        }
+    }
+
+    fn connect(&mut self, now: Instant) {
+        let mut stream = match TcpStream::connect(self.plan.addr) {
+            Ok(s) => s,
+            Err(_) => {
+                self.tally.connect_errors += 1;
+                return;
+            }
+        };
+        let token = Token(self.conns.len());
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, token, interest)
+            .is_err()
+        {
+            self.tally.connect_errors += 1;
+            return;
+        }
+        self.in_flight += 1;
+        self.conns.push(Some(Conn {
+            stream,
+            phase: Phase::Connecting,
+            started: now,
+            reader: FrameReader::default(),
+            owed: 0,
+            off: 0,
+            sent_at: VecDeque::with_capacity(self.plan.depth),
+        }));
+    }
+
+    /// Waits for readiness at most `timeout` and handles what is ready.
+    fn pump(&mut self, timeout: Duration) {
+        // Taken out for the loop so handlers may borrow the worker; a capacity-0
+        // stand-in does not allocate.
+        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        match self.poll.poll(&mut events, Some(timeout)) {
+            Ok(()) => {
+                for event in events.iter() {
+                    let idx = event.token().0;
+                    if let Err(fault) = self.ready(idx) {
+                        self.fail(idx, fault);
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => self.tally.io_errors += 1,
+        }
+        self.events = events;
+    }
+
+    /// Handles readiness of connection `idx`, whatever its phase.
+    fn ready(&mut self, idx: usize) -> Result<(), Fault> {
+        let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) else {
+            return Ok(());
+        };
+        if matches!(conn.phase, Phase::Connecting) {
+            if let Ok(Some(_)) | Err(_) = conn.stream.take_error() {
+                return Err(Fault::Connect);
+            }
+            match conn.stream.peer_addr() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
+                Err(_) => return Err(Fault::Connect),
+            }
+            let _ = conn.stream.set_nodelay(true);
+            self.seed += 1;
+            let key = wire::key(self.seed);
+            conn.phase = Phase::Upgrading {
+                request: wire::request(&self.plan.addr.to_string(), &self.plan.path, &key),
+                written: 0,
+                accept: wire::accept_key(&key),
+                response: Vec::with_capacity(256),
+            };
+        }
+        if let Phase::Upgrading {
+            request,
+            written,
+            accept,
+            response,
+        } = &mut conn.phase
+        {
+            while *written < request.len() {
+                match conn.stream.write(&request[*written..]) {
+                    Ok(0) => return Err(Fault::Io),
+                    Ok(n) => *written += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return Err(Fault::Io),
+                }
+            }
+            let head_len = loop {
+                let mut chunk = [0u8; 1024];
+                match conn.stream.read(&mut chunk) {
+                    Ok(0) => return Err(Fault::Handshake),
+                    Ok(n) => response.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Err(Fault::Io),
+                }
+                match wire::check_response(response, accept) {
+                    Ok(Some(len)) => break len,
+                    Ok(None) => {}
+                    Err(_) => return Err(Fault::Handshake),
+                }
+            };
+            if response.len() > head_len {
+                // The server spoke first: nothing was sent, so no echo can be due.
+                return Err(Fault::Protocol);
+            }
+            conn.phase = Phase::Open;
+            self.in_flight -= 1;
+            self.tally.opened += 1;
+            return Ok(());
+        }
+        self.read_open(idx)?;
+        self.flush(idx)
+    }
+
+    /// Reads everything available on open connection `idx` and handles the echoes.
+    fn read_open(&mut self, idx: usize) -> Result<(), Fault> {
+        let plan = self.plan;
+        loop {
+            let Some(conn) = self.conns[idx].as_mut() else {
+                return Ok(());
+            };
+            let n = match conn.stream.read(&mut self.rbuf) {
+                Ok(0) => return Err(Fault::Closed),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(Fault::Io),
+            };
+            let now = Instant::now();
+            let (mut echoes, mut closed, mut mismatched) = (0usize, false, 0u64);
+            let tally = &mut self.tally;
+            let window = self.window;
+            let sent_at = &mut conn.sent_at;
+            let fed = conn.reader.feed(&self.rbuf[..n], |event| match event {
+                Event::Message { binary, len } => {
+                    if binary != plan.binary || len != plan.size as u64 {
+                        mismatched += 1;
+                    }
+                    let Some(sent) = sent_at.pop_front() else {
+                        // An echo of nothing sent.
+                        mismatched += 1;
+                        return;
+                    };
+                    echoes += 1;
+                    if let Some(w) = window {
+                        if now >= w.start && now < w.end {
+                            tally.messages += 1;
+                            tally
+                                .latency
+                                .record(now.duration_since(sent).as_nanos() as u64);
+                        }
+                    }
+                }
+                Event::Close => closed = true,
+                Event::Ping | Event::Pong => {}
+            });
+            self.tally.mismatched += mismatched;
+            self.outstanding -= echoes as u64;
+            fed.map_err(|_| Fault::Protocol)?;
+            if closed {
+                return Err(Fault::Closed);
+            }
+            if let Some(w) = self.window {
+                if now < w.end && echoes > 0 {
+                    self.send(idx, echoes, now);
+                }
+            }
+        }
+    }
+
+    /// Queues `k` request frames on connection `idx` (if open) and writes what fits.
+    fn send(&mut self, idx: usize, k: usize, now: Instant) {
+        let Some(conn) = self.conns[idx].as_mut() else {
+            return;
+        };
+        if !matches!(conn.phase, Phase::Open) {
+            return;
+        }
+        conn.owed += (k * self.plan.frame_len) as u64;
+        for _ in 0..k {
+            conn.sent_at.push_back(now);
+        }
+        self.outstanding += k as u64;
+        if let Err(fault) = self.flush(idx) {
+            self.fail(idx, fault);
+        }
+    }
+
+    /// Writes queued frame bytes of connection `idx` until done or the socket is full.
+    fn flush(&mut self, idx: usize) -> Result<(), Fault> {
+        let plan = self.plan;
+        let Some(conn) = self.conns[idx].as_mut() else {
+            return Ok(());
+        };
+        while conn.owed > 0 {
+            // The batch holds whole frames, so from any offset inside the first frame
+            // it runs on to at least one byte.
+            let end = (conn.off as u64 + conn.owed).min(plan.batch.len() as u64) as usize;
+            match conn.stream.write(&plan.batch[conn.off..end]) {
+                Ok(0) => return Err(Fault::Io),
+                Ok(n) => {
+                    conn.owed -= n as u64;
+                    conn.off = (conn.off + n) % plan.frame_len;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(Fault::Io),
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts `fault` and drops connection `idx`.
+    fn fail(&mut self, idx: usize, fault: Fault) {
+        let Some(conn) = self.conns[idx].take() else {
+            return;
+        };
+        match conn.phase {
+            Phase::Connecting | Phase::Upgrading { .. } => self.in_flight -= 1,
+            Phase::Open => self.outstanding -= conn.sent_at.len() as u64,
+        }
+        let t = &mut self.tally;
+        *match fault {
+            Fault::Connect => &mut t.connect_errors,
+            Fault::Handshake => &mut t.handshake_errors,
+            Fault::Io => &mut t.io_errors,
+            Fault::Protocol => &mut t.protocol_errors,
+            Fault::Closed => &mut t.closed,
+        } += 1;
+    }
+
+    /// Times out connections that have been connecting or upgrading too long.
+    fn expire(&mut self, now: Instant) {
+        if self.in_flight == 0 {
+            return;
+        }
+        for slot in &mut self.conns {
+            let late = slot.as_ref().is_some_and(|c| {
+                !matches!(c.phase, Phase::Open) && now.duration_since(c.started) > self.plan.timeout
+            });
+            if late {
+                *slot = None;
+                self.in_flight -= 1;
+                self.tally.timeouts += 1;
+            }
+        }
+    }
+
+    /// Drops every connection still connecting or upgrading.
+    fn drop_pending(&mut self) {
+        for slot in &mut self.conns {
+            if slot
+                .as_ref()
+                .is_some_and(|c| !matches!(c.phase, Phase::Open))
+            {
+                *slot = None;
+            }
+        }
+        self.in_flight = 0;
+    }
+}
