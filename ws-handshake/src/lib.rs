@@ -1,1 +1,121 @@
-//! Pure HTTP/1.1 WebSocket upgrade handshake, server and client side.
+//! Pure HTTP/1.1 WebSocket upgrade handshake, server and client side (RFC 6455 §4).
+//!
+//! Bytes in, a validated request or response out, bytes to send back. The crate reads
+//! no socket, keeps no clock and, on the server side, draws no randomness: a server
+//! buffers what it has read and calls [`parse_request`] until it returns a
+//! [`Request`], then writes [`Request::accept`]'s 101 or an [`Error`]'s rejection. A
+//! client writes a [`ClientRequest`] and feeds the answer to [`parse_response`].
+//!
+//! What it does:
+//! - incremental parsing: incomplete input is `Ok(None)`; a complete head reports how
+//!   many bytes it took, so frames that arrived in the same read are handed on;
+//! - [`Limits`] on head size (431), header count (431) and target length (414), decided
+//!   from what is buffered, before buffering more;
+//! - every rule of RFC 6455 §4.2.1 (server) and §4.1 (client) as one [`Error`] variant,
+//!   each knowing its HTTP status and its rejection response;
+//! - a request view over one owned copy of the head: path, query, case-insensitive
+//!   headers (repeats kept), origin, offered subprotocols, offered [`Extension`]s with
+//!   their parameters; two allocations per parse;
+//! - responses: the 101 with `Sec-WebSocket-Accept`, a chosen subprotocol (only an
+//!   offered one), accepted extensions and extra headers; [`Rejection`]s with any
+//!   status; every header value a caller passes is checked for CR/LF;
+//! - [`OriginPolicy`], against cross-site WebSocket hijacking (403).
+//!
+//! What it deliberately does not do: sockets and TLS; frames (that is `ws-codec`, which
+//! this crate does not depend on); HTTP/2 (RFC 8441) and HTTP/1.0; decoding a chunked
+//! refusal body; negotiating an extension's parameters (it hands the offers over
+//! parsed; the compression layer decides).
+//!
+//! # Server side
+//!
+//! ```
+//! use ws_handshake::{parse_request, Limits, OriginPolicy};
+//!
+//! let limits = Limits::default();
+//! let policy = OriginPolicy::same_host();
+//! let mut buffered = Vec::new();
+//! // Bytes arrive in pieces; the first frame came in the same read as the head's end.
+//! let reads: [&[u8]; 2] = [
+//!     b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n",
+//!     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+//!       Origin: http://server.example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
+//!       Sec-WebSocket-Version: 13\r\n\r\n\x81\x85",
+//! ];
+//! for read in reads {
+//!     buffered.extend_from_slice(read);
+//!     let (request, consumed) = match parse_request(&buffered, &limits) {
+//!         Ok(None) => continue, // read more
+//!         Ok(Some(done)) => done,
+//!         Err(e) => {
+//!             let _reply = e.to_bytes(); // write it, then close
+//!             panic!("refused: {e}");
+//!         }
+//!     };
+//!     let reply = match policy.check(&request) {
+//!         Ok(()) => request.accept().protocol("chat").to_bytes().unwrap(),
+//!         Err(e) => e.to_bytes(),
+//!     };
+//!     assert!(reply.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+//!     let reply = String::from_utf8(reply).unwrap();
+//!     assert!(reply.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+//!     assert!(reply.contains("\r\nSec-WebSocket-Protocol: chat\r\n"));
+//!     // What followed the head belongs to the frame decoder.
+//!     assert_eq!(&buffered[consumed..], b"\x81\x85");
+//! }
+//! ```
+//!
+//! # Client side
+//!
+//! ```
+//! use ws_handshake::{parse_request, parse_response, ClientRequest, Limits, Reply};
+//!
+//! let limits = Limits::default();
+//! let request = ClientRequest::from_url("ws://127.0.0.1:9001/echo")
+//!     .unwrap()
+//!     .protocol("chat")
+//!     .extension("permessage-deflate; client_max_window_bits");
+//! let sent = request.to_bytes().unwrap();
+//!
+//! // The server side of this crate, standing in for a real server.
+//! let (server_view, _) = parse_request(&sent, &limits).unwrap().unwrap();
+//! assert_eq!(server_view.host(), "127.0.0.1:9001");
+//! let answer = server_view.accept().protocol("chat").to_bytes().unwrap();
+//!
+//! match parse_response(&answer, &request, &limits).unwrap() {
+//!     Some((Reply::Accepted(accepted), consumed)) => {
+//!         assert_eq!(accepted.protocol(), Some("chat"));
+//!         assert_eq!(consumed, answer.len());
+//!     }
+//!     Some((Reply::Refused(refused), _)) => panic!("refused: {}", refused.status()),
+//!     None => unreachable!("the answer is complete"),
+//! }
+//!
+//! // A refusal comes back with its status, headers and body.
+//! let refusal = ws_handshake::Rejection::new(403).body("no").to_bytes().unwrap();
+//! let Some((Reply::Refused(refused), _)) = parse_response(&refusal, &request, &limits).unwrap()
+//! else { panic!() };
+//! assert_eq!((refused.status(), refused.body()), (403, &b"no"[..]));
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod accept;
+mod client;
+mod error;
+mod extension;
+mod head;
+mod limits;
+mod origin;
+mod request;
+mod response;
+mod token;
+
+pub use accept::{accept_key, GUID};
+pub use client::{parse_response, Accepted, ClientRequest, Refused, Reply};
+pub use error::{Error, Malformed};
+pub use extension::{Extension, Param};
+pub use limits::Limits;
+pub use origin::OriginPolicy;
+pub use request::{parse_request, Request};
+pub use response::{Accept, Rejection};

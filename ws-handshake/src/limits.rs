@@ -1,0 +1,46 @@
+//! Size limits applied while a handshake head is still arriving.
+
+/// How much a peer may send before its handshake head is refused.
+///
+/// Every limit is checked on the bytes the caller has buffered so far, so a peer that
+/// crosses one is refused at once: the caller never has to buffer more than
+/// [`max_head_size`](Limits::max_head_size) bytes to learn that a head is too large.
+///
+/// ```
+/// let mut limits = ws_handshake::Limits::default();
+/// limits.max_headers = 32;
+/// assert_eq!(limits.max_head_size, 8 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest head, request or status line and headers up to and including the empty
+    /// line, in bytes. Crossing it is `431 Request Header Fields Too Large`
+    /// ([`Error::HeadTooLarge`](crate::Error::HeadTooLarge)). Default 8 KiB.
+    pub max_head_size: usize,
+    /// Most header fields in one head. Crossing it is `431`
+    /// ([`Error::TooManyHeaders`](crate::Error::TooManyHeaders)). Default 64.
+    pub max_headers: usize,
+    /// Longest request target (path and query) in bytes. Crossing it is `414 URI Too
+    /// Long` ([`Error::TargetTooLong`](crate::Error::TargetTooLong)). Default 2 KiB.
+    pub max_target_len: usize,
+    /// Client side only: the largest body of a refusal (a non-101 answer) that
+    /// [`parse_response`](crate::parse_response) waits for. Default 64 KiB.
+    pub max_body_size: usize,
+}
+
+impl Limits {
+    /// The defaults: 8 KiB head, 64 headers, 2 KiB target, 64 KiB refusal body.
+    pub const DEFAULT: Limits = Limits {
+        max_head_size: 8 * 1024,
+        max_headers: 64,
+        max_target_len: 2 * 1024,
+        max_body_size: 64 * 1024,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}

@@ -1,0 +1,114 @@
+//! HTTP tokens and comma-separated lists (RFC 7230 §3.2.6, §7), the grammar of every
+//! handshake header that carries a list.
+
+/// RFC 7230 §3.2.6: `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "."
+/// / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA`.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+        | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
+/// RFC 7230 §3.2.6: `token = 1*tchar`.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// RFC 7230 §3.2.3: `OWS = *( SP / HTAB )`, trimmed from both ends.
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// The elements of a `#rule` list, trimmed, empty ones skipped: RFC 7230 §7 says a
+/// recipient MUST accept and ignore empty list elements (`a, , b`).
+pub(crate) fn elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
+}
+
+/// Whether the list `value` holds `token`, compared ASCII case-insensitively (RFC 7230
+/// §6.1 and §6.7: connection options and protocol names are case-insensitive).
+pub(crate) fn list_contains(value: &[u8], token: &str) -> bool {
+    elements(value).any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// Whether `value` is a list of tokens (`1#token`, RFC 6455 §4.1 for
+/// `Sec-WebSocket-Protocol`), empty elements allowed.
+pub(crate) fn is_token_list(value: &[u8]) -> bool {
+    elements(value).all(is_token)
+}
+
+/// Whether a header value the caller wants to send is safe: no CR, LF or NUL, which
+/// would end the field early and let a value inject headers (RFC 7230 §3.2:
+/// `field-content` holds visible characters, SP and HTAB only).
+pub(crate) fn is_safe_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_tchars_only() {
+        assert!(is_token(b"websocket"));
+        assert!(is_token(b"x-custom.v1~"));
+        assert!(!is_token(b""));
+        assert!(!is_token(b"a b"));
+        assert!(!is_token(b"a,b"));
+        assert!(!is_token(b"a\"b"));
+        assert!(!is_token("é".as_bytes()));
+    }
+
+    #[test]
+    fn ows_is_space_and_tab_only() {
+        assert_eq!(trim_ows(b" \t a b\t "), b"a b");
+        assert_eq!(trim_ows(b"   "), b"");
+        assert_eq!(trim_ows(b"\ra"), b"\ra");
+    }
+
+    #[test]
+    fn lists_skip_empty_elements_and_trim() {
+        let v: Vec<&[u8]> = elements(b" a ,, b,\t c ,").collect();
+        assert_eq!(v, [&b"a"[..], b"b", b"c"]);
+        assert_eq!(elements(b" , ,").count(), 0);
+    }
+
+    #[test]
+    fn list_contains_is_case_insensitive_and_whole_token() {
+        assert!(list_contains(b"keep-alive, Upgrade", "upgrade"));
+        assert!(list_contains(b"UPGRADE", "upgrade"));
+        assert!(!list_contains(b"upgrade2", "upgrade"));
+        assert!(!list_contains(b"keep-alive upgrade", "upgrade"));
+        assert!(!list_contains(b"", "upgrade"));
+    }
+
+    #[test]
+    fn token_lists() {
+        assert!(is_token_list(b"chat, superchat"));
+        assert!(is_token_list(b""));
+        assert!(!is_token_list(b"chat; v=1"));
+        assert!(!is_token_list(b"a b"));
+    }
+
+    #[test]
+    fn unsafe_values_are_those_that_end_a_line() {
+        assert!(is_safe_value("a=b; Path=/; HttpOnly"));
+        assert!(is_safe_value("tab\there"));
+        assert!(is_safe_value("ünïcode"));
+        assert!(!is_safe_value("a\r\nSet-Cookie: evil"));
+        assert!(!is_safe_value("a\nb"));
+        assert!(!is_safe_value("a\0b"));
+    }
+}
