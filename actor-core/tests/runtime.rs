@@ -1,0 +1,556 @@
+//! Public-API tests: spawn, send, tags, pids, panics, links, monitors, exits, timers, registry.
+
+mod common;
+
+use actor_core::{
+    tag, Actor, Context, Down, Error, Exit, ExitReason, Message, Pid, ReservedTag, Runtime,
+    SendError, SpawnOptions, Timeout,
+};
+use common::{pair, probe, recv, rt, trapping_probe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[test]
+fn closure_actor_gets_tagged_messages_in_order() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (pid, rx) = probe(&h);
+    for i in 0..100u64 {
+        h.send(pid, i, i * 2).unwrap();
+    }
+    for i in 0..100u64 {
+        let m = recv(&rx);
+        assert_eq!(m.tag(), i);
+        assert_eq!(m.downcast::<u64>().unwrap(), i * 2);
+    }
+}
+
+struct Counter {
+    n: u64,
+    out: Sender<(u64, String)>,
+}
+
+impl Actor for Counter {
+    fn started(&mut self, _ctx: &mut Context<'_>) {
+        self.n = 10;
+    }
+    fn handle(&mut self, ctx: &mut Context<'_>, msg: Message) {
+        self.n += msg.downcast::<u64>().unwrap_or(0);
+        if self.n > 12 {
+            ctx.stop(ExitReason::Custom("enough".into()));
+        }
+    }
+    fn stopped(&mut self, _ctx: &mut Context<'_>, reason: &ExitReason) {
+        let _ = self.out.send((self.n, reason.to_string()));
+    }
+}
+
+#[test]
+fn trait_actor_runs_hooks_and_stops_with_reason() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let (tx, rx) = pair();
+    let pid = h.spawn(Counter { n: 0, out: tx });
+    h.send(pid, 1, 1u64).unwrap();
+    h.send(pid, 1, 2u64).unwrap();
+    assert_eq!(recv(&rx), (13, "enough".to_string()));
+    assert!(!h.is_alive(pid));
+}
+
+#[test]
+fn reserved_tags_are_refused_with_the_message() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let (pid, rx) = probe(&h);
+    for t in [
+        tag::EXIT,
+        tag::WS_TEXT,
+        tag::DOWN,
+        tag::TIMEOUT,
+        tag::LOWEST_RESERVED,
+    ] {
+        match h.send(pid, t, 5u8) {
+            Err(SendError::ReservedTag(m)) => {
+                assert_eq!(m.tag(), t);
+                assert_eq!(m.downcast::<u8>().unwrap(), 5);
+            }
+            other => panic!("expected ReservedTag, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        h.send_after(pid, Duration::ZERO, tag::EXIT, ()),
+        Err(SendError::ReservedTag(_))
+    ));
+    assert_eq!(
+        h.spawn_blocking(pid, tag::DOWN, || ()),
+        Err(Error::ReservedTag(tag::DOWN))
+    );
+    // The bridge API delivers the WebSocket tags, in order with user messages.
+    h.send(pid, 1, ()).unwrap();
+    h.send_reserved(pid, ReservedTag::WsConnect, ()).unwrap();
+    h.send_reserved(pid, ReservedTag::WsText, String::from("hi"))
+        .unwrap();
+    h.send_reserved(pid, ReservedTag::WsBinary, vec![1u8])
+        .unwrap();
+    h.send_reserved(pid, ReservedTag::WsDisconnect, ()).unwrap();
+    let tags: Vec<u64> = (0..5).map(|_| recv(&rx).tag()).collect();
+    assert_eq!(
+        tags,
+        [1, u64::MAX - 4, u64::MAX - 1, u64::MAX - 2, u64::MAX - 3]
+    );
+}
+
+#[test]
+fn send_to_exited_actor_returns_the_message_and_never_reaches_a_successor() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (watcher, downs) = probe(&h);
+    let (tx, rx) = pair::<u64>();
+    let dead = h.spawn_opts(
+        actor_core::from_fn(|ctx: &mut Context<'_>, _m| ctx.stop(ExitReason::Normal)),
+        SpawnOptions::new().monitor(watcher),
+    );
+    h.send(dead.0, 1, ()).unwrap();
+    recv(&downs);
+    match h.send(dead.0, 7, 99u64) {
+        Err(SendError::NoProc(m)) => assert_eq!(m.downcast::<u64>().unwrap(), 99),
+        other => panic!("expected NoProc, got {other:?}"),
+    }
+    // Fill slots (some reuse the dead one's); the stale pid still reaches nobody.
+    let mut reused = false;
+    for _ in 0..200 {
+        let tx = tx.clone();
+        let p = h.spawn_fn(move |_c, m| {
+            let _ = tx.send(m.tag());
+        });
+        reused |= p.index() == dead.0.index();
+        assert_ne!(p, dead.0);
+    }
+    assert!(reused, "slot was reused under a new generation");
+    assert!(h.send(dead.0, 7, ()).is_err());
+    assert!(!h.is_alive(dead.0));
+    assert!(rx.try_recv().is_err());
+}
+
+#[test]
+fn pid_prints_erlang_style() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let p = h.spawn_fn(|_c, _m| {});
+    let s = format!("{p:?}");
+    assert!(s.starts_with("<0.") && s.ends_with('>'), "{s}");
+    assert_eq!(s, format!("<0.{}.{}>", p.index(), p.generation()));
+}
+
+#[test]
+fn panic_is_caught_reason_keeps_message_and_worker_carries_on() {
+    let rt = rt(1); // one worker: if it died, nothing below could run
+    let h = rt.handle();
+    let (watcher, rx) = probe(&h);
+    let (p, m) = h.spawn_opts(
+        actor_core::from_fn(|_c: &mut Context<'_>, _m| panic!("boom {}", 42)),
+        SpawnOptions::new().monitor(watcher),
+    );
+    h.send(p, 1, ()).unwrap();
+    let down = recv(&rx);
+    assert_eq!(down.tag(), tag::DOWN);
+    let down = down.downcast::<Down>().unwrap();
+    assert_eq!(down.pid, p);
+    assert_eq!(down.monitor, m.unwrap());
+    assert_eq!(down.reason, ExitReason::Panic("boom 42".into()));
+    let (p2, rx2) = probe(&h);
+    h.send(p2, 5, ()).unwrap();
+    assert_eq!(recv(&rx2).tag(), 5);
+}
+
+#[test]
+fn panic_in_started_and_stopped_hooks_is_caught() {
+    struct Bad;
+    impl Actor for Bad {
+        fn started(&mut self, _ctx: &mut Context<'_>) {
+            panic!("in started");
+        }
+        fn handle(&mut self, _ctx: &mut Context<'_>, _msg: Message) {}
+        fn stopped(&mut self, _ctx: &mut Context<'_>, _r: &ExitReason) {
+            panic!("in stopped");
+        }
+    }
+    let rt = rt(1);
+    let h = rt.handle();
+    let (watcher, rx) = probe(&h);
+    h.spawn_opts(Bad, SpawnOptions::new().monitor(watcher));
+    let d = recv(&rx).downcast::<Down>().unwrap();
+    assert_eq!(d.reason, ExitReason::Panic("in started".into()));
+}
+
+/// Spawns an actor linked to `to` that stops with `reason` on its first message.
+fn linked_stopper(h: &actor_core::Handle, to: Pid, reason: ExitReason) -> Pid {
+    h.spawn_link(
+        to,
+        actor_core::from_fn(move |ctx: &mut Context<'_>, _m| ctx.stop(reason.clone())),
+    )
+}
+
+#[test]
+fn abnormal_exit_kills_linked_actors_normal_does_not() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (watcher, downs) = probe(&h);
+    // victim: linked, not trapping, monitored by `watcher`
+    let victim = h
+        .spawn_opts(
+            actor_core::from_fn(|_c: &mut Context<'_>, _m| {}),
+            SpawnOptions::new().monitor(watcher),
+        )
+        .0;
+    let a = linked_stopper(&h, victim, ExitReason::Normal);
+    h.send(a, 1, ()).unwrap();
+    let b = linked_stopper(&h, victim, ExitReason::Panic("bad".into()));
+    h.send(b, 1, ()).unwrap();
+    let d = recv(&downs).downcast::<Down>().unwrap();
+    assert_eq!(d.pid, victim);
+    assert_eq!(
+        d.reason,
+        ExitReason::Linked(b, Box::new(ExitReason::Panic("bad".into())))
+    );
+}
+
+#[test]
+fn stop_with_panic_reason_propagates_exactly_like_a_caught_panic() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let mut seen = Vec::new();
+    for how in 0..2 {
+        let (trap, exits) = trapping_probe(&h);
+        let (watcher, downs) = probe(&h);
+        let (p, _) = h.spawn_opts(
+            actor_core::from_fn(move |ctx: &mut Context<'_>, _m| {
+                if how == 0 {
+                    panic!("hook failed");
+                }
+                ctx.stop(ExitReason::Panic("hook failed".into()));
+            }),
+            SpawnOptions::new().link(trap).monitor(watcher),
+        );
+        h.send(p, 1, ()).unwrap();
+        let e = recv(&exits);
+        assert_eq!(e.tag(), tag::EXIT);
+        let e = e.downcast::<Exit>().unwrap();
+        assert_eq!(e.from, p);
+        let d = recv(&downs).downcast::<Down>().unwrap();
+        seen.push((e.reason, d.reason));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0].0, ExitReason::Panic("hook failed".into()));
+}
+
+#[test]
+fn trap_exit_turns_linked_exits_into_messages_even_normal_ones() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (trap, rx) = trapping_probe(&h);
+    let a = linked_stopper(&h, trap, ExitReason::Normal);
+    h.send(a, 1, ()).unwrap();
+    let e = recv(&rx).downcast::<Exit>().unwrap();
+    assert_eq!(
+        e,
+        Exit {
+            from: a,
+            reason: ExitReason::Normal
+        }
+    );
+    assert!(h.is_alive(trap));
+}
+
+#[test]
+fn kill_is_untrappable_and_linked_actors_see_killed() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (trap, _rx) = trapping_probe(&h);
+    let (trap2, exits) = trapping_probe(&h);
+    let link = h.spawn_link(trap2, actor_core::from_fn(|_c: &mut Context<'_>, _m| {}));
+    assert!(h.kill(link));
+    let e = recv(&exits).downcast::<Exit>().unwrap();
+    assert_eq!(e.reason, ExitReason::Killed);
+    // monitored trapping actor killed
+    let (mon, downs2) = probe(&h);
+    let (t, _) = h.spawn_opts(
+        actor_core::from_fn(|_c: &mut Context<'_>, _m| {}),
+        SpawnOptions::new().trap_exit(true).monitor(mon),
+    );
+    assert!(h.kill(t));
+    let d = recv(&downs2).downcast::<Down>().unwrap();
+    assert_eq!(d.reason, ExitReason::Killed);
+    assert!(h.is_alive(trap));
+}
+
+#[test]
+fn exit_signal_from_handle_is_trapped_or_fatal_and_normal_is_ignored() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (mon, downs) = probe(&h);
+    let (trap, rx) = trapping_probe(&h);
+    assert!(h.exit(trap, ExitReason::Custom("x".into())));
+    let e = recv(&rx).downcast::<Exit>().unwrap();
+    assert_eq!(e.from, Pid::NONE);
+    assert_eq!(e.reason, ExitReason::Custom("x".into()));
+
+    let (plain, _) = h.spawn_opts(
+        actor_core::from_fn(|_c: &mut Context<'_>, _m| {}),
+        SpawnOptions::new().monitor(mon),
+    );
+    assert!(h.exit(plain, ExitReason::Normal)); // ignored
+    assert!(h.exit(plain, ExitReason::Custom("bye".into())));
+    let d = recv(&downs).downcast::<Down>().unwrap();
+    assert_eq!(d.reason, ExitReason::Custom("bye".into()));
+    assert!(!h.exit(plain, ExitReason::Shutdown), "already gone");
+}
+
+#[test]
+fn system_signals_are_not_stuck_behind_a_long_user_queue() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let (gate_tx, gate_rx) = pair::<()>();
+    let (started_tx, started_rx) = pair::<()>();
+    let handled = Arc::new(AtomicUsize::new(0));
+    let n = Arc::clone(&handled);
+    let (mon, downs) = probe(&h);
+    let (p, _) = h.spawn_opts(
+        actor_core::from_fn(move |_c: &mut Context<'_>, _m| {
+            if n.fetch_add(1, Ordering::SeqCst) == 0 {
+                started_tx.send(()).unwrap();
+                gate_rx.recv().unwrap(); // hold the worker until everything is queued
+            }
+        }),
+        SpawnOptions::new().monitor(mon),
+    );
+    h.send(p, 1, ()).unwrap();
+    recv(&started_rx);
+    for _ in 0..1000 {
+        h.send(p, 1, ()).unwrap();
+    }
+    assert!(h.kill(p));
+    gate_tx.send(()).unwrap();
+    let d = recv(&downs).downcast::<Down>().unwrap();
+    assert_eq!(d.reason, ExitReason::Killed);
+    assert_eq!(handled.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn monitor_of_dead_pid_gives_noproc_and_demonitor_suppresses_down() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (tx, rx) = pair::<Message>();
+    let target = h.spawn_fn(|_c, _m| {});
+    let gone = h.spawn_fn(|c, _m| c.stop(ExitReason::Normal));
+    h.send(gone, 1, ()).unwrap();
+    while h.is_alive(gone) {
+        std::thread::yield_now();
+    }
+    let watcher = h.spawn_fn(move |ctx, m| {
+        if m.tag() == 1 {
+            let (target, gone): (Pid, Pid) = m.downcast().unwrap();
+            let r = ctx.monitor(target);
+            assert!(ctx.demonitor(r));
+            assert!(!ctx.demonitor(r));
+            let r2 = ctx.monitor(target);
+            tx.send(Message::new(9, (r, r2))).unwrap();
+            ctx.monitor(gone);
+            ctx.handle().kill(target);
+        } else {
+            tx.send(m).unwrap();
+        }
+    });
+    h.send(watcher, 1, (target, gone)).unwrap();
+    let (r, r2) = recv(&rx)
+        .downcast::<(actor_core::MonitorRef, actor_core::MonitorRef)>()
+        .unwrap();
+    assert_ne!(r, r2);
+    let d = recv(&rx).downcast::<Down>().unwrap();
+    assert_eq!((d.pid, d.reason), (gone, ExitReason::NoProc));
+    // Had the demonitored `r` survived, its Down would come before r2's.
+    let d = recv(&rx).downcast::<Down>().unwrap();
+    assert_eq!(
+        (d.pid, d.monitor, d.reason),
+        (target, r2, ExitReason::Killed)
+    );
+}
+
+#[test]
+fn budget_lets_a_probe_run_while_another_actor_floods_itself() {
+    let rt = Runtime::builder().workers(1).budget(16).build().unwrap();
+    let h = rt.handle();
+    let probe_ran = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = pair::<usize>();
+    let pr = Arc::clone(&probe_ran);
+    let flood = h.spawn_fn(move |ctx, m| {
+        let n: usize = m.downcast().unwrap();
+        if pr.load(Ordering::SeqCst) > 0 || n == 1_000_000 {
+            done_tx.send(n).unwrap();
+            ctx.stop(ExitReason::Normal);
+        } else {
+            ctx.send(ctx.self_pid(), 1, n + 1).unwrap();
+        }
+    });
+    h.send(flood, 1, 0usize).unwrap();
+    let pr = Arc::clone(&probe_ran);
+    let probe = h.spawn_fn(move |_c, _m| {
+        pr.fetch_add(1, Ordering::SeqCst);
+    });
+    h.send(probe, 1, ()).unwrap();
+    let n = recv(&done_rx);
+    assert!(n < 1_000_000, "probe never ran while the flood was going");
+}
+
+#[test]
+fn send_after_delivers_and_cancel_prevents_delivery() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (pid, rx) = probe(&h);
+    let t1 = h.send_after(pid, Duration::from_millis(5), 1, ()).unwrap();
+    let _t2 = h.send_after(pid, Duration::from_millis(30), 2, ()).unwrap();
+    let _t0 = h.send_after(pid, Duration::from_millis(1), 0, ()).unwrap();
+    assert!(h.cancel_timer(t1));
+    assert!(!h.cancel_timer(t1));
+    assert_eq!(recv(&rx).tag(), 0);
+    assert_eq!(recv(&rx).tag(), 2, "cancelled timer must not fire");
+    let t3 = h.send_after(pid, Duration::ZERO, 3, ()).unwrap();
+    assert_eq!(recv(&rx).tag(), 3);
+    assert!(!h.cancel_timer(t3), "already fired");
+}
+
+#[test]
+fn receive_timeout_fires_when_idle_and_can_be_turned_off() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (tx, rx) = pair::<u64>();
+    let pid = h.spawn_fn(move |ctx, m| {
+        match m.tag() {
+            1 => ctx.set_receive_timeout(Some(Duration::from_millis(10))),
+            tag::TIMEOUT => {
+                assert!(m.is::<Timeout>());
+                ctx.set_receive_timeout(None);
+            }
+            _ => {}
+        }
+        tx.send(m.tag()).unwrap();
+    });
+    h.send(pid, 1, ()).unwrap();
+    assert_eq!(recv(&rx), 1);
+    assert_eq!(recv(&rx), tag::TIMEOUT);
+    h.send(pid, 2, ()).unwrap();
+    assert_eq!(recv(&rx), 2, "no second timeout once turned off");
+}
+
+#[test]
+fn registry_registers_refuses_duplicates_and_cleans_up_on_exit() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (mon, downs) = probe(&h);
+    let (p, _) = h.spawn_opts(
+        actor_core::from_fn(|c: &mut Context<'_>, _m| c.stop(ExitReason::Normal)),
+        SpawnOptions::new().monitor(mon),
+    );
+    let other = h.spawn_fn(|_c, _m| {});
+    h.register("svc", p).unwrap();
+    assert_eq!(h.whereis("svc"), Some(p));
+    assert_eq!(
+        h.register("svc", other),
+        Err(Error::NameTaken("svc".into()))
+    );
+    h.register("other", other).unwrap();
+    assert_eq!(h.unregister("other"), Some(other));
+    assert_eq!(h.whereis("other"), None);
+    h.send(p, 1, ()).unwrap();
+    recv(&downs); // names are dropped before monitors are told
+    assert_eq!(h.whereis("svc"), None);
+    assert_eq!(h.register("late", p), Err(Error::NoProc(p)));
+    h.register("svc", other).unwrap();
+}
+
+#[test]
+fn spawn_blocking_returns_result_or_panic_as_a_message() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let (pid, rx) = probe(&h);
+    h.spawn_blocking(pid, 7, || 6 * 7).unwrap();
+    let m = recv(&rx);
+    assert_eq!(m.tag(), 7);
+    assert_eq!(
+        m.downcast::<actor_core::BlockingResult<i32>>().unwrap(),
+        Ok(42)
+    );
+    h.spawn_blocking(pid, 8, || -> i32 { panic!("disk on fire") })
+        .unwrap();
+    let m = recv(&rx)
+        .downcast::<actor_core::BlockingResult<i32>>()
+        .unwrap();
+    assert_eq!(m, Err(actor_core::BlockingPanic("disk on fire".into())));
+}
+
+#[test]
+fn builder_rejects_zero_workers() {
+    assert_eq!(
+        Runtime::builder().workers(0).build().unwrap_err(),
+        Error::ZeroWorkers
+    );
+    assert_eq!(
+        Runtime::builder().blocking_threads(0).build().unwrap_err(),
+        Error::ZeroBlockingThreads
+    );
+}
+
+#[test]
+fn link_to_dead_actor_delivers_noproc_exit() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let (tx, rx) = pair::<Exit>();
+    let gone = h.spawn_fn(|c, _m| c.stop(ExitReason::Normal));
+    h.send(gone, 1, ()).unwrap();
+    while h.is_alive(gone) {
+        std::thread::yield_now();
+    }
+    let me = h.spawn_opts(
+        actor_core::from_fn(move |ctx: &mut Context<'_>, m: Message| {
+            if m.tag() == 1 {
+                let p: Pid = m.downcast().unwrap();
+                ctx.link(p);
+            } else if let Ok(e) = m.downcast::<Exit>() {
+                tx.send(e).unwrap();
+            }
+        }),
+        SpawnOptions::new().trap_exit(true),
+    );
+    h.send(me.0, 1, gone).unwrap();
+    assert_eq!(
+        recv(&rx),
+        Exit {
+            from: gone,
+            reason: ExitReason::NoProc
+        }
+    );
+}
+
+#[test]
+fn unlink_stops_exit_propagation() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (tx, rx) = pair::<&'static str>();
+    let target = h.spawn_fn(|c, _m| c.stop(ExitReason::Custom("die".into())));
+    let me = h.spawn_fn(move |ctx, m| {
+        if m.tag() == 1 {
+            let p: Pid = m.downcast().unwrap();
+            ctx.link(p);
+            ctx.unlink(p);
+            ctx.send(p, 1, ()).unwrap();
+            ctx.monitor(p);
+        } else if m.tag() == tag::DOWN {
+            tx.send("down, still alive").unwrap();
+        }
+    });
+    h.send(me, 1, target).unwrap();
+    assert_eq!(recv(&rx), "down, still alive");
+    assert!(h.is_alive(me));
+}
