@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
 
+mod bench;
 mod ci;
 mod fuzz;
 mod layering;
@@ -12,6 +13,7 @@ usage: cargo xtask <command>
 
 commands:
   ci                      every check CI runs, stopping at the first failure
+  bench [--quick] [...]   whole-server load matrix against peer servers (--help for options)
   layering                check that the leaf crates depend on no workspace crate
   fuzz [target] [secs]    run a cargo-fuzz target (default: all, 60 s each)
   fuzz-replay             replay the committed fuzz corpora as ordinary tests
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
     let rest = &args[args.len().min(1)..];
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
+        Some("bench") => bench::run(rest),
         Some("layering") => layering::check(),
         Some("fuzz") => fuzz::run(rest),
         Some("fuzz-replay") => fuzz::replay(),

@@ -1,0 +1,949 @@
+//! `cargo xtask bench`: whole-server load runs of our echo example against peer servers,
+//! interleaved, a fresh server per run, server and client pinned to different cores.
+
+use crate::step;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: cargo xtask bench [options]
+
+Builds ws-load, the peer servers (xtask/peers) and our echo example in release mode,
+runs the matrix interleaved (a fresh server per run, server on core 0, client on
+core 1), and writes the medians to docs/benchmarks.md, section `## Whole-server load`.
+
+options:
+  --quick             1 repetition, 0.5 s warm-up, 2 s windows, idle with 1000 conns
+  --reps N            repetitions of the matrix (default 5)
+  --warmup SECS       warm-up per load run (default 1)
+  --duration SECS     measured window per load run (default 4)
+  --servers a,b,...   subset of: ours, fastwebsockets, tokio-tungstenite, tungstenite-threads
+  --cases a,b,...     subset of: 1x20, 100x20, 1000x20, 10x64k, idle10k
+  --ours-cmd CMD      how to start our server, `{addr}` replaced by the address
+                      (default: <target>/release/examples/echo {addr})
+  --no-write          print the section instead of writing docs/benchmarks.md
+  --profile SERVER    instead of the matrix: run SERVER under `perf record` while
+                      ws-load drives the 100x20 case, and print the hottest symbols
+";
+
+/// The section of docs/benchmarks.md this command owns.
+const SECTION: &str = "## Whole-server load";
+
+/// A load case of the matrix.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    name: &'static str,
+    conns: usize,
+    size: usize,
+    binary: bool,
+    idle: bool,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "1x20",
+        conns: 1,
+        size: 20,
+        binary: false,
+        idle: false,
+    },
+    Case {
+        name: "100x20",
+        conns: 100,
+        size: 20,
+        binary: false,
+        idle: false,
+    },
+    Case {
+        name: "1000x20",
+        conns: 1000,
+        size: 20,
+        binary: false,
+        idle: false,
+    },
+    Case {
+        name: "10x64k",
+        conns: 10,
+        size: 64 << 10,
+        binary: true,
+        idle: false,
+    },
+    Case {
+        name: "idle10k",
+        conns: 10_000,
+        size: 20,
+        binary: false,
+        idle: true,
+    },
+];
+
+/// The servers: ours first, then the peers built in xtask/peers.
+const SERVERS: &[&str] = &[
+    "ours",
+    "fastwebsockets",
+    "tokio-tungstenite",
+    "tungstenite-threads",
+];
+
+#[derive(Debug)]
+struct Options {
+    reps: usize,
+    warmup: f64,
+    duration: f64,
+    idle_conns: Option<usize>,
+    servers: Vec<String>,
+    cases: Vec<Case>,
+    ours_cmd: Option<String>,
+    write: bool,
+    quick: bool,
+    profile: Option<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        reps: 5,
+        warmup: 1.0,
+        duration: 4.0,
+        idle_conns: None,
+        servers: Vec::new(),
+        cases: CASES.to_vec(),
+        ours_cmd: None,
+        write: true,
+        quick: false,
+        profile: None,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("`{name}` needs a value\n\n{USAGE}"))
+        };
+        let number = |name: &str, v: String| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .ok_or_else(|| format!("`{name}`: `{v}` is not a non-negative number"))
+        };
+        match a.as_str() {
+            "--quick" => {
+                o.quick = true;
+                o.reps = 1;
+                o.warmup = 0.5;
+                o.duration = 2.0;
+                o.idle_conns = Some(1000);
+            }
+            "--reps" => {
+                let v = value(a)?;
+                o.reps = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("`--reps`: `{v}` is not a positive integer"))?;
+            }
+            "--warmup" => o.warmup = number(a, value(a)?)?,
+            "--duration" => o.duration = number(a, value(a)?)?.max(0.1),
+            "--servers" => {
+                o.servers = Vec::new();
+                for s in value(a)?.split(',') {
+                    if !SERVERS.contains(&s) {
+                        return Err(format!(
+                            "unknown server `{s}` (known: {})",
+                            SERVERS.join(", ")
+                        ));
+                    }
+                    o.servers.push(s.to_string());
+                }
+            }
+            "--cases" => {
+                o.cases = Vec::new();
+                for c in value(a)?.split(',') {
+                    let case = CASES.iter().find(|k| k.name == c).ok_or_else(|| {
+                        let names: Vec<_> = CASES.iter().map(|k| k.name).collect();
+                        format!("unknown case `{c}` (known: {})", names.join(", "))
+                    })?;
+                    o.cases.push(*case);
+                }
+            }
+            "--ours-cmd" => o.ours_cmd = Some(value(a)?),
+            "--no-write" => o.write = false,
+            "--profile" => {
+                let s = value(a)?;
+                if !SERVERS.contains(&s.as_str()) {
+                    return Err(format!("unknown server `{s}`"));
+                }
+                o.profile = Some(s);
+            }
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
+        }
+    }
+    Ok(o)
+}
+
+/// Where the binaries land: the main workspace's target dir, and the peers' inside it.
+struct Dirs {
+    target: PathBuf,
+    peers_target: PathBuf,
+}
+
+impl Dirs {
+    fn new() -> Self {
+        let root = step::root();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|p| if p.is_absolute() { p } else { root.join(p) })
+            .unwrap_or_else(|| root.join("target"));
+        let peers_target = std::env::var_os("PEERS_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| target.join("peers"));
+        Self {
+            target,
+            peers_target,
+        }
+    }
+
+    fn ws_load(&self) -> PathBuf {
+        self.target.join("release/ws-load")
+    }
+
+    /// The command line that starts `server` on `addr`.
+    fn server_cmd(&self, server: &str, addr: &str, ours_cmd: Option<&str>) -> Vec<String> {
+        match server {
+            "ours" => match ours_cmd {
+                Some(cmd) => cmd
+                    .split_whitespace()
+                    .map(|w| w.replace("{addr}", addr))
+                    .collect(),
+                None => vec![
+                    self.target
+                        .join("release/examples/echo")
+                        .display()
+                        .to_string(),
+                    addr.to_string(),
+                ],
+            },
+            peer => vec![
+                self.peers_target
+                    .join(format!("release/{peer}-echo"))
+                    .display()
+                    .to_string(),
+                addr.to_string(),
+            ],
+        }
+    }
+}
+
+/// Does ws-server have its echo example yet?
+fn ours_exists() -> bool {
+    step::root().join("ws-server/examples/echo.rs").exists()
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut o = parse(args)?;
+    let dirs = Dirs::new();
+    if o.servers.is_empty() {
+        o.servers = SERVERS
+            .iter()
+            .filter(|s| **s != "ours" || o.ours_cmd.is_some() || ours_exists())
+            .map(|s| s.to_string())
+            .collect();
+        if !o.servers.iter().any(|s| s == "ours") {
+            println!("bench: ws-server has no `echo` example yet: running the peers only");
+        }
+    }
+    build(&o, &dirs)?;
+    if let Some(server) = o.profile.clone() {
+        return profile(&o, &dirs, &server);
+    }
+    let started = Instant::now();
+    let results = matrix(&o, &dirs)?;
+    let section = render(&o, &results, args);
+    if o.write {
+        write_section(&section)?;
+        println!("bench: wrote `{SECTION}` in docs/benchmarks.md");
+    } else {
+        print!("{section}");
+    }
+    println!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Release builds: ws-load, the peers (their own workspace) and our example if wanted.
+fn build(o: &Options, dirs: &Dirs) -> Result<(), String> {
+    step::run(
+        "build ws-load",
+        step::cargo(&["build", "--release", "--quiet", "-p", "ws-load"]),
+    )?;
+    if o.servers.iter().any(|s| s != "ours") {
+        let manifest = step::root().join("xtask/peers/Cargo.toml");
+        let mut cmd = step::cargo(&["build", "--release", "--quiet", "--manifest-path"]);
+        cmd.arg(manifest)
+            .env("CARGO_TARGET_DIR", &dirs.peers_target);
+        step::run("build peers", cmd)?;
+    }
+    if o.servers.iter().any(|s| s == "ours") && o.ours_cmd.is_none() {
+        step::run(
+            "build echo example",
+            step::cargo(&[
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "ws-server",
+                "--example",
+                "echo",
+            ]),
+        )?;
+    }
+    Ok(())
+}
+
+/// A server we started; killed (by its own handle) when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The raised open-file limit, then `exec` pinned to `core`: `sh -c` applies both.
+fn pinned(core: u32, argv: &[String]) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec taskset -c {core} \"$@\""
+        ))
+        .arg("sh")
+        .args(argv);
+    cmd
+}
+
+/// A free loopback address (bound, read, released).
+fn free_addr() -> Result<String, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.to_string())
+}
+
+/// Starts `argv` pinned to core 0 and waits for its `listening on` line.
+fn start_server(argv: Vec<String>, wrap: Option<Vec<String>>) -> Result<Server, String> {
+    let shown = argv.join(" ");
+    let mut full = wrap.unwrap_or_default();
+    full.extend(argv);
+    let mut child = pinned(0, &full)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref().map_while(Result::ok) {
+            if let Some(addr) = line.trim().strip_prefix("listening on ") {
+                let _ = tx.send(addr.trim().to_string());
+                break;
+            }
+        }
+        // Keep draining so the server never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let mut server = Server {
+        child,
+        addr: String::new(),
+    };
+    match rx.recv_timeout(Duration::from_secs(15)) {
+        Ok(addr) => {
+            server.addr = addr;
+            Ok(server)
+        }
+        Err(_) => Err(format!(
+            "`{shown}` did not print `listening on ADDR` in 15 s"
+        )),
+    }
+}
+
+/// Runs ws-load pinned to core 1 and returns its JSON line; bounded by `limit`.
+fn client(dirs: &Dirs, args: &[String], limit: Duration) -> Result<Value, String> {
+    let mut argv = vec![dirs.ws_load().display().to_string()];
+    argv.extend(args.iter().cloned());
+    let mut child = pinned(1, &argv)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start ws-load: {e}"))?;
+    let mut stdout = child.stdout.take().ok_or("no stdout pipe")?;
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("ws-load ran past {} s: killed", limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(format!("waiting for ws-load: {e}")),
+        }
+    }
+    let out = reader.join().unwrap_or_default();
+    let last = out.lines().last().unwrap_or_default();
+    serde_json::from_str(last).map_err(|e| {
+        let mut err = String::new();
+        if let Some(mut s) = child.stderr.take() {
+            let _ = s.read_to_string(&mut err);
+        }
+        format!("ws-load printed no JSON line ({e}):\n{out}{err}")
+    })
+}
+
+/// ws-load's arguments for one case against `addr`.
+fn load_args(o: &Options, case: &Case, addr: &str, pid: u32) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "--addr".into(),
+        addr.into(),
+        "--server-pid".into(),
+        pid.to_string(),
+        "--size".into(),
+        case.size.to_string(),
+    ];
+    if case.binary {
+        a.push("--binary".into());
+    }
+    if case.idle {
+        let conns = o.idle_conns.unwrap_or(case.conns);
+        a.extend(["--idle", "--duration", "0", "--conns"].map(String::from));
+        a.push(conns.to_string());
+    } else {
+        a.extend([
+            "--conns".to_string(),
+            case.conns.to_string(),
+            "--warmup".into(),
+            o.warmup.to_string(),
+            "--duration".into(),
+            o.duration.to_string(),
+        ]);
+    }
+    a
+}
+
+type Results = BTreeMap<(String, &'static str), Vec<Value>>;
+
+/// Every repetition of every case on every server, rotating the server order per round.
+fn matrix(o: &Options, dirs: &Dirs) -> Result<Results, String> {
+    let mut results = Results::new();
+    let n = o.servers.len();
+    let runs = o.reps * o.cases.len() * n;
+    let mut done = 0;
+    for rep in 0..o.reps {
+        for case in &o.cases {
+            for k in 0..n {
+                let server = &o.servers[(k + rep) % n];
+                done += 1;
+                let addr = free_addr()?;
+                let argv = dirs.server_cmd(server, &addr, o.ours_cmd.as_deref());
+                let srv = start_server(argv, None)?;
+                let pid = srv.child.id();
+                let args = load_args(o, case, &srv.addr, pid);
+                let limit = Duration::from_secs_f64(o.warmup + o.duration + 90.0);
+                let json = client(dirs, &args, limit)?;
+                drop(srv);
+                println!(
+                    "[{done}/{runs}] rep {} {:<8} {:<20} {}",
+                    rep + 1,
+                    case.name,
+                    server,
+                    summary(case, &json)
+                );
+                results
+                    .entry((server.clone(), case.name))
+                    .or_default()
+                    .push(json);
+            }
+        }
+    }
+    Ok(results)
+}
+
+fn summary(case: &Case, j: &Value) -> String {
+    let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
+    if case.idle {
+        format!(
+            "{:.0} B/conn upgraded, {:.0} B/conn echoed, errors {}",
+            f("rss_per_conn_upgraded_bytes"),
+            f("rss_per_conn_echoed_bytes"),
+            j["errors"]
+        )
+    } else {
+        format!(
+            "{:.0} msg/s p99 {:.0} us, server {:.2} us/msg, client cpu {:.0}%, errors {}",
+            f("msg_per_s"),
+            f("latency_p99_us"),
+            f("server_cpu_us_per_msg"),
+            f("client_cpu_pct"),
+            j["errors"]
+        )
+    }
+}
+
+/// Median of the finite values of `key` over the runs.
+fn median(runs: &[Value], key: &str) -> Option<f64> {
+    let mut v: Vec<f64> = runs
+        .iter()
+        .filter_map(|j| j[key].as_f64())
+        .filter(|x| x.is_finite())
+        .collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    })
+}
+
+fn fmt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or("–".to_string(), |v| format!("{v:.decimals$}"))
+}
+
+/// The markdown section: how it was run, the tables, the ratios.
+fn render(o: &Options, results: &Results, args: &[String]) -> String {
+    let mut s = String::new();
+    let cmd = if args.is_empty() {
+        "cargo xtask bench".to_string()
+    } else {
+        format!("cargo xtask bench {}", args.join(" "))
+    };
+    s.push_str(&format!("{SECTION}\n\n"));
+    if o.quick {
+        s.push_str(
+            "**Quick run** (`--quick`: one repetition, short windows, idle with 1000 \
+             connections): a smoke test of the harness, not a result to quote.\n\n",
+        );
+    }
+    s.push_str(&format!(
+        "- machine: {}\n- date: {}\n- command: `{cmd}`\n- repetitions: {}, warm-up {} s, window {} s; \
+         medians; server on core 0, ws-load on core 1 (`taskset`), a fresh server per run, \
+         servers interleaved with the order rotated each round\n\n",
+        machine(),
+        today(),
+        o.reps,
+        o.warmup,
+        o.duration
+    ));
+    let ours_ran = o.servers.iter().any(|x| x == "ours");
+    if !ours_ran {
+        s.push_str(
+            "Our server was not in this run (ws-server's `echo` example did not exist yet): \
+             its rows and the ratios appear when `cargo xtask bench` runs with it.\n\n",
+        );
+    }
+    let load_cases: Vec<&Case> = o.cases.iter().filter(|c| !c.idle).collect();
+    if !load_cases.is_empty() {
+        s.push_str(
+            "Closed-loop echo, one message in flight per connection. `server µs/msg` is the \
+             server's CPU time (utime+stime from /proc) over the window divided by the \
+             messages echoed: the figure that stays meaningful when client and server share \
+             the machine. `client %` is ws-load's own CPU (100 % = one core); near 100 % the \
+             client, not the server, limits msg/s.\n\n",
+        );
+        s.push_str(
+            "| case | server | msg/s | MiB/s | p50 µs | p99 µs | p99.9 µs | server µs/msg | server % | client % | errors |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for case in &load_cases {
+            for server in &o.servers {
+                let Some(runs) = results.get(&(server.clone(), case.name)) else {
+                    continue;
+                };
+                let errors: u64 = runs.iter().filter_map(|j| j["errors"].as_u64()).sum();
+                s.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    case.name,
+                    server,
+                    fmt(median(runs, "msg_per_s"), 0),
+                    fmt(median(runs, "mib_per_s"), 2),
+                    fmt(median(runs, "latency_p50_us"), 0),
+                    fmt(median(runs, "latency_p99_us"), 0),
+                    fmt(median(runs, "latency_p999_us"), 0),
+                    fmt(median(runs, "server_cpu_us_per_msg"), 2),
+                    fmt(median(runs, "server_cpu_pct"), 0),
+                    fmt(median(runs, "client_cpu_pct"), 0),
+                    errors
+                ));
+            }
+        }
+        s.push('\n');
+    }
+    if let Some(idle) = o.cases.iter().find(|c| c.idle) {
+        let conns = o.idle_conns.unwrap_or(idle.conns);
+        s.push_str(&format!(
+            "Idle connections: {conns} opened and held; the server's RSS growth over its \
+             baseline (VmRSS, /proc) divided by the connections, after the upgrades and after \
+             one 20-byte echo on each. A thread-per-connection server also holds a kernel stack \
+             per thread (16 KiB on x86-64) that VmRSS does not show.\n\n\
+             | server | bytes/conn upgraded | bytes/conn after one echo | errors |\n|---|---:|---:|---:|\n"
+        ));
+        for server in &o.servers {
+            let Some(runs) = results.get(&(server.clone(), idle.name)) else {
+                continue;
+            };
+            let errors: u64 = runs.iter().filter_map(|j| j["errors"].as_u64()).sum();
+            s.push_str(&format!(
+                "| {server} | {} | {} | {errors} |\n",
+                fmt(median(runs, "rss_per_conn_upgraded_bytes"), 0),
+                fmt(median(runs, "rss_per_conn_echoed_bytes"), 0)
+            ));
+        }
+        s.push('\n');
+    }
+    if ours_ran {
+        s.push_str(&ratios(o, results));
+    }
+    s.push_str(PROFILING);
+    s
+}
+
+/// Ours against each peer: msg/s (higher is better for ours) and server CPU per message
+/// and RSS per connection (peer / ours: above 1 means ours spends less).
+fn ratios(o: &Options, results: &Results) -> String {
+    let mut s = String::from(
+        "Ratios, ours against each peer (medians): `msg/s` ours/peer (above 1: ours \
+         faster); `CPU/msg` and `RSS/conn` peer/ours (above 1: ours cheaper).\n\n\
+         | case | peer | msg/s | CPU/msg | RSS/conn |\n|---|---|---:|---:|---:|\n",
+    );
+    for case in &o.cases {
+        let get = |server: &str, key: &str| {
+            results
+                .get(&(server.to_string(), case.name))
+                .and_then(|r| median(r, key))
+        };
+        for peer in o.servers.iter().filter(|p| *p != "ours") {
+            let ratio = |key: &str, ours_over_peer: bool| match (get("ours", key), get(peer, key)) {
+                (Some(a), Some(b)) if a > 0.0 && b > 0.0 => {
+                    format!("{:.2}", if ours_over_peer { a / b } else { b / a })
+                }
+                _ => "–".to_string(),
+            };
+            if case.idle {
+                s.push_str(&format!(
+                    "| {} | {peer} | – | – | {} |\n",
+                    case.name,
+                    ratio("rss_per_conn_echoed_bytes", false)
+                ));
+            } else {
+                s.push_str(&format!(
+                    "| {} | {peer} | {} | {} | – |\n",
+                    case.name,
+                    ratio("msg_per_s", true),
+                    ratio("server_cpu_us_per_msg", false)
+                ));
+            }
+        }
+    }
+    s.push('\n');
+    s
+}
+
+const PROFILING: &str = "\
+### Profiling a server
+
+`cargo xtask bench --profile SERVER` (SERVER: ours or a peer) runs the server under
+`perf record -e cpu-clock -g` pinned to core 0 while ws-load drives the 100x20 case from
+core 1, then prints `perf report` to target/bench/profile-SERVER.txt. Hardware counters
+(`perf stat -e instructions`) are not supported in these VMs, so the sampling event is the
+`cpu-clock` software timer. Without perf (`apt-get install -y linux-perf`), the same run
+under callgrind:
+
+```sh
+cargo build --release -p ws-server --example echo -p ws-load
+taskset -c 0 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out \\
+    target/release/examples/echo 127.0.0.1:9001 &
+taskset -c 1 target/release/ws-load --addr 127.0.0.1:9001 --conns 100 --warmup 1 --duration 5
+kill -INT %1; callgrind_annotate /tmp/cg.out | head -40
+```
+";
+
+/// `perf record` on `server` during the 100x20 case; report written under target/bench.
+fn profile(o: &Options, dirs: &Dirs, server: &str) -> Result<(), String> {
+    let out_dir = dirs.target.join("bench");
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let data = out_dir.join(format!("perf-{server}.data"));
+    let report = out_dir.join(format!("profile-{server}.txt"));
+    let addr = free_addr()?;
+    let argv = dirs.server_cmd(server, &addr, o.ours_cmd.as_deref());
+    let wrap = vec![
+        "perf".to_string(),
+        "record".into(),
+        "-e".into(),
+        "cpu-clock".into(),
+        "-F".into(),
+        "1999".into(),
+        "-g".into(),
+        "-o".into(),
+        data.display().to_string(),
+        "--".into(),
+    ];
+    let mut srv = start_server(argv, Some(wrap))?;
+    let case = CASES
+        .iter()
+        .find(|c| c.name == "100x20")
+        .ok_or("no 100x20 case")?;
+    // The pid given is perf's: its CPU is not the server's, so the CPU figures of this
+    // run are not reported; the profile is the result.
+    let args = load_args(o, case, &srv.addr, srv.child.id());
+    let json = client(
+        dirs,
+        &args,
+        Duration::from_secs_f64(o.warmup + o.duration + 90.0),
+    )?;
+    println!("profile load: {}", summary(case, &json));
+    // perf writes its data on SIGINT; the pid is our own child's.
+    let _ = Command::new("kill")
+        .args(["-INT", &srv.child.id().to_string()])
+        .status();
+    let _ = srv.child.wait();
+    let out = Command::new("perf")
+        .args([
+            "report",
+            "--no-children",
+            "--percent-limit",
+            "0.5",
+            "--stdio",
+            "-i",
+        ])
+        .arg(&data)
+        .output()
+        .map_err(|e| format!("perf report: {e}"))?;
+    std::fs::write(&report, &out.stdout).map_err(|e| format!("{}: {e}", report.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .take(25)
+    {
+        println!("{line}");
+    }
+    println!("bench: full report in {}", report.display());
+    Ok(())
+}
+
+/// CPU model, core count and kernel, from /proc.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU".to_string(), |(_, m)| m.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{model}, {cores} cores, Linux {}", kernel.trim())
+}
+
+/// Today's date (UTC), `YYYY-MM-DD`.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil(secs / 86_400);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `civil_from_days`).
+fn civil(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Replaces this command's section of docs/benchmarks.md (read just now), or appends it.
+fn write_section(section: &str) -> Result<(), String> {
+    let path = step::root().join("docs/benchmarks.md");
+    let old = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "# Benchmarks\n".to_string(),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let new = splice(&old, section);
+    write(&path, &new)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `doc` with the `## Whole-server load` section replaced by `section` (which starts with
+/// that heading), or with `section` appended when there is none. Other sections are kept
+/// byte for byte; the section ends at the next level-2 heading.
+fn splice(doc: &str, section: &str) -> String {
+    let starts_line = |i: usize| i == 0 || doc.as_bytes()[i - 1] == b'\n';
+    let heading = doc
+        .match_indices(SECTION)
+        .map(|(i, _)| i)
+        .find(|&i| starts_line(i) && doc[i + SECTION.len()..].starts_with(['\n', '\r']));
+    let Some(start) = heading else {
+        let mut out = doc.trim_end().to_string();
+        out.push_str("\n\n");
+        out.push_str(section.trim_end());
+        out.push('\n');
+        return out;
+    };
+    let after = start + SECTION.len();
+    let end = doc[after..]
+        .match_indices("\n## ")
+        .next()
+        .map_or(doc.len(), |(i, _)| after + i + 1);
+    let mut out = String::with_capacity(doc.len() + section.len());
+    out.push_str(&doc[..start]);
+    out.push_str(section.trim_end());
+    out.push('\n');
+    if end < doc.len() {
+        out.push('\n');
+        out.push_str(&doc[end..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn splice_replaces_only_its_section() {
+        let doc = "# Benchmarks\n\n## Codec\n\ncodec text\n\n## Whole-server load\n\nold\n\n## Actors\n\nactor text\n";
+        let out = splice(doc, "## Whole-server load\n\nnew\n");
+        assert_eq!(
+            out,
+            "# Benchmarks\n\n## Codec\n\ncodec text\n\n## Whole-server load\n\nnew\n\n## Actors\n\nactor text\n"
+        );
+    }
+
+    #[test]
+    fn splice_keeps_subsections_inside_and_handles_the_last_section() {
+        let doc = "# B\n\n## Whole-server load\n\nold\n\n### Profiling\n\nx\n";
+        assert_eq!(
+            splice(doc, "## Whole-server load\n\nnew\n"),
+            "# B\n\n## Whole-server load\n\nnew\n"
+        );
+    }
+
+    #[test]
+    fn splice_appends_when_absent_and_ignores_lookalike_headings() {
+        let doc = "# B\n\n## Whole-server load notes\n\nkeep\n";
+        assert_eq!(
+            splice(doc, "## Whole-server load\n\nnew\n"),
+            "# B\n\n## Whole-server load notes\n\nkeep\n\n## Whole-server load\n\nnew\n"
+        );
+    }
+
+    #[test]
+    fn median_of_odd_even_and_missing() {
+        let runs: Vec<Value> = [3.0, 1.0, 2.0]
+            .iter()
+            .map(|v| serde_json::json!({ "x": v }))
+            .collect();
+        assert_eq!(median(&runs, "x"), Some(2.0));
+        assert_eq!(median(&runs[..2], "x"), Some(2.0));
+        let nulls = vec![serde_json::json!({ "x": null })];
+        assert_eq!(median(&nulls, "x"), None);
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(19_723), (2024, 1, 1));
+        assert_eq!(civil(19_782), (2024, 2, 29));
+    }
+
+    #[test]
+    fn options_parse_and_reject() {
+        let o = parse(&args(
+            "--quick --servers fastwebsockets,ours --cases 1x20,idle10k",
+        ))
+        .unwrap();
+        assert_eq!((o.reps, o.idle_conns), (1, Some(1000)));
+        assert_eq!(o.servers, ["fastwebsockets", "ours"]);
+        assert_eq!(
+            o.cases.iter().map(|c| c.name).collect::<Vec<_>>(),
+            ["1x20", "idle10k"]
+        );
+        assert!(parse(&args("--servers nginx"))
+            .unwrap_err()
+            .contains("unknown server"));
+        assert!(parse(&args("--cases 2x2"))
+            .unwrap_err()
+            .contains("unknown case"));
+        assert!(parse(&args("--reps 0")).is_err());
+        assert!(parse(&args("--duration"))
+            .unwrap_err()
+            .contains("needs a value"));
+        assert!(parse(&args("--frob"))
+            .unwrap_err()
+            .contains("unknown option"));
+    }
+
+    #[test]
+    fn load_args_for_idle_and_binary_cases() {
+        let o = parse(&args("--quick")).unwrap();
+        let idle = CASES.iter().find(|c| c.idle).unwrap();
+        let a = load_args(&o, idle, "127.0.0.1:1", 7).join(" ");
+        assert!(a.contains("--idle --duration 0 --conns 1000"), "{a}");
+        let big = CASES.iter().find(|c| c.name == "10x64k").unwrap();
+        let a = load_args(&o, big, "127.0.0.1:1", 7).join(" ");
+        assert!(a.contains("--size 65536 --binary --conns 10"), "{a}");
+    }
+
+    #[test]
+    fn ours_command_substitutes_the_address() {
+        let d = Dirs {
+            target: PathBuf::from("/t"),
+            peers_target: PathBuf::from("/p"),
+        };
+        assert_eq!(
+            d.server_cmd("ours", "127.0.0.1:5", Some("/bin/srv --listen {addr}")),
+            ["/bin/srv", "--listen", "127.0.0.1:5"]
+        );
+        assert_eq!(
+            d.server_cmd("ours", "a:1", None),
+            ["/t/release/examples/echo", "a:1"]
+        );
+        assert_eq!(
+            d.server_cmd("fastwebsockets", "a:1", None),
+            ["/p/release/fastwebsockets-echo", "a:1"]
+        );
+    }
+}
