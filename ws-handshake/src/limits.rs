@@ -7,8 +7,8 @@
 /// [`max_head_size`](Limits::max_head_size) bytes to learn that a head is too large.
 ///
 /// ```
-/// let mut limits = ws_handshake::Limits::default();
-/// limits.max_headers = 32;
+/// let limits = ws_handshake::Limits::default().with_max_headers(32);
+/// assert_eq!(limits.max_headers, 32);
 /// assert_eq!(limits.max_head_size, 8 * 1024);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,6 +37,30 @@ impl Limits {
         max_target_len: 2 * 1024,
         max_body_size: 64 * 1024,
     };
+
+    /// These limits with `max_head_size` set.
+    pub const fn with_max_head_size(mut self, bytes: usize) -> Self {
+        self.max_head_size = bytes;
+        self
+    }
+
+    /// These limits with `max_headers` set.
+    pub const fn with_max_headers(mut self, count: usize) -> Self {
+        self.max_headers = count;
+        self
+    }
+
+    /// These limits with `max_target_len` set.
+    pub const fn with_max_target_len(mut self, bytes: usize) -> Self {
+        self.max_target_len = bytes;
+        self
+    }
+
+    /// These limits with `max_body_size` set.
+    pub const fn with_max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
 }
 
 impl Default for Limits {

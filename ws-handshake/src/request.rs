@@ -442,10 +442,7 @@ mod tests {
 
     #[test]
     fn more_header_slots_than_the_stack_holds() {
-        let limits = Limits {
-            max_headers: 200,
-            ..Limits::default()
-        };
+        let limits = Limits::default().with_max_headers(200);
         let mut s = GOOD.trim_end_matches("\r\n").to_string();
         for i in 0..150 {
             s.push_str(&format!("\r\nX-{i}: {i}"));
@@ -454,10 +451,7 @@ mod tests {
         let (r, n) = parse_request(s.as_bytes(), &limits).unwrap().unwrap();
         assert_eq!(n, s.len());
         assert_eq!(r.header("x-149"), Some("149"));
-        let limits = Limits {
-            max_headers: 100,
-            ..limits
-        };
+        let limits = limits.with_max_headers(100);
         assert_eq!(
             parse_request(s.as_bytes(), &limits),
             Err(Error::TooManyHeaders)
