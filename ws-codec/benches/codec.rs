@@ -1,0 +1,193 @@
+//! Criterion benches: ws-codec's frame decode/encode, unmasking and UTF-8 validation against
+//! tungstenite's frame codec and a plain memcpy of the same bytes, in the same run.
+
+use std::hint::black_box;
+use std::io::Cursor;
+
+use bytes::{Bytes, BytesMut};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use tungstenite::protocol::frame::coding::{Data, OpCode as TOpCode};
+use tungstenite::protocol::frame::{Frame as TFrame, FrameSocket};
+use tungstenite::protocol::{Role as TRole, WebSocket};
+use ws_codec::{
+    apply_mask, Config, Connection, Decoder, Event, Frame, OpCode, Role, Utf8Validator,
+};
+
+const SIZES: [(usize, &str); 4] = [
+    (20, "20B"),
+    (1024, "1KiB"),
+    (65536, "64KiB"),
+    (1 << 20, "1MiB"),
+];
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+fn payload(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + 7) as u8).collect()
+}
+
+/// A masked binary frame of `len` payload bytes, as a client sends it.
+fn masked_wire(len: usize) -> Vec<u8> {
+    let mut dst = BytesMut::new();
+    Frame::new(OpCode::Binary, payload(len))
+        .with_mask(Some(KEY))
+        .encode(&mut dst);
+    dst.to_vec()
+}
+
+fn batch(len: usize) -> BatchSize {
+    if len >= 65536 {
+        BatchSize::LargeInput
+    } else {
+        BatchSize::SmallInput
+    }
+}
+
+/// Frame level: parse the header, take the payload. ws-codec also unmasks it;
+/// tungstenite's `FrameSocket` leaves it masked (its message layer unmasks).
+fn decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode");
+    for (len, name) in SIZES {
+        let wire = masked_wire(len);
+        group.throughput(Throughput::Bytes(len as u64));
+        group.bench_function(BenchmarkId::new("ws_codec", name), |b| {
+            let mut decoder = Decoder::new(Role::Server);
+            b.iter_batched(
+                || BytesMut::from(&wire[..]),
+                |mut buf| decoder.decode(&mut buf).unwrap().unwrap(),
+                batch(len),
+            )
+        });
+        group.bench_function(BenchmarkId::new("tungstenite_no_unmask", name), |b| {
+            b.iter_batched(
+                || FrameSocket::new(Cursor::new(wire.clone())),
+                |mut socket| socket.read(None).unwrap().unwrap(),
+                batch(len),
+            )
+        });
+        group.bench_function(BenchmarkId::new("memcpy", name), |b| {
+            let mut dst = vec![0u8; wire.len()];
+            b.iter(|| dst.copy_from_slice(black_box(&wire)))
+        });
+    }
+    group.finish();
+}
+
+/// Message level, decode + unmask on both sides: a server reads one masked binary message.
+fn read_message(c: &mut Criterion) {
+    let mut group = c.benchmark_group("read_message");
+    for (len, name) in SIZES {
+        let wire = masked_wire(len);
+        group.throughput(Throughput::Bytes(len as u64));
+        group.bench_function(BenchmarkId::new("ws_codec", name), |b| {
+            b.iter_batched(
+                || {
+                    (
+                        Connection::server(Config::default()),
+                        BytesMut::from(&wire[..]),
+                    )
+                },
+                |(mut conn, buf)| {
+                    conn.handle_buf(buf).unwrap();
+                    match conn.poll_event() {
+                        Some(Event::Binary(data)) => data,
+                        other => panic!("{other:?}"),
+                    }
+                },
+                batch(len),
+            )
+        });
+        group.bench_function(BenchmarkId::new("tungstenite", name), |b| {
+            b.iter_batched(
+                || WebSocket::from_raw_socket(Cursor::new(wire.clone()), TRole::Server, None),
+                |mut ws| ws.read().unwrap(),
+                batch(len),
+            )
+        });
+    }
+    group.finish();
+}
+
+/// Encode a masked binary frame into a reused buffer.
+fn encode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("encode");
+    for (len, name) in SIZES {
+        let data = Bytes::from(payload(len));
+        group.throughput(Throughput::Bytes(len as u64));
+        group.bench_function(BenchmarkId::new("ws_codec", name), |b| {
+            let mut dst = BytesMut::with_capacity(len + 14);
+            b.iter(|| {
+                dst.clear();
+                Frame::new(OpCode::Binary, data.clone())
+                    .with_mask(Some(KEY))
+                    .encode(&mut dst);
+            })
+        });
+        group.bench_function(BenchmarkId::new("tungstenite", name), |b| {
+            let mut dst = Vec::with_capacity(len + 14);
+            b.iter(|| {
+                dst.clear();
+                let mut frame = TFrame::message(data.to_vec(), TOpCode::Data(Data::Binary), true);
+                frame.header_mut().mask = Some(KEY);
+                frame.format(&mut dst).unwrap();
+            })
+        });
+        group.bench_function(BenchmarkId::new("memcpy", name), |b| {
+            let mut dst = vec![0u8; len];
+            b.iter(|| dst.copy_from_slice(black_box(&data)))
+        });
+    }
+    group.finish();
+}
+
+/// Unmask in place (tungstenite's masking function is private: the byte-wise loop is the
+/// reference definition).
+fn unmask(c: &mut Criterion) {
+    let mut group = c.benchmark_group("unmask");
+    for (len, name) in SIZES {
+        let mut buf = payload(len);
+        group.throughput(Throughput::Bytes(len as u64));
+        group.bench_function(BenchmarkId::new("ws_codec", name), |b| {
+            b.iter(|| apply_mask(black_box(&mut buf), KEY))
+        });
+        group.bench_function(BenchmarkId::new("bytewise", name), |b| {
+            b.iter(|| {
+                for (i, byte) in black_box(&mut buf).iter_mut().enumerate() {
+                    *byte ^= KEY[i & 3];
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+/// UTF-8 validation of mostly-ASCII text with some multi-byte characters: ws-codec's
+/// incremental validator against `std::str::from_utf8`, which tungstenite uses.
+fn utf8(c: &mut Criterion) {
+    let mut group = c.benchmark_group("utf8");
+    let unit = "Hello, wörld! κόσμε €100. ";
+    for (len, name) in SIZES {
+        let mut text = unit.repeat(len / unit.len() + 1);
+        while text.len() > len {
+            text.pop();
+        }
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_function(BenchmarkId::new("ws_codec", name), |b| {
+            b.iter(|| {
+                let mut v = Utf8Validator::new();
+                v.feed(black_box(text.as_bytes())).unwrap();
+                v.finish().unwrap();
+            })
+        });
+        group.bench_function(BenchmarkId::new("std", name), |b| {
+            b.iter(|| {
+                std::str::from_utf8(black_box(text.as_bytes()))
+                    .unwrap()
+                    .len()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, read_message, encode, unmask, utf8);
+criterion_main!(benches);
