@@ -1,0 +1,110 @@
+"""Interop client on the Python `websockets` library, against an echo server: `cargo xtask interop`.
+
+Usage: py_client.py ws://127.0.0.1:PORT/
+
+Checks, each printing what it sent and what came back:
+  text     a UTF-8 text message with non-ASCII characters comes back equal, as text
+  binary   all 256 octet values come back equal, as binary
+  1MiB     a 1 MiB binary message comes back equal
+  ping     a ping with a payload is answered by a pong
+  close    a close with code 4001 and a reason is answered with the same code
+
+Every wait has a timeout. Exit status 0 when all pass. The last line is
+"py_client: N passed, N failed".
+"""
+
+import asyncio
+import hashlib
+import sys
+import time
+
+from websockets.asyncio.client import connect
+
+TIMEOUT = 10.0
+CLOSE_CODE = 4001
+CLOSE_REASON = "interop: bye"
+
+
+def show(data, limit=40):
+    """A short, printable picture of a message."""
+    if isinstance(data, str):
+        s = data if len(data) <= limit else data[:limit] + "..."
+        return "text %r (%d chars)" % (s, len(data))
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    head = data[:8].hex()
+    return "binary %d octets, starts %s, sha256 %s" % (len(data), head, digest)
+
+
+async def echo_check(ws, name, message):
+    await asyncio.wait_for(ws.send(message), TIMEOUT)
+    print("[%s] sent     %s" % (name, show(message)), flush=True)
+    reply = await asyncio.wait_for(ws.recv(), TIMEOUT)
+    print("[%s] received %s" % (name, show(reply)), flush=True)
+    if type(reply) is not type(message):
+        raise AssertionError("sent %s, got %s back" % (type(message).__name__, type(reply).__name__))
+    if reply != message:
+        raise AssertionError("the echo differs from what was sent")
+
+
+async def main(url):
+    results = []
+
+    async def check(name, coro):
+        try:
+            await coro
+            results.append((name, None))
+            print("[%s] ok" % name, flush=True)
+        except Exception as e:  # report every failure, keep going
+            results.append((name, e))
+            print("[%s] FAILED: %s: %s" % (name, type(e).__name__, e or "(no detail)"), flush=True)
+
+    async with connect(
+        url,
+        proxy=None,
+        open_timeout=TIMEOUT,
+        close_timeout=TIMEOUT,
+        ping_interval=None,
+        max_size=4 * 2**20,
+    ) as ws:
+        print("connected to %s" % url, flush=True)
+        await check("text", echo_check(ws, "text", "hello, wörld ✓ from py_client"))
+        await check("binary", echo_check(ws, "binary", bytes(range(256))))
+        big = bytes((i * 7 + 3) & 0xFF for i in range(2**20))
+        await check("1MiB", echo_check(ws, "1MiB", big))
+
+        async def ping():
+            payload = b"xtask-ping"
+            print("[ping] sent     ping %r" % payload, flush=True)
+            t0 = time.monotonic()
+            waiter = await ws.ping(payload)
+            await asyncio.wait_for(waiter, TIMEOUT)
+            print("[ping] received pong after %.1f ms" % ((time.monotonic() - t0) * 1000), flush=True)
+
+        await check("ping", ping())
+
+        async def close():
+            print("[close] sent     close %d %r" % (CLOSE_CODE, CLOSE_REASON), flush=True)
+            await asyncio.wait_for(ws.close(CLOSE_CODE, CLOSE_REASON), TIMEOUT + 1)
+            rcvd = ws.protocol.close_rcvd
+            if rcvd is None:
+                raise AssertionError("no close frame came back (connection dropped)")
+            print("[close] received close %d %r" % (rcvd.code, rcvd.reason), flush=True)
+            if rcvd.code != CLOSE_CODE:
+                raise AssertionError("close answered with %d, expected %d" % (rcvd.code, CLOSE_CODE))
+
+        await check("close", close())
+
+    failed = [n for n, e in results if e is not None]
+    print("py_client: %d passed, %d failed" % (len(results) - len(failed), len(failed)), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    try:
+        sys.exit(asyncio.run(asyncio.wait_for(main(sys.argv[1]), 120)))
+    except Exception as e:
+        print("py_client: FAILED before all checks ran: %s: %s" % (type(e).__name__, e), flush=True)
+        print("py_client: 0 passed, 1 failed", flush=True)
+        sys.exit(1)
