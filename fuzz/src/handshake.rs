@@ -1,0 +1,146 @@
+//! Handshake fuzz target body: parse arbitrary bytes as a client's request and as a
+//! server's answer, under the default and under tight limits, and panic if an invariant
+//! breaks: a parse never claims more bytes than given or than the head limit, never
+//! waits for more once the head limit is reached, gives the same answer for every split
+//! of its input, and whatever it accepts or refuses turns into well-formed bytes.
+
+use ws_handshake::{
+    parse_request, parse_response, ClientRequest, Error, Limits, OriginPolicy, Reply, Request,
+};
+
+/// Small enough that random inputs cross every limit.
+const TIGHT: Limits = Limits::DEFAULT
+    .with_max_head_size(256)
+    .with_max_headers(8)
+    .with_max_target_len(32)
+    .with_max_body_size(16);
+
+/// Parses `data` both ways, under both sets of limits.
+pub fn handshake_parse(data: &[u8]) {
+    let client = ClientRequest::new("server.example.com", "/chat")
+        .nonce(*b"the sample nonce")
+        .protocol("chat")
+        .extension("permessage-deflate; client_max_window_bits");
+    for limits in [Limits::default(), TIGHT] {
+        let whole = parse_request(data, &limits);
+        check_request(data, &limits, &whole, &client);
+        splits_agree(data, &whole, |b| parse_request(b, &limits));
+
+        let whole = parse_response(data, &client, &limits);
+        check_response(data, &limits, &whole);
+        splits_agree(data, &whole, |b| parse_response(b, &client, &limits));
+    }
+}
+
+fn check_request(
+    data: &[u8],
+    limits: &Limits,
+    result: &Result<Option<(Request, usize)>, Error>,
+    client: &ClientRequest,
+) {
+    match result {
+        Ok(None) => assert!(
+            data.len() < limits.max_head_size,
+            "waiting for more after {} bytes, limit {}",
+            data.len(),
+            limits.max_head_size
+        ),
+        Ok(Some((request, n))) => {
+            assert!(
+                *n <= data.len() && *n <= limits.max_head_size,
+                "consumed {n}"
+            );
+            assert_eq!(request.as_bytes(), &data[..*n]);
+            assert!(request.target().len() <= limits.max_target_len);
+            assert!(request.iter().count() <= limits.max_headers);
+            assert_eq!(request.key().len(), 24);
+            assert!(request.path().starts_with('/'));
+            let _ = (request.query(), request.host(), request.origin());
+            let _ = request.headers("cookie").count();
+            for policy in [
+                OriginPolicy::same_host(),
+                OriginPolicy::allow(["http://a"]).require_origin(),
+            ] {
+                if let Err(e) = policy.check(request) {
+                    assert_eq!(e.status(), 403);
+                }
+            }
+            // The plain 101 always builds, and a client whose key it was accepts it.
+            let reply = request.accept().to_bytes().expect("plain 101");
+            let echo = ClientRequest::new("h", "/").nonce(*b"the sample nonce");
+            if request.key() == echo.key() {
+                let read = parse_response(&reply, &echo, &Limits::default());
+                assert!(matches!(read, Ok(Some((Reply::Accepted(_), m))) if m == reply.len()));
+            }
+            // Any offered subprotocol or extension can be chosen.
+            if let Some(p) = request.protocols().next() {
+                let r = request
+                    .accept()
+                    .protocol(p)
+                    .to_bytes()
+                    .expect("offered protocol");
+                assert!(r.starts_with(b"HTTP/1.1 101 "));
+            }
+            if let Some(e) = request.extensions().next() {
+                let name = e.name().to_owned();
+                request
+                    .accept()
+                    .extension(&name)
+                    .to_bytes()
+                    .expect("offered extension");
+            }
+        }
+        Err(e) => {
+            let status = e.status();
+            assert!((400..=599).contains(&status), "{e:?} -> {status}");
+            let bytes = e.to_bytes();
+            match parse_response(&bytes, client, &Limits::default()) {
+                Ok(Some((Reply::Refused(r), m))) => {
+                    assert_eq!(m, bytes.len());
+                    assert_eq!(r.status(), status);
+                    assert_eq!(r.header("connection"), Some("close"));
+                }
+                other => panic!("rejection for {e:?} reads back as {other:?}"),
+            }
+        }
+    }
+}
+
+fn check_response(data: &[u8], limits: &Limits, result: &Result<Option<(Reply, usize)>, Error>) {
+    match result {
+        Ok(None) => assert!(data.len() < limits.max_head_size + limits.max_body_size),
+        Ok(Some((Reply::Accepted(a), n))) => {
+            assert!(*n <= data.len() && *n <= limits.max_head_size);
+            assert!(matches!(a.protocol(), None | Some("chat")));
+            assert!(a
+                .extensions()
+                .all(|e| e.name().eq_ignore_ascii_case("permessage-deflate")));
+        }
+        Ok(Some((Reply::Refused(r), n))) => {
+            assert!(*n <= data.len());
+            assert!(r.body().len() <= limits.max_body_size);
+            assert!(*n <= limits.max_head_size + r.body().len());
+            assert_ne!(r.status(), 101);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Every prefix must say "need more" or exactly what the whole input said.
+fn splits_agree<T: PartialEq + std::fmt::Debug>(
+    data: &[u8],
+    whole: &Result<Option<(T, usize)>, Error>,
+    parse: impl Fn(&[u8]) -> Result<Option<(T, usize)>, Error>,
+) {
+    let points: Vec<usize> = if data.len() <= 300 {
+        (0..data.len()).collect()
+    } else {
+        (0..32).map(|i| i * data.len() / 32).collect()
+    };
+    for k in points {
+        let part = parse(&data[..k]);
+        if part != Ok(None) {
+            assert_eq!(&part, whole, "prefix of {k} bytes disagrees with the whole");
+        }
+    }
+}
