@@ -39,7 +39,13 @@ fn main() -> ExitCode {
         Ok(_) => {}
         Err(e) => eprintln!("ws-load: warning: cannot raise the open-file limit: {e}"),
     }
-    let report = run::run(&cfg);
+    let report = match run::run(&cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ws-load: cannot build the upgrade request: {e}");
+            return ExitCode::from(2);
+        }
+    };
     // A closed stdout (`| head`) is not worth a panic: the run is over anyway.
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{}", report.human());

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Runs `cfg` to completion and reports; bounded by the timeouts and windows it holds.
-pub(crate) fn run(cfg: &Config) -> Report {
+pub(crate) fn run(cfg: &Config) -> Result<Report, ws_handshake::Error> {
     let plan = Plan::new(
         cfg.addr,
         cfg.path.clone(),
@@ -18,7 +18,7 @@ pub(crate) fn run(cfg: &Config) -> Report {
         cfg.binary,
         cfg.depth,
         cfg.timeout,
-    );
+    )?;
     let mut notes = Vec::new();
     let baseline = match cfg.server_pid {
         Some(pid) if cfg.idle => note(&mut notes, procfs::rss(pid)),
@@ -39,7 +39,7 @@ pub(crate) fn run(cfg: &Config) -> Report {
             .map(|t| {
                 let n = cfg.conns / cfg.threads + usize::from(t < cfg.conns % cfg.threads);
                 let (plan, barrier) = (&plan, &barrier);
-                s.spawn(move || worker(plan, barrier, cfg, t as u64, n, setup_deadline))
+                s.spawn(move || worker(plan, barrier, cfg, n, setup_deadline))
             })
             .collect();
         barrier.wait(); // every connection opened or failed
@@ -97,7 +97,7 @@ pub(crate) fn run(cfg: &Config) -> Report {
         (Some(b), [Some(u), Some(e)]) => Some([b, u, e]),
         _ => None,
     };
-    Report {
+    Ok(Report {
         mode: if cfg.idle { "idle" } else { "load" },
         addr: cfg.addr.to_string(),
         conns: cfg.conns,
@@ -118,7 +118,7 @@ pub(crate) fn run(cfg: &Config) -> Report {
         server_us_per_msg,
         rss,
         notes,
-    }
+    })
 }
 
 /// The value, or `None` with the error noted.
@@ -141,11 +141,10 @@ fn worker(
     plan: &Plan,
     barrier: &Barrier,
     cfg: &Config,
-    index: u64,
     n: usize,
     setup_deadline: Instant,
 ) -> Tally {
-    let mut w = Worker::new(plan, index).ok();
+    let mut w = Worker::new(plan).ok();
     if let Some(w) = w.as_mut() {
         w.open(n, setup_deadline);
     }

@@ -2,7 +2,7 @@
 //! connect, upgrade and closed-loop echo, counting what happens.
 
 use crate::hist::Histogram;
-use crate::wire::{self, Event, FrameReader};
+use crate::wire::{self, Event, MessageReader};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::collections::VecDeque;
@@ -44,14 +44,16 @@ impl Plan {
         binary: bool,
         depth: usize,
         timeout: Duration,
-    ) -> Self {
+    ) -> Result<Self, ws_handshake::Error> {
+        // Fails here, once, on a path the upgrade request cannot carry.
+        wire::client_request(addr, &path)?;
         // Text payloads stay valid UTF-8: a run of ASCII letters.
         let payload: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
         let mask = [0x37, 0xFA, 0x21, 0x3D];
-        let frame = wire::masked_frame(binary, &payload, mask);
+        let frame = wire::request_frame(binary, &payload, mask);
         let frame_len = frame.len();
         let copies = depth.min((BATCH_BYTES / frame_len).max(1));
-        Self {
+        Ok(Self {
             addr,
             path,
             size,
@@ -61,7 +63,7 @@ impl Plan {
             batch: frame.repeat(copies),
             frame_len,
             close: wire::close_frame(mask),
-        }
+        })
     }
 }
 
@@ -122,14 +124,18 @@ enum Phase {
     /// TCP connect in progress.
     Connecting,
     /// Request being written, response head being read.
-    Upgrading {
-        request: Vec<u8>,
-        written: usize,
-        accept: String,
-        response: Vec<u8>,
-    },
+    Upgrading(Box<Upgrade>),
     /// Upgraded: echoing.
     Open,
+}
+
+/// The upgrade of one connection in progress.
+#[derive(Debug)]
+struct Upgrade {
+    request: Vec<u8>,
+    written: usize,
+    client: ws_handshake::ClientRequest,
+    response: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -137,7 +143,7 @@ struct Conn {
     stream: TcpStream,
     phase: Phase,
     started: Instant,
-    reader: FrameReader,
+    reader: MessageReader,
     /// Bytes of queued request frames not yet written.
     owed: u64,
     /// Offset inside the frame of the next byte to write.
@@ -178,14 +184,13 @@ pub(crate) struct Worker<'p> {
     outstanding: u64,
     /// Set while the closed loop runs: each echo sends the next message.
     window: Option<Window>,
-    seed: u64,
     /// The counts so far.
     pub(crate) tally: Tally,
 }
 
 impl<'p> Worker<'p> {
-    /// A worker with its own poll; `seed` makes its upgrade keys differ from other threads'.
-    pub(crate) fn new(plan: &'p Plan, seed: u64) -> io::Result<Self> {
+    /// A worker with its own poll.
+    pub(crate) fn new(plan: &'p Plan) -> io::Result<Self> {
         Ok(Self {
             plan,
             poll: Poll::new()?,
@@ -195,7 +200,6 @@ impl<'p> Worker<'p> {
             in_flight: 0,
             outstanding: 0,
             window: None,
-            seed: seed << 32,
             tally: Tally::default(),
         })
     }
@@ -292,7 +296,7 @@ impl<'p> Worker<'p> {
             stream,
             phase: Phase::Connecting,
             started: now,
-            reader: FrameReader::default(),
+            reader: MessageReader::new(crate::args::MAX_SIZE),
             owed: 0,
             off: 0,
             sent_at: VecDeque::with_capacity(self.plan.depth),
@@ -334,22 +338,24 @@ impl<'p> Worker<'p> {
                 Err(_) => return Err(Fault::Connect),
             }
             let _ = conn.stream.set_nodelay(true);
-            self.seed += 1;
-            let key = wire::key(self.seed);
-            conn.phase = Phase::Upgrading {
-                request: wire::request(&self.plan.addr.to_string(), &self.plan.path, &key),
+            // Plan::new built this request once already: it cannot fail now.
+            let client = wire::client_request(self.plan.addr, &self.plan.path)
+                .map_err(|_| Fault::Handshake)?;
+            let request = client.to_bytes().map_err(|_| Fault::Handshake)?;
+            conn.phase = Phase::Upgrading(Box::new(Upgrade {
+                request,
                 written: 0,
-                accept: wire::accept_key(&key),
+                client,
                 response: Vec::with_capacity(256),
-            };
+            }));
         }
-        if let Phase::Upgrading {
-            request,
-            written,
-            accept,
-            response,
-        } = &mut conn.phase
-        {
+        if let Phase::Upgrading(up) = &mut conn.phase {
+            let Upgrade {
+                request,
+                written,
+                client,
+                response,
+            } = &mut **up;
             while *written < request.len() {
                 match conn.stream.write(&request[*written..]) {
                     Ok(0) => return Err(Fault::Io),
@@ -368,7 +374,7 @@ impl<'p> Worker<'p> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => return Err(Fault::Io),
                 }
-                match wire::check_response(response, accept) {
+                match wire::check_upgrade(response, client) {
                     Ok(Some(len)) => break len,
                     Ok(None) => {}
                     Err(_) => return Err(Fault::Handshake),
@@ -427,7 +433,7 @@ impl<'p> Worker<'p> {
                     }
                 }
                 Event::Close => closed = true,
-                Event::Ping | Event::Pong => {}
+                Event::Control => {}
             });
             self.tally.mismatched += mismatched;
             self.outstanding -= echoes as u64;
@@ -439,6 +445,11 @@ impl<'p> Worker<'p> {
                 if now < w.end && echoes > 0 {
                     self.send(idx, echoes, now);
                 }
+            }
+            // A short read emptied the socket; on Linux any later arrival raises a
+            // new edge, so the read that would say WouldBlock is skipped (as tokio does).
+            if n < self.rbuf.len() {
+                return Ok(());
             }
         }
     }
@@ -471,11 +482,16 @@ impl<'p> Worker<'p> {
             // The batch holds whole frames, so from any offset inside the first frame
             // it runs on to at least one byte.
             let end = (conn.off as u64 + conn.owed).min(plan.batch.len() as u64) as usize;
+            let want = end - conn.off;
             match conn.stream.write(&plan.batch[conn.off..end]) {
                 Ok(0) => return Err(Fault::Io),
                 Ok(n) => {
                     conn.owed -= n as u64;
                     conn.off = (conn.off + n) % plan.frame_len;
+                    if n < want {
+                        // A short write filled the socket: wait for the writable edge.
+                        return Ok(());
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -491,7 +507,7 @@ impl<'p> Worker<'p> {
             return;
         };
         match conn.phase {
-            Phase::Connecting | Phase::Upgrading { .. } => self.in_flight -= 1,
+            Phase::Connecting | Phase::Upgrading(_) => self.in_flight -= 1,
             Phase::Open => self.outstanding -= conn.sent_at.len() as u64,
         }
         let t = &mut self.tally;
