@@ -28,8 +28,9 @@ pub(crate) fn run(cfg: &Config) -> Result<Report, ws_handshake::Error> {
     // barriers whatever happens to its connections.
     let barrier = Barrier::new(cfg.threads + 1);
     let start = Instant::now();
-    // The setup phase is bounded as a whole too, for a server that accepts nothing.
-    let setup_deadline = start + cfg.timeout * 3;
+    // The setup phase is bounded as a whole too, for a server that stalls every
+    // connect: three timeouts, plus 5 ms per connection for slow but steady accepts.
+    let setup_deadline = start + cfg.timeout * 3 + Duration::from_millis(5 * cfg.conns as u64);
     let mut tally = Tally::default();
     let mut setup_secs = 0.0;
     let mut cpu = None;
