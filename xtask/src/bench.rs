@@ -25,6 +25,7 @@ options:
   --duration SECS     measured window per load run (default 4)
   --servers a,b,...   subset of: ours, fastwebsockets, tokio-tungstenite, tungstenite-threads
   --cases a,b,...     subset of: 1x20, 100x20, 1000x20, 10x64k, idle10k
+  --idle-conns N      connections of the idle case (default 10000; 1000 with --quick)
   --ours-cmd CMD      how to start our server, `{addr}` replaced by the address
                       (default: <target>/release/examples/echo {addr})
   --no-write          print the section instead of writing docs/benchmarks.md
@@ -35,6 +36,9 @@ options:
 /// Seconds a ws-load run may take beyond its windows before it is killed: its own bound
 /// for the setup of 10 000 connections (3 timeouts + 5 ms each) and the idle echo.
 const CLIENT_SLACK: f64 = 150.0;
+
+/// The chart written beside docs/benchmarks.md.
+const SVG: &str = "whole-server-load.svg";
 
 /// The section of docs/benchmarks.md this command owns.
 const SECTION: &str = "## Whole-server load";
@@ -141,7 +145,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 o.reps = 1;
                 o.warmup = 0.5;
                 o.duration = 2.0;
-                o.idle_conns = Some(1000);
+                o.idle_conns.get_or_insert(1000);
             }
             "--reps" => {
                 let v = value(a)?;
@@ -174,6 +178,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     })?;
                     o.cases.push(*case);
                 }
+            }
+            "--idle-conns" => {
+                let v = value(a)?;
+                let n = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| format!("`--idle-conns`: `{v}` is not 1 to 10000"))?;
+                o.idle_conns = Some(n);
             }
             "--ours-cmd" => o.ours_cmd = Some(value(a)?),
             "--no-write" => o.write = false,
@@ -267,11 +280,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return profile(&o, &dirs, &server);
     }
     let started = Instant::now();
+    let load_before = loadavg();
     let results = matrix(&o, &dirs)?;
-    let section = render(&o, &results, args);
+    let load = format!("{load_before} before, {} after", loadavg());
+    let section = render(&o, &results, args, &load);
     if o.write {
         write_section(&section)?;
         println!("bench: wrote `{SECTION}` in docs/benchmarks.md");
+        let svg_path = step::root().join(format!("docs/{SVG}"));
+        write(&svg_path, &chart(&o, &results))?;
+        println!("bench: wrote docs/{SVG}");
     } else {
         print!("{section}");
     }
@@ -530,7 +548,7 @@ fn fmt(v: Option<f64>, decimals: usize) -> String {
 }
 
 /// The markdown section: how it was run, the tables, the ratios.
-fn render(o: &Options, results: &Results, args: &[String]) -> String {
+fn render(o: &Options, results: &Results, args: &[String], load: &str) -> String {
     let mut s = String::new();
     let cmd = if args.is_empty() {
         "cargo xtask bench".to_string()
@@ -540,12 +558,13 @@ fn render(o: &Options, results: &Results, args: &[String]) -> String {
     s.push_str(&format!("{SECTION}\n\n"));
     if o.quick {
         s.push_str(
-            "**Quick run** (`--quick`: one repetition, short windows, idle with 1000 \
-             connections): a smoke test of the harness, not a result to quote.\n\n",
+            "**Quick run** (`--quick`: one repetition, short windows): a smoke test of the \
+             harness, not a result to quote.\n\n",
         );
     }
     s.push_str(&format!(
-        "- machine: {}\n- date: {}\n- command: `{cmd}`\n- repetitions: {}, warm-up {} s, window {} s; \
+        "- machine: {}\n- load average (1 min; other jobs on the machine show here): {load}\n\
+         - date: {}\n- command: `{cmd}`\n- repetitions: {}, warm-up {} s, window {} s; \
          medians; server on core 0, ws-load on core 1 (`taskset`), a fresh server per run, \
          servers interleaved with the order rotated each round\n\n",
         machine(),
@@ -623,6 +642,9 @@ fn render(o: &Options, results: &Results, args: &[String]) -> String {
     if ours_ran {
         s.push_str(&ratios(o, results));
     }
+    if o.write && !load_cases.is_empty() {
+        s.push_str(&format!("![server CPU per message]({SVG})\n\n"));
+    }
     s.push_str(CLIENT);
     s.push_str(PROFILING);
     s
@@ -644,6 +666,68 @@ Under saturation a server batches more events per `epoll_wait`, so its µs/msg d
 somewhat as load rises: compare servers within one case, not across cases.
 
 ";
+
+/// A horizontal bar chart of the median server CPU per message, one group per load case.
+fn chart(o: &Options, results: &Results) -> String {
+    const COLOURS: [&str; 4] = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
+    let (bar, gap, left, width) = (14.0, 10.0, 150.0, 420.0);
+    let cases: Vec<&Case> = o.cases.iter().filter(|c| !c.idle).collect();
+    let value = |server: &str, case: &Case| {
+        results
+            .get(&(server.to_string(), case.name))
+            .and_then(|r| median(r, "server_cpu_us_per_msg"))
+    };
+    let max = cases
+        .iter()
+        .flat_map(|c| o.servers.iter().filter_map(|s| value(s, c)))
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
+    let group = bar * o.servers.len() as f64 + gap;
+    let height = 40.0 + group * cases.len() as f64 + 20.0 * o.servers.len() as f64;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" \
+         font-family=\"sans-serif\" font-size=\"11\">\n\
+         <text x=\"4\" y=\"16\" font-size=\"13\">Server CPU per echoed message (µs, lower is \
+         better)</text>\n",
+        left + width + 80.0
+    );
+    for (ci, case) in cases.iter().enumerate() {
+        let y0 = 30.0 + group * ci as f64;
+        svg.push_str(&format!(
+            "<text x=\"4\" y=\"{}\">{}</text>\n",
+            y0 + bar,
+            case.name
+        ));
+        for (si, server) in o.servers.iter().enumerate() {
+            let Some(v) = value(server, case) else {
+                continue;
+            };
+            let y = y0 + bar * si as f64;
+            let w = width * v / max;
+            svg.push_str(&format!(
+                "<rect x=\"{left}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{}\"/>\
+                 <text x=\"{:.1}\" y=\"{}\">{v:.2}</text>\n",
+                bar - 2.0,
+                COLOURS[si % COLOURS.len()],
+                left + w + 4.0,
+                y + bar - 4.0
+            ));
+        }
+    }
+    let ly = 30.0 + group * cases.len() as f64;
+    for (si, server) in o.servers.iter().enumerate() {
+        let y = ly + 20.0 * si as f64;
+        svg.push_str(&format!(
+            "<rect x=\"{left}\" y=\"{y}\" width=\"12\" height=\"12\" fill=\"{}\"/>\
+             <text x=\"{}\" y=\"{}\">{server}</text>\n",
+            COLOURS[si % COLOURS.len()],
+            left + 18.0,
+            y + 10.0
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
 
 /// Ours against each peer: msg/s (higher is better for ours) and server CPU per message
 /// and RSS per connection (peer / ours: above 1 means ours spends less).
@@ -787,6 +871,14 @@ fn machine() -> String {
     format!("{model}, {cores} cores, Linux {}", kernel.trim())
 }
 
+/// The 1-minute load average, from /proc/loadavg.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
 /// Today's date (UTC), `YYYY-MM-DD`.
 fn today() -> String {
     let secs = std::time::SystemTime::now()
@@ -907,6 +999,31 @@ mod tests {
         assert_eq!(median(&runs[..2], "x"), Some(2.0));
         let nulls = vec![serde_json::json!({ "x": null })];
         assert_eq!(median(&nulls, "x"), None);
+    }
+
+    #[test]
+    fn chart_has_a_bar_per_measured_server_and_case() {
+        let o = parse(&args(
+            "--servers fastwebsockets,ours --cases 1x20,100x20,idle10k",
+        ))
+        .unwrap();
+        let mut results = Results::new();
+        for (server, case, v) in [
+            ("ours", "1x20", 2.0),
+            ("fastwebsockets", "1x20", 4.0),
+            ("ours", "100x20", 1.0),
+        ] {
+            results
+                .entry((server.to_string(), case))
+                .or_default()
+                .push(serde_json::json!({ "server_cpu_us_per_msg": v }));
+        }
+        let svg = chart(&o, &results);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
+        // Three bars plus two legend swatches; the largest value spans the full width.
+        assert_eq!(svg.matches("<rect").count(), 5);
+        assert!(svg.contains("width=\"420.0\""));
+        assert!(svg.contains(">4.00<") && svg.contains(">1.00<"));
     }
 
     #[test]
