@@ -1,8 +1,10 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
 
+mod autobahn;
 mod bench;
 mod ci;
 mod fuzz;
+mod interop;
 mod layering;
 mod step;
 
@@ -17,6 +19,8 @@ commands:
   layering                check that the leaf crates depend on no workspace crate
   fuzz [target] [secs]    run a cargo-fuzz target (default: all, 60 s each)
   fuzz-replay             replay the committed fuzz corpora as ordinary tests
+  autobahn [--server CMD] Autobahn|Testsuite sections 1-7, 9, 10 (--help; --verify)
+  interop [--standins]    Python, Node and headless-Chromium clients (--help)
 ";
 
 fn main() -> ExitCode {
@@ -28,6 +32,8 @@ fn main() -> ExitCode {
         Some("layering") => layering::check(),
         Some("fuzz") => fuzz::run(rest),
         Some("fuzz-replay") => fuzz::replay(),
+        Some("autobahn") => autobahn::run(rest),
+        Some("interop") => interop::run(rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
