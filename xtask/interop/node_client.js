@@ -6,7 +6,8 @@
 //   text     a UTF-8 text message with non-ASCII characters comes back equal, as text
 //   binary   all 256 octet values come back equal, as binary
 //   1MiB     a 1 MiB binary message comes back equal
-//   ping     a ping with a payload is answered by a pong with the same payload
+//   ping     a ping with a payload is answered by a pong with the same payload (and
+//            not reflected back as a ping)
 //   close    a close with code 4001 and a reason is answered with the same code
 //
 // Every wait has a timeout. Exit status 0 when all pass. The last line is
@@ -87,12 +88,23 @@ async function main(url) {
     const payload = Buffer.from('xtask-ping');
     console.log(`[ping] sent     ping ${JSON.stringify(payload.toString())}`);
     const t0 = process.hrtime.bigint();
+    const pings = [];
+    const onPing = (d) => pings.push(d.toString());
+    ws.on('ping', onPing);
     const pong = withTimeout(nextEvent(ws, 'pong'), 'a pong');
     ws.ping(payload);
-    const [data] = await pong;
+    let data;
+    try {
+      [data] = await pong;
+    } finally {
+      ws.off('ping', onPing);
+    }
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     console.log(`[ping] received pong ${JSON.stringify(data.toString())} after ${ms.toFixed(1)} ms`);
     if (!data.equals(payload)) throw new Error('the pong payload differs from the ping payload');
+    // A server that reflects frames sends our ping back as a ping; ws answers it and the
+    // reflected pong looks like an answer. That is not a pong.
+    if (pings.length) throw new Error(`the server sent our ping back as a ping (${JSON.stringify(pings[0])})`);
   });
 
   await check('close', async () => {

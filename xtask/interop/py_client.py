@@ -6,7 +6,7 @@ Checks, each printing what it sent and what came back:
   text     a UTF-8 text message with non-ASCII characters comes back equal, as text
   binary   all 256 octet values come back equal, as binary
   1MiB     a 1 MiB binary message comes back equal
-  ping     a ping with a payload is answered by a pong
+  ping     a ping with a payload is answered by a pong (and not reflected as a ping)
   close    a close with code 4001 and a reason is answered with the same code
 
 Every wait has a timeout. Exit status 0 when all pass. The last line is
@@ -15,6 +15,7 @@ Every wait has a timeout. Exit status 0 when all pass. The last line is
 
 import asyncio
 import hashlib
+import logging
 import sys
 import time
 
@@ -23,6 +24,19 @@ from websockets.asyncio.client import connect
 TIMEOUT = 10.0
 CLOSE_CODE = 4001
 CLOSE_REASON = "interop: bye"
+
+
+class FrameLog(logging.Handler):
+    """Keeps the frames websockets logs at DEBUG level ("< PING ..." for received ones)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.received = []
+
+    def emit(self, record):
+        msg = record.getMessage()
+        if msg.startswith("< "):
+            self.received.append(msg[2:])
 
 
 def show(data, limit=40):
@@ -58,8 +72,15 @@ async def main(url):
             results.append((name, e))
             print("[%s] FAILED: %s: %s" % (name, type(e).__name__, e or "(no detail)"), flush=True)
 
+    frames = FrameLog()
+    logger = logging.getLogger("py_client.frames")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(frames)
+
     async with connect(
         url,
+        logger=logger,
         proxy=None,
         open_timeout=TIMEOUT,
         close_timeout=TIMEOUT,
@@ -76,9 +97,15 @@ async def main(url):
             payload = b"xtask-ping"
             print("[ping] sent     ping %r" % payload, flush=True)
             t0 = time.monotonic()
+            seen = len(frames.received)
             waiter = await ws.ping(payload)
             await asyncio.wait_for(waiter, TIMEOUT)
             print("[ping] received pong after %.1f ms" % ((time.monotonic() - t0) * 1000), flush=True)
+            pings = [f for f in frames.received[seen:] if f.startswith("PING")]
+            if pings:
+                # A server that reflects frames sends our ping back as a ping; our library
+                # answers it and the reflected pong looks like an answer. Not a pong.
+                raise AssertionError("the server sent our ping back as a ping: %s" % pings[0])
 
         await check("ping", ping())
 
