@@ -826,6 +826,9 @@ impl Venv {
     }
 }
 
+/// Limit for one install step (pip, npm, apt-get): generous, but never forever.
+pub(crate) const INSTALL_LIMIT: Duration = Duration::from_secs(900);
+
 /// The Python that makes the virtualenvs: `$XTASK_PYTHON`, else `python3`.
 fn base_python() -> String {
     std::env::var("XTASK_PYTHON").unwrap_or_else(|_| "python3".into())
@@ -864,7 +867,9 @@ pub(crate) fn ensure_venv(
     }
     let mut mk = Command::new(base_python());
     mk.args(["-m", "venv"]).arg(dir);
-    step::run(&format!("{name}: create virtualenv"), mk)?;
+    run_step(&format!("{name}: create virtualenv"), mk, Duration::from_secs(120)).map_err(
+        |e| format!("{e}\n(a Debian Python needs `apt-get install python3-venv`; XTASK_PYTHON picks another Python)"),
+    )?;
     for r in requirements {
         let mut pip = Command::new(venv.python());
         pip.args([
@@ -876,7 +881,11 @@ pub(crate) fn ensure_venv(
             "-r",
         ])
         .arg(r);
-        step::run(&format!("{name}: pip install -r {}", r.display()), pip)?;
+        run_step(
+            &format!("{name}: pip install -r {}", r.display()),
+            pip,
+            INSTALL_LIMIT,
+        )?;
     }
     if !no_deps.is_empty() {
         let mut pip = Command::new(venv.python());
@@ -889,15 +898,16 @@ pub(crate) fn ensure_venv(
             "--no-deps",
         ])
         .args(no_deps);
-        step::run(
+        run_step(
             &format!("{name}: pip install --no-deps {}", no_deps.join(" ")),
             pip,
+            INSTALL_LIMIT,
         )?;
     }
     for script in post {
         let mut py = Command::new(venv.python());
         py.arg(script);
-        step::run(&format!("{name}: {}", script.display()), py)?;
+        run_step(&format!("{name}: {}", script.display()), py, INSTALL_LIMIT)?;
     }
     fs::write(&marker, &stamp).map_err(|e| format!("{}: {e}", marker.display()))?;
     Ok(venv)
@@ -1139,6 +1149,41 @@ pub(crate) fn run_logged(
         on_line(&line);
     }
     status
+}
+
+/// An install step with a time limit: like `step::run`, but the command runs in its own
+/// process group, its output is kept in `<target>/xtask-steps/<slug>.log` (the last lines
+/// are shown when it fails), and it is stopped after `limit`.
+pub(crate) fn run_step(name: &str, cmd: Command, limit: Duration) -> Result<(), String> {
+    let dir = target_dir().join("xtask-steps");
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let slug: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let log = dir.join(format!("{slug}.log"));
+    println!("==> {name}: {cmd:?}");
+    let start = Instant::now();
+    let result = run_logged(cmd, &log, limit, |line| println!("    {line}"));
+    let took = start.elapsed().as_secs_f64();
+    match result {
+        Ok(status) if status.success() => {
+            println!("<== {name}: ok in {took:.1}s");
+            Ok(())
+        }
+        other => {
+            let why = match other {
+                Ok(status) => format!("exited with {status}"),
+                Err(e) => e,
+            };
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            Err(format!(
+                "step `{name}` failed after {took:.1}s: {why}; the end of {}:\n{}",
+                log.display(),
+                tail(&text, 30)
+            ))
+        }
+    }
 }
 
 /// Current UTC time as `YYYY-MM-DD HH:MM`.

@@ -315,7 +315,7 @@ fn ensure_node_modules(dir: &Path) -> Result<(), String> {
     }
     let mut npm = Command::new("npm");
     npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(dir);
-    step::run("node modules: npm ci", npm)?;
+    autobahn::run_step("node modules: npm ci", npm, autobahn::INSTALL_LIMIT)?;
     fs::write(&marker, stamp).map_err(|e| format!("{}: {e}", marker.display()))
 }
 
@@ -336,17 +336,18 @@ fn ensure_chromium() -> Result<String, String> {
                 .into(),
         );
     }
-    step::run("chromium: apt-get update", {
-        let mut c = Command::new("apt-get");
-        c.arg("update");
-        c
-    })?;
-    step::run("chromium: apt-get install", {
-        let mut c = Command::new("apt-get");
-        c.args(["install", "-y", "--no-install-recommends", "chromium"])
-            .env("DEBIAN_FRONTEND", "noninteractive");
-        c
-    })?;
+    let mut update = Command::new("apt-get");
+    update.arg("update");
+    autobahn::run_step("chromium: apt-get update", update, autobahn::INSTALL_LIMIT)?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "--no-install-recommends", "chromium"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    autobahn::run_step(
+        "chromium: apt-get install",
+        install,
+        autobahn::INSTALL_LIMIT,
+    )?;
     which("chromium").ok_or_else(|| "apt-get installed chromium but it is not on PATH".into())
 }
 
