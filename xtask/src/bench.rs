@@ -280,9 +280,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return profile(&o, &dirs, &server);
     }
     let started = Instant::now();
-    let load_before = loadavg();
+    // Read before the matrix: afterwards it counts the exiting threads of a
+    // thread-per-connection server, not other jobs.
+    let load = loadavg();
     let results = matrix(&o, &dirs)?;
-    let load = format!("{load_before} before, {} after", loadavg());
     let section = render(&o, &results, args, &load);
     if o.write {
         write_section(&section)?;
@@ -563,7 +564,7 @@ fn render(o: &Options, results: &Results, args: &[String], load: &str) -> String
         );
     }
     s.push_str(&format!(
-        "- machine: {}\n- load average (1 min; other jobs on the machine show here): {load}\n\
+        "- machine: {}\n- load average before the run (1 min; other jobs on the machine show here): {load}\n\
          - date: {}\n- command: `{cmd}`\n- repetitions: {}, warm-up {} s, window {} s; \
          medians; server on core 0, ws-load on core 1 (`taskset`), a fresh server per run, \
          servers interleaved with the order rotated each round\n\n",
@@ -667,9 +668,15 @@ somewhat as load rises: compare servers within one case, not across cases.
 
 ";
 
+/// A server's colour in the chart: fixed per server, whichever subset ran.
+fn colour(server: &str) -> &'static str {
+    const COLOURS: [&str; 4] = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
+    let i = SERVERS.iter().position(|s| *s == server).unwrap_or(0);
+    COLOURS[i % COLOURS.len()]
+}
+
 /// A horizontal bar chart of the median server CPU per message, one group per load case.
 fn chart(o: &Options, results: &Results) -> String {
-    const COLOURS: [&str; 4] = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
     let (bar, gap, left, width) = (14.0, 10.0, 150.0, 420.0);
     let cases: Vec<&Case> = o.cases.iter().filter(|c| !c.idle).collect();
     let value = |server: &str, case: &Case| {
@@ -708,7 +715,7 @@ fn chart(o: &Options, results: &Results) -> String {
                 "<rect x=\"{left}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{}\"/>\
                  <text x=\"{:.1}\" y=\"{}\">{v:.2}</text>\n",
                 bar - 2.0,
-                COLOURS[si % COLOURS.len()],
+                colour(server),
                 left + w + 4.0,
                 y + bar - 4.0
             ));
@@ -720,7 +727,7 @@ fn chart(o: &Options, results: &Results) -> String {
         svg.push_str(&format!(
             "<rect x=\"{left}\" y=\"{y}\" width=\"12\" height=\"12\" fill=\"{}\"/>\
              <text x=\"{}\" y=\"{}\">{server}</text>\n",
-            COLOURS[si % COLOURS.len()],
+            colour(server),
             left + 18.0,
             y + 10.0
         ));
