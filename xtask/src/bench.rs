@@ -275,6 +275,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             println!("bench: ws-server has no `echo` example yet: running the peers only");
         }
     }
+    need("taskset", "util-linux")?;
+    if o.profile.is_some() {
+        need("perf", "linux-perf")?;
+    }
     build(&o, &dirs)?;
     if let Some(server) = o.profile.clone() {
         return profile(&o, &dirs, &server);
@@ -296,6 +300,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     println!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Fails clearly when `tool` is not installed.
+fn need(tool: &str, package: &str) -> Result<(), String> {
+    match Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "`{tool}` not found: install it (`apt-get install -y {package}`)"
+        )),
+    }
 }
 
 /// Release builds: ws-load, the peers (their own workspace) and our example if wanted.
