@@ -185,7 +185,7 @@ impl Connection {
 
     /// The receive buffer, for an I/O layer to read into directly (append at its end, e.g.
     /// with `BufMut`); then call [`handle_buffered`](Self::handle_buffered). While a frame's
-    /// payload is arriving the buffer already has room reserved for all of it.
+    /// payload is arriving the buffer has room reserved for it (up to 64 KiB at a time).
     pub fn recv_buffer(&mut self) -> &mut BytesMut {
         &mut self.recv
     }

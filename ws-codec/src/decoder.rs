@@ -7,6 +7,9 @@ use crate::error::Error;
 use crate::frame::{Frame, FrameHeader};
 use crate::mask::apply_mask;
 
+/// Most receive-buffer room reserved at once for a payload still arriving.
+const RESERVE_STEP: usize = 64 * 1024;
+
 /// Decodes frames from a growing `BytesMut`, resumable from any split of the input.
 ///
 /// The header is parsed once, checked against every frame-level rule of RFC 6455 and the
@@ -83,7 +86,9 @@ impl Decoder {
         // `check` bounded the length by `max_frame_size`, itself from a `usize`.
         let len = header.payload_len as usize;
         if src.len() < len {
-            src.reserve(len - src.len());
+            // Room for the rest of the payload, in steps: a peer that sends only headers
+            // must not make us allocate its whole announced frame up front.
+            src.reserve((len - src.len()).min(RESERVE_STEP));
             return Ok(None);
         }
         self.header = None;
@@ -204,6 +209,19 @@ mod tests {
         buf.unsplit(rest.split());
         let frame = decoder.decode(&mut buf).unwrap().unwrap();
         assert_eq!(frame.payload(), &Bytes::from(vec![1u8; 200]));
+    }
+
+    #[test]
+    fn a_lone_header_does_not_allocate_its_whole_frame() {
+        let mut buf = BytesMut::new();
+        FrameHeader {
+            mask: Some(KEY),
+            ..FrameHeader::new(OpCode::Binary, 1 << 20)
+        }
+        .encode(&mut buf);
+        let mut decoder = Decoder::new(Role::Server);
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+        assert!(buf.capacity() >= RESERVE_STEP && buf.capacity() < 1 << 20);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::error::Error;
 use crate::mask::apply_mask;
@@ -176,24 +176,36 @@ impl FrameHeader {
 
     /// Appends the header to `dst`, with the shortest length form (RFC 6455 §5.2).
     pub fn encode(&self, dst: &mut BytesMut) {
-        dst.reserve(self.encoded_len());
-        let b0 = (self.fin as u8) << 7 | self.rsv_bits() << 4 | self.opcode as u8;
+        let (bytes, len) = self.to_bytes();
+        dst.extend_from_slice(&bytes[..len]);
+    }
+
+    /// The encoded header in a stack buffer, and its length.
+    fn to_bytes(self) -> ([u8; Self::MAX_LEN], usize) {
+        let mut out = [0u8; Self::MAX_LEN];
+        out[0] = (self.fin as u8) << 7 | self.rsv_bits() << 4 | self.opcode as u8;
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        dst.put_u8(b0);
-        match self.payload_len {
-            len @ 0..=125 => dst.put_u8(mask_bit | len as u8),
+        let mut at = match self.payload_len {
+            len @ 0..=125 => {
+                out[1] = mask_bit | len as u8;
+                2
+            }
             len @ 126..=0xFFFF => {
-                dst.put_u8(mask_bit | 126);
-                dst.put_u16(len as u16);
+                out[1] = mask_bit | 126;
+                out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                4
             }
             len => {
-                dst.put_u8(mask_bit | 127);
-                dst.put_u64(len);
+                out[1] = mask_bit | 127;
+                out[2..10].copy_from_slice(&len.to_be_bytes());
+                10
             }
-        }
+        };
         if let Some(key) = self.mask {
-            dst.put_slice(&key);
+            out[at..at + 4].copy_from_slice(&key);
+            at += 4;
         }
+        (out, at)
     }
 }
 
@@ -267,16 +279,28 @@ impl Frame {
 }
 
 /// Appends `header` (its length replaced by `payload.len()`) and `payload` to `dst`,
-/// masked when the header has a key.
-pub(crate) fn encode_frame(header: &FrameHeader, payload: &[u8], dst: &mut BytesMut) {
+/// masked when the header has a key: encoding straight from a borrowed payload, with no
+/// [`Frame`] or `Bytes` in between.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use ws_codec::{encode_frame, FrameHeader, OpCode};
+///
+/// let mut dst = BytesMut::new();
+/// let header = FrameHeader { mask: Some([0x37, 0xfa, 0x21, 0x3d]), ..FrameHeader::new(OpCode::Text, 0) };
+/// encode_frame(&header, b"Hello", &mut dst);
+/// assert_eq!(&dst[..], b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
+/// ```
+pub fn encode_frame(header: &FrameHeader, payload: &[u8], dst: &mut BytesMut) {
     let header = FrameHeader {
         payload_len: payload.len() as u64,
         ..*header
     };
-    dst.reserve(header.encoded_len() + payload.len());
-    header.encode(dst);
+    let (bytes, len) = header.to_bytes();
+    dst.reserve(len + payload.len());
+    dst.extend_from_slice(&bytes[..len]);
     let start = dst.len();
-    dst.put_slice(payload);
+    dst.extend_from_slice(payload);
     if let Some(key) = header.mask {
         apply_mask(&mut dst[start..], key);
     }

@@ -63,7 +63,7 @@ pub use config::{Config, Role};
 pub use connection::{Connection, MaskSource, State};
 pub use decoder::Decoder;
 pub use error::{Error, SendError};
-pub use frame::{EncodedFrame, Frame, FrameHeader, OpCode};
+pub use frame::{encode_frame, EncodedFrame, Frame, FrameHeader, OpCode};
 pub use mask::apply_mask;
 pub use message::Event;
 pub use utf8::{is_valid_utf8, InvalidUtf8, Utf8Bytes, Utf8Validator};

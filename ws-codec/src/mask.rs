@@ -9,31 +9,31 @@
 /// assert_eq!(data, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
 /// ```
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4]) {
-    let [a, b, c, d] = key;
-    let wide = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
-    // 32 bytes per step gives the optimiser four independent u64 XORs to vectorise.
+    // The key repeated over a 32-byte block: XOR of fixed-size arrays is what the
+    // optimiser turns into vector instructions, with no unsafe alignment tricks.
+    let mut wide = [0u8; 32];
+    for (i, byte) in wide.iter_mut().enumerate() {
+        *byte = key[i & 3];
+    }
     let mut blocks = buf.chunks_exact_mut(32);
     for block in &mut blocks {
-        for word in block.chunks_exact_mut(8) {
-            xor_word(word, wide);
+        let block: &mut [u8; 32] = block.try_into().expect("chunks_exact gives 32 bytes");
+        for (byte, k) in block.iter_mut().zip(&wide) {
+            *byte ^= k;
         }
     }
     let rest = blocks.into_remainder();
     let mut words = rest.chunks_exact_mut(8);
     for word in &mut words {
-        xor_word(word, wide);
+        let word: &mut [u8; 8] = word.try_into().expect("chunks_exact gives 8 bytes");
+        for (byte, k) in word.iter_mut().zip(&wide) {
+            *byte ^= k;
+        }
     }
     // Every chunk above is a multiple of 4 long, so the tail starts at key index 0.
     for (i, byte) in words.into_remainder().iter_mut().enumerate() {
         *byte ^= key[i & 3];
     }
-}
-
-#[inline(always)]
-fn xor_word(word: &mut [u8], wide: u64) {
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(word);
-    word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
 }
 
 #[cfg(test)]
