@@ -109,3 +109,8 @@ pub use runtime::{
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor, WhichChildren, INTENSITY_REACHED};
 pub use tag::ReservedTag;
 pub use timer::TimerRef;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

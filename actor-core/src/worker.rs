@@ -102,7 +102,12 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
     while !shared.stop.load(Ordering::Acquire) {
         tick = tick.wrapping_add(1);
         if let Some(cell) = find_task(&shared, index, tick) {
-            run_cell(&handle, cell);
+            if run_cell(&handle, cell) {
+                // An actor used its whole budget: look at the injector next, so
+                // a flood measured in messages (not turns) cannot starve it.
+                tick = tick
+                    .wrapping_add(shared.injector_interval - tick % shared.injector_interval - 1);
+            }
             continue;
         }
         shared.announce_sleep(index);
@@ -132,13 +137,13 @@ fn call(
     }
 }
 
-/// Runs one turn of `cell`.
-pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) {
+/// Runs one turn of `cell`; returns `true` if it used its whole budget and yielded.
+pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) -> bool {
     let shared = &*handle.shared;
     cell.mailbox.start_run();
     let mut guard = lock(&cell.local);
     let Some(local) = guard.as_mut() else {
-        return;
+        return false;
     };
     let pid = cell.pid;
     let mut exit = None;
@@ -159,7 +164,7 @@ pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) {
             None => {
                 arm_receive_timeout(shared, pid, local);
                 if cell.mailbox.try_idle() {
-                    return;
+                    return false;
                 }
                 continue;
             }
@@ -169,7 +174,7 @@ pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) {
             drop(guard);
             cell.mailbox.yield_turn();
             shared.schedule(cell);
-            return;
+            return true;
         }
     }
     let reason = exit.unwrap_or(ExitReason::Normal);
@@ -178,6 +183,7 @@ pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) {
     if let Some(local) = local {
         finish(handle, &cell, local, reason);
     }
+    false
 }
 
 fn arm_receive_timeout(shared: &Shared, pid: crate::Pid, local: &mut Local) {
