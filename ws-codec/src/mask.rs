@@ -1,4 +1,4 @@
-//! Masking and unmasking of payloads (RFC 6455 §5.3), eight bytes at a time in safe code.
+//! Masking and unmasking of payloads (RFC 6455 §5.3), in 32- and 8-byte blocks of safe code.
 
 /// XORs `buf` in place with the repeating 4-byte `key`. Masking and unmasking are the same
 /// operation: RFC 6455 §5.3 `transformed-octet-i = original-octet-i XOR masking-key-octet-(i MOD 4)`.
