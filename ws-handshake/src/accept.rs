@@ -37,14 +37,35 @@ pub(crate) fn accept_key_bytes(key: &[u8]) -> [u8; 28] {
 }
 
 /// RFC 6455 §4.1 item 7 and §4.2.1 item 5: the key is "a base64-encoded value that, when
-/// decoded, is 16 bytes in length". Canonical base64 only (24 characters, `==` padding,
-/// no stray bits), so that one nonce has one spelling.
+/// decoded, is 16 bytes in length". Canonical base64 only (RFC 4648 §4: 24 characters,
+/// `==` padding, no stray bits), so that one nonce has one spelling.
+///
+/// Checked by shape rather than decoded, as it runs on every handshake: 16 bytes are
+/// 128 bits, 21 full characters and one whose low 4 bits are zero (`A`, `Q`, `g` or
+/// `w`), then `==`. A test checks this against `base64`'s decoder.
 pub(crate) fn is_valid_key(key: &[u8]) -> bool {
-    if key.len() != 24 {
-        return false;
+    match key {
+        [body @ .., last, b'=', b'='] if body.len() == 21 => {
+            body.iter().all(|&b| is_base64(b)) && matches!(last, b'A' | b'Q' | b'g' | b'w')
+        }
+        _ => false,
     }
-    let mut nonce = [0u8; 18];
-    matches!(STANDARD.decode_slice(key, &mut nonce), Ok(16))
+}
+
+/// RFC 4648 §4 alphabet, as a table.
+static BASE64: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+        b += 1;
+    }
+    table
+};
+
+fn is_base64(b: u8) -> bool {
+    BASE64[b as usize]
 }
 
 /// The `Sec-WebSocket-Key` for a 16-byte nonce.
@@ -76,6 +97,35 @@ mod tests {
         assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZR==")); // non-zero trailing bits
         assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ=!"));
         assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25j ZQ="));
+    }
+
+    /// The shape check agrees with decoding by `base64`.
+    fn decodes_to_16(key: &[u8]) -> bool {
+        let mut nonce = [0u8; 18];
+        matches!(STANDARD.decode_slice(key, &mut nonce), Ok(16)) && key.len() == 24
+    }
+
+    #[test]
+    fn shape_check_agrees_with_the_decoder() {
+        let alphabet = b"ABCQgwz09+/=-_ .";
+        // Every key that differs from a valid one in one or two positions.
+        let base = *b"dGhlIHNhbXBsZSBub25jZQ==";
+        for i in 0..24 {
+            for &a in alphabet {
+                for j in i..24 {
+                    for &b in alphabet {
+                        let mut k = base;
+                        k[i] = a;
+                        k[j] = b;
+                        assert_eq!(is_valid_key(&k), decodes_to_16(&k), "{:?}", k);
+                    }
+                }
+            }
+        }
+        for len in 0..30 {
+            let k = vec![b'A'; len];
+            assert_eq!(is_valid_key(&k), decodes_to_16(&k));
+        }
     }
 
     #[test]

@@ -446,7 +446,7 @@ pub fn parse_response(
     request: &ClientRequest,
     limits: &Limits,
 ) -> Result<Option<(Reply, usize)>, Error> {
-    let window = &buf[..buf.len().min(limits.max_head_size)];
+    let window = &buf[..buf.len().min(limits.head_limit())];
     let mut stack = [httparse::EMPTY_HEADER; 64];
     let mut heap = Vec::new();
     let slots = if limits.max_headers <= stack.len() {
@@ -458,7 +458,7 @@ pub fn parse_response(
     let mut res = httparse::Response::new(slots);
     let len = match res.parse(window)? {
         httparse::Status::Complete(len) => len,
-        httparse::Status::Partial if buf.len() >= limits.max_head_size => {
+        httparse::Status::Partial if buf.len() >= limits.head_limit() => {
             return Err(Error::HeadTooLarge)
         }
         httparse::Status::Partial => return Ok(None),

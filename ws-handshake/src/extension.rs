@@ -1,7 +1,7 @@
 //! `Sec-WebSocket-Extensions` offers and answers, parsed into names and parameters
 //! (RFC 6455 §9.1), ready for an extension such as permessage-deflate (RFC 7692).
 
-use crate::token::{is_token, trim_ows};
+use crate::token::{is_tchar, trim_ows};
 
 /// One extension in a `Sec-WebSocket-Extensions` list: its name and its parameters, as
 /// in `permessage-deflate; client_max_window_bits; server_max_window_bits=10`.
@@ -109,34 +109,81 @@ fn unquote(v: &str) -> &str {
 ///     ; quoted-string unescaping MUST conform to the 'token' ABNF.
 /// ```
 ///
-/// A quoted value must hold a plain token: a backslash escape is refused rather than
-/// unescaped, so every value can be handed out as a slice of the head.
-pub(crate) fn is_extension_list(value: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .map(trim_ows)
-        .filter(|e| !e.is_empty())
-        .all(is_extension)
-}
-
-fn is_extension(element: &[u8]) -> bool {
-    let mut parts = element.split(|&b| b == b';');
-    let name = parts.next().map(trim_ows).unwrap_or_default();
-    is_token(name) && parts.all(|p| is_param(trim_ows(p)))
-}
-
-fn is_param(p: &[u8]) -> bool {
-    match p.iter().position(|&b| b == b'=') {
-        None => is_token(p),
-        Some(i) => {
-            let value = trim_ows(&p[i + 1..]);
-            let value = match value {
-                [b'"', inner @ .., b'"'] => inner,
-                v => v,
-            };
-            is_token(trim_ows(&p[..i])) && is_token(value)
+/// with optional whitespace around the separators and empty list elements allowed
+/// (RFC 7230 §7). A quoted value must hold a plain token: a backslash escape is refused
+/// rather than unescaped, so every value can be handed out as a slice of the head.
+///
+/// One pass that skips over runs of token characters, as it runs on every handshake
+/// that offers an extension; a test checks it against a split-based reading of the
+/// grammar.
+pub(crate) fn is_extension_list(v: &[u8]) -> bool {
+    let n = v.len();
+    let mut i = 0;
+    let skip_ows = |i: &mut usize| {
+        while *i < n && matches!(v[*i], b' ' | b'\t') {
+            *i += 1;
+        }
+    };
+    let token = |i: &mut usize| {
+        let rest = v.get(*i..).unwrap_or_default();
+        let len = rest
+            .iter()
+            .position(|&b| !is_tchar(b))
+            .unwrap_or(rest.len());
+        *i += len;
+        len > 0
+    };
+    loop {
+        // Element start: optional whitespace and empty elements.
+        while i < n && matches!(v[i], b' ' | b'\t' | b',') {
+            i += 1;
+        }
+        if i == n {
+            return true;
+        }
+        if !token(&mut i) {
+            return false; // extension-token
+        }
+        loop {
+            skip_ows(&mut i);
+            if i == n {
+                return true;
+            }
+            match v[i] {
+                b',' => {
+                    i += 1;
+                    break;
+                }
+                b';' => {
+                    i += 1;
+                    skip_ows(&mut i);
+                    if !token(&mut i) {
+                        return false; // extension-param name
+                    }
+                    skip_ows(&mut i);
+                    if i < n && v[i] == b'=' {
+                        i += 1;
+                        skip_ows(&mut i);
+                        if i < n && v[i] == b'"' {
+                            i += 1;
+                            if !token(&mut i) || i == n || v[i] != b'"' {
+                                return false;
+                            }
+                            i += 1;
+                        } else if !token(&mut i) {
+                            return false;
+                        }
+                    }
+                }
+                _ => return false,
+            }
         }
     }
+}
+
+/// Whether one list element (no `,`) is an extension.
+fn is_extension(element: &[u8]) -> bool {
+    !element.contains(&b',') && is_extension_list(element) && !trim_ows(element).is_empty()
 }
 
 #[cfg(test)]
@@ -189,6 +236,62 @@ mod tests {
         }
         assert!(is_extension_list(b""));
         assert!(is_extension_list(b" , e ,"));
+    }
+
+    /// The grammar read the slow way: split on `,`, then `;`, then `=`.
+    fn oracle(value: &[u8]) -> bool {
+        use crate::token::is_token;
+        let param = |p: &[u8]| match p.iter().position(|&b| b == b'=') {
+            None => is_token(p),
+            Some(i) => {
+                let v = trim_ows(&p[i + 1..]);
+                let v = match v {
+                    [b'"', inner @ .., b'"'] => inner,
+                    v => v,
+                };
+                is_token(trim_ows(&p[..i])) && is_token(v)
+            }
+        };
+        value
+            .split(|&b| b == b',')
+            .map(trim_ows)
+            .filter(|e| !e.is_empty())
+            .all(|e| {
+                let mut parts = e.split(|&b| b == b';');
+                let name = parts.next().map(trim_ows).unwrap_or_default();
+                is_token(name) && parts.all(|p| param(trim_ows(p)))
+            })
+    }
+
+    #[test]
+    fn one_pass_check_agrees_with_the_split_reading() {
+        // Every string of up to 7 characters over the grammar's alphabet.
+        let alphabet = b"a;=,\" \\";
+        let mut stack = vec![Vec::new()];
+        let mut checked = 0;
+        while let Some(s) = stack.pop() {
+            assert_eq!(
+                is_extension_list(&s),
+                oracle(&s),
+                "{:?}",
+                String::from_utf8_lossy(&s)
+            );
+            checked += 1;
+            if s.len() < 7 {
+                for &c in alphabet {
+                    let mut t = s.clone();
+                    t.push(c);
+                    stack.push(t);
+                }
+            }
+        }
+        assert!(checked > 900_000);
+        for v in [
+            "permessage-deflate; client_max_window_bits; server_max_window_bits=\"10\"",
+            "a ; b = c , d",
+        ] {
+            assert!(is_extension_list(v.as_bytes()) && oracle(v.as_bytes()));
+        }
     }
 
     #[test]

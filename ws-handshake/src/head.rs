@@ -1,14 +1,16 @@
 //! An owned, parsed HTTP head: one byte buffer and the byte ranges of its header fields,
-//! so a parse allocates twice (the bytes, the index) however many headers there are.
+//! kept inline up to [`INLINE_FIELDS`] fields, so a typical parse allocates once (the
+//! bytes), and twice past that many fields.
 
 use std::fmt;
 use std::ops::Range;
 
-/// A byte range into [`Head::bytes`], stored as `u32` pairs to keep the index small.
+/// A byte range into a head, stored as `u16` pairs to keep the index small (heads are
+/// at most [`Limits::MAX_HEAD_SIZE`](crate::Limits::MAX_HEAD_SIZE) bytes).
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Span {
-    start: u32,
-    end: u32,
+    start: u16,
+    end: u16,
 }
 
 impl Span {
@@ -22,8 +24,8 @@ impl Span {
         let start = (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
         debug_assert!(start + part.len() <= base.len(), "span outside its head");
         Span {
-            start: start as u32,
-            end: (start + part.len()) as u32,
+            start: start as u16,
+            end: (start + part.len()) as u16,
         }
     }
 
@@ -32,30 +34,66 @@ impl Span {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 struct Field {
     name: Span,
     value: Span,
 }
 
+/// Header fields indexed without an allocation: browsers send 12 to 18.
+pub(crate) const INLINE_FIELDS: usize = 24;
+
+/// The field index: inline while it fits, on the heap past [`INLINE_FIELDS`].
+#[derive(Clone)]
+enum Fields {
+    Inline {
+        len: usize,
+        fields: [Field; INLINE_FIELDS],
+    },
+    Heap(Vec<Field>),
+}
+
+impl Fields {
+    fn as_slice(&self) -> &[Field] {
+        match self {
+            Fields::Inline { len, fields } => &fields[..*len],
+            Fields::Heap(v) => v,
+        }
+    }
+}
+
+impl PartialEq for Fields {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Fields {}
+
 /// The head's bytes and where each header field's name and value lie in them.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Head {
     bytes: Vec<u8>,
-    fields: Vec<Field>,
+    fields: Fields,
 }
 
 impl Head {
     /// Copies `bytes` (the whole head, as parsed) and indexes `headers`, whose names and
     /// values are slices of `bytes`.
+    #[inline]
     pub(crate) fn new(bytes: &[u8], headers: &[httparse::Header<'_>]) -> Head {
-        let fields = headers
-            .iter()
-            .map(|h| Field {
-                name: Span::of(bytes, h.name.as_bytes()),
-                value: Span::of(bytes, h.value),
-            })
-            .collect();
+        let field = |h: &httparse::Header<'_>| Field {
+            name: Span::of(bytes, h.name.as_bytes()),
+            value: Span::of(bytes, h.value),
+        };
+        let fields = if headers.len() <= INLINE_FIELDS {
+            Fields::Inline {
+                len: headers.len(),
+                fields: std::array::from_fn(|i| headers.get(i).map(field).unwrap_or_default()),
+            }
+        } else {
+            Fields::Heap(headers.iter().map(field).collect())
+        };
         Head {
             bytes: bytes.to_vec(),
             fields,
@@ -76,6 +114,7 @@ impl Head {
     /// Every field as (name, raw value), in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.fields
+            .as_slice()
             .iter()
             .map(|f| (self.str(f.name), self.slice(f.value)))
     }
@@ -90,6 +129,7 @@ impl Head {
     /// The first raw value of `name` (ASCII case-insensitive).
     pub(crate) fn first(&self, name: &str) -> Option<&[u8]> {
         self.fields
+            .as_slice()
             .iter()
             .find(|f| self.slice(f.name).eq_ignore_ascii_case(name.as_bytes()))
             .map(|f| self.slice(f.value))

@@ -15,7 +15,8 @@
 //!   each knowing its HTTP status and its rejection response;
 //! - a request view over one owned copy of the head: path, query, case-insensitive
 //!   headers (repeats kept), origin, offered subprotocols, offered [`Extension`]s with
-//!   their parameters; two allocations per parse;
+//!   their parameters; one allocation per parse (the head copy; the field index is
+//!   inline up to 24 fields);
 //! - responses: the 101 with `Sec-WebSocket-Accept`, a chosen subprotocol (only an
 //!   offered one), accepted extensions and extra headers; [`Rejection`]s with any
 //!   status; every header value a caller passes is checked for CR/LF;

@@ -16,7 +16,9 @@
 pub struct Limits {
     /// Largest head, request or status line and headers up to and including the empty
     /// line, in bytes. Crossing it is `431 Request Header Fields Too Large`
-    /// ([`Error::HeadTooLarge`](crate::Error::HeadTooLarge)). Default 8 KiB.
+    /// ([`Error::HeadTooLarge`](crate::Error::HeadTooLarge)). Default 8 KiB; values
+    /// above [`Limits::MAX_HEAD_SIZE`] (64 KiB - 1) act as that, so that positions in a
+    /// head fit 16 bits.
     pub max_head_size: usize,
     /// Most header fields in one head. Crossing it is `431`
     /// ([`Error::TooManyHeaders`](crate::Error::TooManyHeaders)). Default 64.
@@ -30,6 +32,11 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The largest head any setting allows: positions in a head are kept as `u16`, which
+    /// keeps the parsed field index small enough to live inline. Servers commonly refuse
+    /// far smaller heads (8 to 32 KiB).
+    pub const MAX_HEAD_SIZE: usize = u16::MAX as usize;
+
     /// The defaults: 8 KiB head, 64 headers, 2 KiB target, 64 KiB refusal body.
     pub const DEFAULT: Limits = Limits {
         max_head_size: 8 * 1024,
@@ -37,6 +44,11 @@ impl Limits {
         max_target_len: 2 * 1024,
         max_body_size: 64 * 1024,
     };
+
+    /// `max_head_size` as applied: at most [`Limits::MAX_HEAD_SIZE`].
+    pub(crate) fn head_limit(&self) -> usize {
+        self.max_head_size.min(Limits::MAX_HEAD_SIZE)
+    }
 
     /// These limits with `max_head_size` set.
     pub const fn with_max_head_size(mut self, bytes: usize) -> Self {

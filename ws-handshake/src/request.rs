@@ -8,7 +8,7 @@ use crate::accept::{accept_key_bytes, is_valid_key};
 use crate::extension::{is_extension_list, Extension};
 use crate::head::{Head, Span};
 use crate::response::Accept;
-use crate::token::{elements, is_token_list, list_contains, trim_ows};
+use crate::token::{elements, eq_lower, is_token_list, list_contains, trim_ows};
 use crate::{Error, Limits, Malformed};
 
 /// Header slots kept on the stack; a `Limits::max_headers` above this costs one
@@ -61,7 +61,7 @@ pub struct Request {
 /// assert_eq!(&bytes[consumed..], b"\x81\x80"); // the first frame, handed on
 /// ```
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Error> {
-    let window = &buf[..buf.len().min(limits.max_head_size)];
+    let window = &buf[..buf.len().min(limits.head_limit())];
     // A target that has run past its limit cuts the parse there: whatever httparse
     // finds wrong before the cut is reported, else the target is too long. Deciding
     // on the same prefix whatever else was buffered keeps split and whole parses equal.
@@ -85,7 +85,7 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usi
         // to parse MUST respond with 414 (URI Too Long).
         _ if cut.is_some() => Err(Error::TargetTooLong),
         // RFC 7230 §3.2.5 / RFC 6585 §5: header fields too large, 431.
-        _ if buf.len() >= limits.max_head_size => Err(Error::HeadTooLarge),
+        _ if buf.len() >= limits.head_limit() => Err(Error::HeadTooLarge),
         _ => Ok(None),
     }
 }
@@ -107,6 +107,7 @@ fn target_overflow(window: &[u8], max: usize) -> Option<usize> {
 }
 
 /// Checks a complete head against RFC 6455 §4.2.1 and indexes it.
+#[inline]
 fn validate(bytes: &[u8], req: &httparse::Request<'_, '_>) -> Result<Request, Error> {
     // RFC 6455 §4.2.1 item 1: "An HTTP/1.1 or higher GET request". Methods are
     // case-sensitive (RFC 7231 §4.1).
@@ -132,7 +133,7 @@ fn validate(bytes: &[u8], req: &httparse::Request<'_, '_>) -> Result<Request, Er
     let mut extensions_ok = true;
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
-        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        let is = |n: &str| eq_lower(name, n.as_bytes());
         match name.len() {
             4 if is("host") => {
                 hosts += 1;
@@ -172,7 +173,7 @@ fn validate(bytes: &[u8], req: &httparse::Request<'_, '_>) -> Result<Request, Er
     let host = match (host, hosts) {
         (None, _) => return Err(Error::MissingHost),
         (Some(_), 2..) => return Err(Error::DuplicateHost),
-        (Some(h), _) => utf8(h)?,
+        (Some(h), _) => check_utf8(h)?,
     };
     if !upgrade {
         return Err(Error::MissingUpgrade);
@@ -203,7 +204,7 @@ fn validate(bytes: &[u8], req: &httparse::Request<'_, '_>) -> Result<Request, Er
     let origin = match (origin, origins) {
         (None, _) => None,
         (Some(_), 2..) => return Err(Error::DuplicateOrigin),
-        (Some(o), _) => Some(utf8(o)?),
+        (Some(o), _) => Some(check_utf8(o)?),
     };
 
     let head = Head::new(bytes, req.headers);
@@ -212,16 +213,21 @@ fn validate(bytes: &[u8], req: &httparse::Request<'_, '_>) -> Result<Request, Er
         target: span(target.as_bytes()),
         path: span(path.as_bytes()),
         query: query.map(|q| span(q.as_bytes())),
-        host: span(host.as_bytes()),
+        host: span(host),
         key: span(key),
-        origin: origin.map(|o| span(o.as_bytes())),
+        origin: origin.map(span),
         head,
     })
 }
 
-/// A header value the request view hands out as text.
-fn utf8(value: &[u8]) -> Result<&str, Error> {
-    std::str::from_utf8(value).map_err(|_| Error::Malformed(Malformed::HeaderValue))
+/// A header value the request view hands out as text must be UTF-8 (ASCII, checked
+/// first, is the usual case and the cheap check).
+fn check_utf8(value: &[u8]) -> Result<&[u8], Error> {
+    if value.is_ascii() || std::str::from_utf8(value).is_ok() {
+        Ok(value)
+    } else {
+        Err(Error::Malformed(Malformed::HeaderValue))
+    }
 }
 
 /// Splits a request target into path and query.

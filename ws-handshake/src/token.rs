@@ -2,12 +2,39 @@
 //! handshake header that carries a list.
 
 /// RFC 7230 §3.2.6: `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "."
-/// / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA`.
+/// / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA`, as a table: the checks run on every
+/// list header of every handshake.
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
+/// Whether `b` is a `tchar`.
 pub(crate) fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
-        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
-        | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+    TCHAR[b as usize]
 }
 
 /// RFC 7230 §3.2.6: `token = 1*tchar`.
@@ -35,10 +62,26 @@ pub(crate) fn elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|e| !e.is_empty())
 }
 
+/// Whether `value` equals `lower` (an ASCII lowercase literal) ignoring ASCII case: a
+/// plain loop, cheaper than the std version for the short names and tokens of a head.
+#[inline]
+pub(crate) fn eq_lower(value: &[u8], lower: &[u8]) -> bool {
+    value.len() == lower.len()
+        && value
+            .iter()
+            .zip(lower)
+            .all(|(v, l)| v.to_ascii_lowercase() == *l)
+}
+
 /// Whether the list `value` holds `token`, compared ASCII case-insensitively (RFC 7230
 /// §6.1 and §6.7: connection options and protocol names are case-insensitive).
+/// `token` must be lowercase.
 pub(crate) fn list_contains(value: &[u8], token: &str) -> bool {
-    elements(value).any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
+    let token = token.as_bytes();
+    if eq_lower(value, token) {
+        return true; // the usual case: the list is the one token
+    }
+    elements(value).any(|e| eq_lower(e, token))
 }
 
 /// Whether `value` is a list of tokens (`1#token`, RFC 6455 §4.1 for
@@ -72,6 +115,15 @@ mod tests {
     }
 
     #[test]
+    fn tchar_table_matches_the_grammar() {
+        let specials = b"!#$%&'*+-.^_`|~";
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || specials.contains(&b);
+            assert_eq!(is_tchar(b), expected, "{b:#x}");
+        }
+    }
+
+    #[test]
     fn ows_is_space_and_tab_only() {
         assert_eq!(trim_ows(b" \t a b\t "), b"a b");
         assert_eq!(trim_ows(b"   "), b"");
@@ -83,6 +135,15 @@ mod tests {
         let v: Vec<&[u8]> = elements(b" a ,, b,\t c ,").collect();
         assert_eq!(v, [&b"a"[..], b"b", b"c"]);
         assert_eq!(elements(b" , ,").count(), 0);
+    }
+
+    #[test]
+    fn eq_lower_ignores_ascii_case_only() {
+        assert!(eq_lower(b"WebSocket", b"websocket"));
+        assert!(eq_lower(b"", b""));
+        assert!(!eq_lower(b"websocke", b"websocket"));
+        assert!(!eq_lower(b"websocket ", b"websocket"));
+        assert!(!eq_lower("\u{212a}".as_bytes(), b"k"));
     }
 
     #[test]

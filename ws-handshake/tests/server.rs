@@ -417,6 +417,25 @@ fn head_too_large_is_431_as_soon_as_the_limit_is_crossed() {
 }
 
 #[test]
+fn head_limit_is_capped_at_64_kib() {
+    let limits = Limits::default().with_max_head_size(1 << 20);
+    let pad = "a".repeat(Limits::MAX_HEAD_SIZE);
+    let huge = with_line("Origin", &format!("X-Pad: {pad}"));
+    assert_eq!(
+        parse_request(huge.as_bytes(), &limits),
+        Err(Error::HeadTooLarge)
+    );
+    let at_cap = &huge.as_bytes()[..Limits::MAX_HEAD_SIZE - 1];
+    assert_eq!(parse_request(at_cap, &limits), Ok(None));
+    // A head just under the cap parses, with positions near the top of the range.
+    let big = with_line("Origin", &format!("X-Pad: {}", &pad[..60_000]));
+    let (r, n) = parse_request(big.as_bytes(), &limits).unwrap().unwrap();
+    assert_eq!(n, big.len());
+    assert_eq!(r.header("sec-websocket-version"), Some("13"));
+    assert_eq!(r.header("x-pad").map(str::len), Some(60_000));
+}
+
+#[test]
 fn too_many_headers_is_431_before_the_head_ends() {
     let limits = Limits::default().with_max_headers(8);
     // RFC_REQUEST has 7 headers: an 8th is fine, a 9th is refused as soon as its line
