@@ -1,1 +1,155 @@
 //! Actor-per-connection WebSocket server built on ws-codec, ws-handshake and actor-core.
+//!
+//! ws-server is the thin layer: sockets, threads, and the bridge between them
+//! and the actors. Every accepted client gets one actor on an actor-core
+//! runtime; the actor calls your [`Handler`]'s hooks one at a time, and its
+//! mailbox takes messages from any other actor too, so a chat room, a timer or
+//! a supervisor talks to a connection exactly as it talks to anything else.
+//!
+//! What it deliberately does not do: decide any rule of RFC 6455 or HTTP (frames,
+//! masking, UTF-8, close codes and limits are ws-codec's; the upgrade, the
+//! refusals and the origin policy are ws-handshake's), schedule anything
+//! (actor-core does), TLS, compression, or HTTP beyond answering a request
+//! that is not an upgrade.
+//!
+//! # Example
+//!
+//! An echo server, and a client built from ws-handshake's and ws-codec's client
+//! sides over a plain `TcpStream`:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::Duration;
+//! use ws_server::{Conn, Connect, Handler, Message, Server};
+//!
+//! struct Echo;
+//! impl Handler for Echo {
+//!     type State = ();
+//!     fn on_connect(&self, _: &Conn, _: &ws_handshake::Request) -> Connect<()> {
+//!         Connect::accept(())
+//!     }
+//!     fn on_message(&self, conn: &Conn, _: &mut (), message: Message) {
+//!         let _ = match message {
+//!             Message::Text(text) => conn.send_text(text.as_str()),
+//!             Message::Binary(data) => conn.send_binary(&data),
+//!         };
+//!     }
+//! }
+//!
+//! let server = Server::builder().bind("127.0.0.1:0").serve(Echo).unwrap();
+//!
+//! // The client: an upgrade request, then one masked text frame.
+//! let mut tcp = TcpStream::connect(server.local_addr()).unwrap();
+//! tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+//! let request = ws_handshake::ClientRequest::new("localhost", "/");
+//! tcp.write_all(&request.to_bytes().unwrap()).unwrap();
+//! let mut client = ws_codec::Connection::client(ws_codec::Config::default(), || [7, 7, 7, 7]);
+//! client.send_text("hello").unwrap();
+//! while let Some(bytes) = client.poll_transmit() {
+//!     tcp.write_all(&bytes).unwrap();
+//! }
+//!
+//! // Read the 101, then the echo (they may come in one read or several).
+//! let limits = ws_handshake::Limits::default();
+//! let (mut head, mut chunk, mut upgraded) = (Vec::new(), [0u8; 1024], false);
+//! let echo = loop {
+//!     if let Some(event) = client.poll_event() {
+//!         break event;
+//!     }
+//!     let n = tcp.read(&mut chunk).unwrap();
+//!     assert!(n > 0, "the server closed early");
+//!     if upgraded {
+//!         client.handle_bytes(&chunk[..n]).unwrap();
+//!         continue;
+//!     }
+//!     head.extend_from_slice(&chunk[..n]);
+//!     if let Some((reply, used)) = ws_handshake::parse_response(&head, &request, &limits).unwrap() {
+//!         assert!(matches!(reply, ws_handshake::Reply::Accepted(_)));
+//!         upgraded = true;
+//!         client.handle_bytes(&head[used..]).unwrap();
+//!     }
+//! };
+//! assert_eq!(echo, ws_codec::Event::Text("hello".into()));
+//! let report = server.shutdown(Duration::from_secs(5));
+//! assert_eq!(report.connections, 1);
+//! ```
+//!
+//! # The thread bridge, and why
+//!
+//! Per connection there are two small threads (64–128 KiB stacks) and one actor:
+//!
+//! - the **reader** does the handshake under a deadline
+//!   ([`ServerBuilder::handshake_timeout`]), hands the request to the actor
+//!   (tag `u64::MAX - 4`) and waits for the hook's decision, writes the 101,
+//!   then blocks in `read` and feeds what it reads to the ws-codec state
+//!   machine. Each text or binary message goes into the actor's mailbox
+//!   under a reserved tag (`u64::MAX - 1`, `u64::MAX - 2`); the end of the
+//!   connection goes as `u64::MAX - 3` with the code for `on_close`. It counts
+//!   the messages in flight and stops reading while the actor is
+//!   [`mailbox_limit`](ServerBuilder::mailbox_limit) behind, so TCP pushes
+//!   back on the client.
+//! - the **writer** sleeps on a condition variable until bytes are queued or
+//!   a timer is due, then writes everything queued in one vectored write.
+//!   It runs the heartbeat (ping interval, pong deadline), the idle timeout
+//!   and ws-codec's close timer. Writes block for at most half a second at a
+//!   time, so a client that stops reading is still timed out.
+//! - the **actor** runs the hooks on an actor-core worker. [`Conn`]'s sends
+//!   only encode into the codec's queue and wake the writer if it sleeps:
+//!   no worker ever blocks on a socket, in the handshake, a read or a write.
+//!
+//! The three share the ws-codec connection behind one mutex that is held
+//! only around codec calls, never across I/O. Because the codec is sans-IO
+//! and resumable, no read timeout or partial read can desynchronise the
+//! stream (the bug of the original design), and pings, pongs and the close
+//! handshake are answered by the bridge and the codec, never waiting on a
+//! busy handler. Shutdown does not wait for a read timeout: shutting the
+//! socket down wakes the reader at once.
+//!
+//! Why threads and not an event loop: blocking reads on dedicated threads
+//! need no readiness machinery and keep the per-message path to one read, one
+//! codec call and one mailbox push; with small stacks, ten thousand
+//! connections cost about twenty thousand mostly sleeping threads. A second
+//! bridge on an event loop can replace this one behind the same seam (the
+//! crate-internal `Io` trait: *notify* and *abort*), with the same hooks.
+//!
+//! # Hooks and `on_close`
+//!
+//! [`Handler::on_connect`] accepts (with a state, a subprotocol and extra
+//! headers), rejects before the upgrade with any status, or upgrades and
+//! closes at once (1008, the way a browser learns why). [`Handler::on_close`]
+//! runs exactly once for every connection `on_connect` did not reject, with
+//! the code that ended it: the peer's, the server's own (1001 on shutdown,
+//! 1011 after a panic, 1008 on backpressure, the protocol error's code), or
+//! 1006 when the TCP connection ended without a close frame. A panic in any
+//! hook closes that connection with 1011, runs `on_close` with 1011 and ends
+//! the actor with [`ExitReason::Panic`](actor_core::ExitReason::Panic), which
+//! links and monitors see; no other connection notices.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod actor;
+mod bridge;
+mod config;
+mod conn;
+mod error;
+mod handler;
+mod http;
+mod server;
+
+pub use config::{
+    Backpressure, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HIGH_WATER,
+    DEFAULT_MAILBOX_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PING_INTERVAL, DEFAULT_PONG_TIMEOUT,
+    DEFAULT_READ_BUFFER_SIZE, DEFAULT_STACK_SIZE,
+};
+pub use conn::Conn;
+pub use error::Error;
+pub use handler::{Connect, Handler, Message, Response};
+pub use http::HttpRequest;
+pub use server::{Server, ServerBuilder, ShutdownReport};
+
+/// Re-exported so handlers need not name the dependency crates for these.
+pub use bytes::Bytes;
+pub use ws_codec::{CloseCode, EncodedFrame, Utf8Bytes};
+pub use ws_handshake::Request;

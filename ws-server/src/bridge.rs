@@ -1,0 +1,617 @@
+//! The thread bridge: per connection a reader thread and a writer thread
+//! between the socket, the ws-codec state machine and the connection's actor.
+//!
+//! The reader does the handshake, then blocks in `read` and feeds the codec;
+//! each decoded message goes into the actor's mailbox under a reserved tag.
+//! The writer sleeps on a condition variable until bytes are queued or a timer
+//! is due, then writes everything queued in one vectored write. Both take the
+//! connection's lock only around codec calls, never across I/O. Nothing here
+//! runs user code, so the threads get small stacks.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use actor_core::ReservedTag;
+use bytes::{Bytes, BytesMut};
+use ws_codec::{CloseCode, Event};
+use ws_handshake::Request;
+
+use crate::config::Settings;
+use crate::http::HttpRequest;
+use crate::conn::{bytes_len, Decision, Inner, Io, Phase, Shared};
+use crate::server::ServerShared;
+
+/// Longest a write may block before the writer looks at its timers again
+/// (only reached when the peer stops reading).
+const WRITE_TICK: Duration = Duration::from_millis(500);
+
+/// Most buffers handed to one vectored write.
+const MAX_IOV: usize = 64;
+
+/// The payload of the connect message (tag `u64::MAX - 4`).
+#[derive(Debug)]
+pub(crate) enum ConnectMsg {
+    /// A valid upgrade request: `on_connect` decides.
+    Upgrade(Request),
+    /// A plain HTTP request: `on_http` answers, else `refusal` is sent.
+    Http(HttpRequest, Vec<u8>),
+}
+
+/// The payload of the disconnect message (tag `u64::MAX - 3`).
+#[derive(Debug)]
+pub(crate) struct DisconnectMsg {
+    pub(crate) code: CloseCode,
+    pub(crate) reason: String,
+}
+
+struct ThreadIo {
+    stream: TcpStream,
+}
+
+impl Io for ThreadIo {
+    fn notify(&self, shared: &Shared) {
+        shared.cv.notify_all();
+    }
+    fn abort(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+    fn interrupt_read(&self) {
+        let _ = self.stream.shutdown(Shutdown::Read);
+    }
+}
+
+/// Starts the bridge of an admitted connection.
+pub(crate) fn spawn(
+    stream: TcpStream,
+    conn: Arc<Shared>,
+    server: Arc<ServerShared>,
+) -> io::Result<JoinHandle<()>> {
+    let io = ThreadIo {
+        stream: stream.try_clone()?,
+    };
+    let _ = conn.io.set(Box::new(io));
+    thread::Builder::new()
+        .name(format!("ws-read-{}", conn.id))
+        .stack_size(conn.settings.stack_size)
+        .spawn(move || {
+            run(stream, &conn, &server);
+            server.bridge_done(conn.id);
+        })
+}
+
+/// Starts a thread that reads a request head and answers 503 (over `max_connections`).
+pub(crate) fn spawn_rejection(
+    stream: TcpStream,
+    server: Arc<ServerShared>,
+) -> io::Result<JoinHandle<()>> {
+    let stack = server.settings.stack_size;
+    thread::Builder::new()
+        .name("ws-reject".into())
+        .stack_size(stack)
+        .spawn(move || {
+            let mut stream = stream;
+            let settings = &server.settings;
+            let deadline = Instant::now() + settings.handshake_timeout;
+            let mut head = Vec::new();
+            let answer = match read_head(&mut stream, &mut head, settings, deadline, || false) {
+                Head::Request(..) | Head::Http(..) => Some(unavailable()),
+                Head::Invalid(bytes) => Some(bytes),
+                Head::Gone => None,
+            };
+            if let Some(bytes) = answer {
+                respond_and_close(&mut stream, &bytes, deadline);
+            }
+            server.rejection_done();
+        })
+}
+
+/// Marks a connection for shutdown: 1001 if open, 503 if still reading its head.
+pub(crate) fn begin_shutdown(conn: &Shared) {
+    let mut g = conn.lock();
+    g.shutting_down = true;
+    let interrupt = match g.phase {
+        Phase::Open => {
+            if g.first_close.is_none() {
+                let _ = g.start_close(CloseCode::GOING_AWAY, "server shutting down");
+            }
+            false
+        }
+        Phase::Handshake => g.decision.is_none(),
+        Phase::Done => false,
+    };
+    drop(g);
+    if interrupt {
+        if let Some(io) = conn.io.get() {
+            io.interrupt_read();
+        }
+    }
+    conn.notify();
+}
+
+fn unavailable() -> Vec<u8> {
+    ws_handshake::Rejection::new(503)
+        .header("Retry-After", "1")
+        .body("server unavailable")
+        .to_bytes()
+        .unwrap_or_default()
+}
+
+/// What reading a request head gave.
+enum Head {
+    /// A request and the number of head bytes (the rest is pipelined frames).
+    Request(Request, usize),
+    /// A well-formed request that is not an upgrade, and ws-handshake's refusal of it.
+    Http(HttpRequest, Vec<u8>),
+    /// The head is invalid: answer with these bytes.
+    Invalid(Vec<u8>),
+    /// The client left, was too slow, or the read was interrupted.
+    Gone,
+}
+
+fn read_head(
+    stream: &mut TcpStream,
+    head: &mut Vec<u8>,
+    settings: &Settings,
+    deadline: Instant,
+    interrupted: impl Fn() -> bool,
+) -> Head {
+    let mut chunk = vec![0u8; settings.read_buffer_size.min(8 * 1024)];
+    loop {
+        match ws_handshake::parse_request(head, &settings.handshake_limits) {
+            Ok(Some((request, n))) => return Head::Request(request, n),
+            Ok(None) => {}
+            Err(e) => {
+                let refusal = e.to_bytes();
+                if not_an_upgrade(&e) {
+                    if let Some(r) = HttpRequest::from_head(head, settings.handshake_limits.max_headers) {
+                        return Head::Http(r, refusal);
+                    }
+                }
+                return Head::Invalid(refusal);
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline || interrupted() {
+            return Head::Gone;
+        }
+        if stream.set_read_timeout(Some(deadline - now)).is_err() {
+            return Head::Gone;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Head::Gone,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(e) if retry(&e) => {}
+            Err(_) => return Head::Gone,
+        }
+    }
+}
+
+/// ws-handshake refused a complete, well-formed head because it is not a
+/// WebSocket upgrade (rather than because it is malformed or too large).
+fn not_an_upgrade(e: &ws_handshake::Error) -> bool {
+    use ws_handshake::Error as E;
+    matches!(
+        e,
+        E::MethodNotAllowed
+            | E::MissingUpgrade
+            | E::MissingConnectionUpgrade
+            | E::MissingKey
+            | E::UnsupportedVersion
+    )
+}
+
+fn retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Writes an HTTP answer and closes, bounded by `deadline`.
+fn respond_and_close(stream: &mut TcpStream, bytes: &[u8], deadline: Instant) {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let _ = stream.set_write_timeout(Some(left.max(Duration::from_millis(100))));
+    let _ = stream.write_all(bytes);
+    // FIN after the answer, so the client reads it before the close.
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// The reader thread: handshake, then reads until the connection ends.
+fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
+    let settings = &*conn.settings;
+    let deadline = Instant::now() + settings.handshake_timeout;
+    let mut head = Vec::new();
+    let interrupted = || conn.lock().shutting_down;
+    let head_result = read_head(&mut stream, &mut head, settings, deadline, interrupted);
+    if server.is_shutting_down() && !matches!(head_result, Head::Gone) {
+        respond_and_close(&mut stream, &unavailable(), deadline);
+        return finish(conn, None);
+    }
+    let (request, used) = match head_result {
+        Head::Request(r, n) => (r, n),
+        Head::Http(r, refusal) => {
+            if let Some(Decision::Respond(bytes)) = decide(conn, ConnectMsg::Http(r, refusal)) {
+                respond_and_close(&mut stream, &bytes, deadline);
+            }
+            return finish(conn, None);
+        }
+        Head::Invalid(bytes) => {
+            respond_and_close(&mut stream, &bytes, deadline);
+            return finish(conn, None);
+        }
+        Head::Gone => {
+            if conn.lock().shutting_down {
+                respond_and_close(&mut stream, &unavailable(), deadline);
+            }
+            return finish(conn, None);
+        }
+    };
+    // RFC 6455 §10.2: the origin policy is ws-handshake's to apply.
+    if let Err(e) = server.origin_policy.check(&request) {
+        respond_and_close(&mut stream, &e.to_bytes(), deadline);
+        return finish(conn, None);
+    }
+    let (protocol, headers) = match decide(conn, ConnectMsg::Upgrade(request.clone())) {
+        None => return finish(conn, None),
+        Some(Decision::Respond(bytes)) => {
+            respond_and_close(&mut stream, &bytes, deadline);
+            return finish(conn, None);
+        }
+        Some(Decision::Upgrade { protocol, headers }) => (protocol, headers),
+    };
+    let mut accept = request.accept();
+    if let Some(p) = &protocol {
+        accept = accept.protocol(p);
+    }
+    for (name, value) in &headers {
+        accept = accept.header(name, value);
+    }
+    let response = match accept.to_bytes() {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            // The hook chose a subprotocol the client did not offer, or a bad
+            // header: ws-handshake says which, and the client gets its status.
+            respond_and_close(&mut stream, &e.to_bytes(), deadline);
+            return finish(conn, Some((CloseCode::INTERNAL_ERROR, e.to_string())));
+        }
+    };
+    let _ = stream.set_write_timeout(Some(settings.handshake_timeout));
+    if stream.write_all(&response).is_err() {
+        conn.abort("upgrade not sent");
+        return finish(conn, Some((CloseCode::ABNORMAL, "upgrade not sent".into())));
+    }
+    // Open: heartbeat starts, shutdown (if it began meanwhile) closes with 1001.
+    {
+        let mut g = conn.lock();
+        g.phase = Phase::Open;
+        let now = Instant::now();
+        g.last_data = now;
+        g.next_ping = settings.ping_interval.map(|i| now + i);
+        if g.shutting_down && g.first_close.is_none() {
+            let _ = g.start_close(CloseCode::GOING_AWAY, "server shutting down");
+        }
+    }
+    let writer = match stream.try_clone().and_then(|w| {
+        let c = Arc::clone(conn);
+        thread::Builder::new()
+            .name(format!("ws-write-{}", conn.id))
+            .stack_size(settings.stack_size)
+            .spawn(move || write_loop(w, &c))
+    }) {
+        Ok(w) => w,
+        Err(_) => {
+            conn.abort("no writer thread");
+            return finish(conn, None);
+        }
+    };
+    let _ = stream.set_read_timeout(None);
+    read_loop(&mut stream, conn, &head[used..]);
+    drop(head);
+    {
+        let mut g = conn.lock();
+        g.reader_done = true;
+    }
+    conn.notify();
+    let _ = writer.join();
+    let _ = stream.shutdown(Shutdown::Both);
+    let close = conn.lock().final_close();
+    finish(conn, Some(close));
+}
+
+/// Hands the request to the actor and waits for its decision.
+fn decide(conn: &Shared, msg: ConnectMsg) -> Option<Decision> {
+    let pid = *conn.pid.get()?;
+    conn.handle
+        .send_reserved(pid, ReservedTag::WsConnect, msg)
+        .ok()?;
+    let mut g = conn.lock();
+    loop {
+        if let Some(d) = g.decision.take() {
+            return Some(d);
+        }
+        if g.actor_gone || g.aborted {
+            return None;
+        }
+        g = park(conn, g, None);
+    }
+}
+
+/// Waits on the connection's condition variable, at most until `until`.
+fn park<'a>(
+    conn: &'a Shared,
+    mut g: MutexGuard<'a, Inner>,
+    until: Option<Instant>,
+) -> MutexGuard<'a, Inner> {
+    g.parked += 1;
+    let mut g = match until {
+        Some(t) => {
+            let d = t.saturating_duration_since(Instant::now());
+            conn.cv
+                .wait_timeout(g, d)
+                .unwrap_or_else(|e| e.into_inner())
+                .0
+        }
+        None => conn.cv.wait(g).unwrap_or_else(|e| e.into_inner()),
+    };
+    g.parked -= 1;
+    g
+}
+
+/// The bridge is done with the socket: tell the actor and stop.
+fn finish(conn: &Shared, close: Option<(CloseCode, String)>) {
+    {
+        let mut g = conn.lock();
+        g.phase = Phase::Done;
+        g.reader_done = true;
+    }
+    conn.notify();
+    let (code, reason) = close.unwrap_or((CloseCode::ABNORMAL, String::new()));
+    if let Some(pid) = conn.pid.get() {
+        let _ = conn.handle.send_reserved(
+            *pid,
+            ReservedTag::WsDisconnect,
+            DisconnectMsg { code, reason },
+        );
+    }
+}
+
+/// Reads frames until the close handshake completes, the peer leaves, or the
+/// socket is torn down.
+fn read_loop(stream: &mut TcpStream, conn: &Shared, pipelined: &[u8]) {
+    let limit = conn.settings.mailbox_limit;
+    let size = conn.settings.read_buffer_size;
+    let mut out = Vec::new();
+    if !pipelined.is_empty() && !feed(conn, |c| c.handle_bytes(pipelined), &mut out) {
+        return;
+    }
+    let mut buf = BytesMut::new();
+    loop {
+        // Flow control: while the actor is behind, stop reading; TCP pushes back.
+        {
+            let mut g = conn.lock();
+            while conn.in_flight.load(Ordering::Acquire) >= limit && !g.actor_gone && !g.aborted
+            {
+                g = park(conn, g, None);
+            }
+            if g.aborted {
+                return;
+            }
+        }
+        buf.clear();
+        buf.resize(size, 0);
+        match stream.read(&mut buf[..]) {
+            Ok(0) => {
+                conn.abort("peer closed the TCP connection");
+                return;
+            }
+            Ok(n) => {
+                buf.truncate(n);
+                // Handed over whole: the codec adopts it as its receive buffer
+                // when it holds nothing, so payloads are slices of it, not copies.
+                let chunk = buf.split();
+                if !feed(conn, |c| c.handle_buf(chunk), &mut out) {
+                    return;
+                }
+            }
+            Err(e) if retry(&e) => {}
+            Err(_) => {
+                conn.abort("connection reset");
+                return;
+            }
+        }
+    }
+}
+
+/// Feeds input to the codec and the decoded messages to the actor; false once
+/// the connection is over.
+fn feed(
+    conn: &Shared,
+    input: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::Error>,
+    out: &mut Vec<Payload>,
+) -> bool {
+    let mut g = conn.lock();
+    let result = input(&mut g.codec);
+    while let Some(event) = g.codec.poll_event() {
+        match event {
+            Event::Text(t) => {
+                g.last_data = Instant::now();
+                out.push(Payload::Text(t));
+            }
+            Event::Binary(b) => {
+                g.last_data = Instant::now();
+                out.push(Payload::Binary(b));
+            }
+            Event::Pong(_) => g.ping_sent = None,
+            // Already answered by ws-codec.
+            Event::Ping(_) => {}
+            // ws-codec reports a close without a code as 1005 (RFC 6455 §7.1.5).
+            Event::Close(frame) => g.note_close(frame.code, frame.reason.as_str()),
+        }
+    }
+    if let Err(e) = &result {
+        // ws-codec queued the close frame with this error's code.
+        g.note_close(e.close_code(), &e.to_string());
+    }
+    let over = g.codec.is_closed();
+    let wake = g.parked > 0 && g.codec.pending_transmit_bytes() > 0;
+    drop(g);
+    if wake {
+        conn.notify();
+    }
+    let Some(pid) = conn.pid.get().copied() else {
+        out.clear();
+        return !over;
+    };
+    for payload in out.drain(..) {
+        conn.in_flight.fetch_add(1, Ordering::AcqRel);
+        let sent = match payload {
+            Payload::Text(t) => conn.handle.send_reserved(pid, ReservedTag::WsText, t),
+            Payload::Binary(b) => conn.handle.send_reserved(pid, ReservedTag::WsBinary, b),
+        };
+        if sent.is_err() {
+            // The actor is gone; the close handshake goes on without it.
+            conn.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    !over
+}
+
+/// A decoded message on its way to the mailbox.
+pub(crate) enum Payload {
+    Text(ws_codec::Utf8Bytes),
+    Binary(Bytes),
+}
+
+/// The writer thread: writes what is queued and runs the connection's timers.
+fn write_loop(mut stream: TcpStream, conn: &Shared) {
+    let _ = stream.set_write_timeout(Some(WRITE_TICK));
+    let settings = &*conn.settings;
+    let mut batch: Vec<Bytes> = Vec::new();
+    loop {
+        {
+            let mut g = conn.lock();
+            loop {
+                if g.aborted {
+                    return;
+                }
+                let now = Instant::now();
+                if !timers(&mut g, now, settings) {
+                    drop(g);
+                    conn.abort("pong timeout");
+                    return;
+                }
+                while let Some(b) = g.codec.poll_transmit() {
+                    batch.push(b);
+                }
+                if !batch.is_empty() {
+                    g.writing += bytes_len(&batch);
+                    break;
+                }
+                if g.codec.should_close_transport() || g.reader_done {
+                    // RFC 6455 §7.1.1: the server closes the TCP connection first.
+                    drop(g);
+                    let _ = stream.shutdown(Shutdown::Both);
+                    return;
+                }
+                let next = next_deadline(&g, settings);
+                g = park(conn, g, next);
+            }
+        }
+        if write_batch(&mut stream, &mut batch, conn).is_err() {
+            conn.abort("write failed");
+            return;
+        }
+    }
+}
+
+/// Writes every buffer of `batch`, vectored; clears it.
+fn write_batch(stream: &mut TcpStream, batch: &mut Vec<Bytes>, conn: &Shared) -> io::Result<()> {
+    let mut first = 0;
+    let mut offset = 0;
+    while first < batch.len() {
+        let slices: Vec<IoSlice<'_>> = batch[first..]
+            .iter()
+            .take(MAX_IOV)
+            .enumerate()
+            .map(|(i, b)| IoSlice::new(if i == 0 { &b[offset..] } else { &b[..] }))
+            .collect();
+        match stream.write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(mut n) => {
+                conn.lock().writing -= n;
+                while n > 0 {
+                    let left = batch[first].len() - offset;
+                    if n >= left {
+                        n -= left;
+                        first += 1;
+                        offset = 0;
+                    } else {
+                        offset += n;
+                        n = 0;
+                    }
+                }
+            }
+            Err(e) if retry(&e) => {
+                // The peer is not reading: run the timers (close timeout,
+                // pong deadline) so a stuck peer is still dropped in time.
+                let mut g = conn.lock();
+                if g.aborted || !timers(&mut g, Instant::now(), &conn.settings) || g.codec.is_closed()
+                {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    batch.clear();
+    Ok(())
+}
+
+/// Runs the heartbeat, idle and close timers; false if the pong is overdue.
+fn timers(g: &mut Inner, now: Instant, s: &Settings) -> bool {
+    g.codec.handle_timeout(now);
+    if g.phase != Phase::Open || g.first_close.is_some() {
+        return true;
+    }
+    if let (Some(sent), Some(limit)) = (g.ping_sent, s.pong_timeout) {
+        if now >= sent + limit {
+            return false;
+        }
+    }
+    if let (Some(interval), Some(due)) = (s.ping_interval, g.next_ping) {
+        if now >= due && g.ping_sent.is_none() {
+            if g.codec.ping(b"").is_ok() {
+                g.ping_sent = Some(now);
+            }
+            g.next_ping = Some(now + interval);
+        }
+    }
+    if let Some(idle) = s.idle_timeout {
+        if now >= g.last_data + idle {
+            let _ = g.start_close(CloseCode::GOING_AWAY, "idle timeout");
+        }
+    }
+    true
+}
+
+/// The next instant a timer needs the writer.
+fn next_deadline(g: &Inner, s: &Settings) -> Option<Instant> {
+    let mut next = g.codec.poll_timeout();
+    let mut consider = |t: Option<Instant>| {
+        if let Some(t) = t {
+            next = Some(next.map_or(t, |n: Instant| n.min(t)));
+        }
+    };
+    if g.phase == Phase::Open && g.first_close.is_none() {
+        consider(g.ping_sent.zip(s.pong_timeout).map(|(t, d)| t + d));
+        if g.ping_sent.is_none() {
+            consider(g.next_ping);
+        }
+        consider(s.idle_timeout.map(|d| g.last_data + d));
+    }
+    next
+}

@@ -1,0 +1,60 @@
+//! Server settings: every limit, timeout and policy, with its documented default.
+
+use std::time::Duration;
+
+/// What happens when [`Conn::send_text`](crate::Conn::send_text) and friends find
+/// the connection's outbound queue over the high-water mark.
+///
+/// In both cases the call returns [`Error::Backpressure`](crate::Error::Backpressure)
+/// and the message is not queued; control frames (ping, pong, close) are never
+/// dropped and never refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Backpressure {
+    /// Start the close handshake with 1008 (policy violation): a client that
+    /// does not read its messages is disconnected. The default.
+    #[default]
+    Close,
+    /// Drop the message and keep the connection: the caller decides.
+    Drop,
+}
+
+/// Every knob of the server. Built by [`ServerBuilder`](crate::ServerBuilder);
+/// the defaults are the ones documented on its setters.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) max_connections: usize,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) handshake_limits: ws_handshake::Limits,
+    pub(crate) max_frame_size: usize,
+    pub(crate) max_message_size: usize,
+    pub(crate) max_fragments: usize,
+    pub(crate) high_water: usize,
+    pub(crate) backpressure: Backpressure,
+    pub(crate) mailbox_limit: usize,
+    pub(crate) ping_interval: Option<Duration>,
+    pub(crate) pong_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) close_timeout: Duration,
+    pub(crate) read_buffer_size: usize,
+    pub(crate) stack_size: usize,
+}
+
+/// Default of [`ServerBuilder::max_connections`](crate::ServerBuilder::max_connections).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default of [`ServerBuilder::handshake_timeout`](crate::ServerBuilder::handshake_timeout).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`ServerBuilder::high_water`](crate::ServerBuilder::high_water): 1 MiB.
+pub const DEFAULT_HIGH_WATER: usize = 1 << 20;
+/// Default of [`ServerBuilder::mailbox_limit`](crate::ServerBuilder::mailbox_limit).
+pub const DEFAULT_MAILBOX_LIMIT: usize = 256;
+/// Default of [`ServerBuilder::ping_interval`](crate::ServerBuilder::ping_interval).
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
+/// Default of [`ServerBuilder::pong_timeout`](crate::ServerBuilder::pong_timeout).
+pub const DEFAULT_PONG_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default of [`ServerBuilder::close_timeout`](crate::ServerBuilder::close_timeout).
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default of [`ServerBuilder::read_buffer_size`](crate::ServerBuilder::read_buffer_size): 16 KiB.
+pub const DEFAULT_READ_BUFFER_SIZE: usize = 16 * 1024;
+/// Default of [`ServerBuilder::stack_size`](crate::ServerBuilder::stack_size): 128 KiB.
+pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;

@@ -1,0 +1,605 @@
+//! The server: its builder, the accept thread, the connection registry and shutdown.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use actor_core::{Handle, Pid, Runtime};
+
+use crate::actor::{ActorGuard, ConnActor};
+use crate::bridge;
+use crate::config::*;
+use crate::conn::{Conn, Shared};
+use crate::error::Error;
+use crate::handler::Handler;
+
+/// Most connections answered 503 at the same time when over `max_connections`;
+/// past it, extra clients are dropped without an answer.
+const MAX_REJECTING: usize = 64;
+
+/// Builds a [`Server`]: the address, every limit, timeout and policy, and the runtime.
+///
+/// | knob | default |
+/// |---|---|
+/// | [`bind`](Self::bind) | `127.0.0.1:0` |
+/// | [`runtime`](Self::runtime) | a runtime built for the server, [`workers`](Self::workers) threads |
+/// | [`workers`](Self::workers) | the number of CPUs |
+/// | [`max_connections`](Self::max_connections) | 10 000 |
+/// | [`handshake_timeout`](Self::handshake_timeout) | 10 s |
+/// | [`handshake_limits`](Self::handshake_limits) | ws-handshake's defaults (8 KiB head, 64 headers, 2 KiB target) |
+/// | [`origin_policy`](Self::origin_policy) | any origin |
+/// | [`max_frame_size`](Self::max_frame_size) | 1 MiB (ws-codec's default) |
+/// | [`max_message_size`](Self::max_message_size) | 1 MiB (ws-codec's default) |
+/// | [`max_fragments`](Self::max_fragments) | 4096 (ws-codec's default) |
+/// | [`high_water`](Self::high_water) | 1 MiB |
+/// | [`backpressure`](Self::backpressure) | [`Backpressure::Close`] (close with 1008) |
+/// | [`mailbox_limit`](Self::mailbox_limit) | 256 messages |
+/// | [`ping_interval`](Self::ping_interval) | 30 s |
+/// | [`pong_timeout`](Self::pong_timeout) | 20 s |
+/// | [`idle_timeout`](Self::idle_timeout) | off |
+/// | [`close_timeout`](Self::close_timeout) | 5 s |
+/// | [`read_buffer_size`](Self::read_buffer_size) | 16 KiB |
+/// | [`stack_size`](Self::stack_size) | 128 KiB per bridge thread |
+#[derive(Debug)]
+pub struct ServerBuilder {
+    bind: Vec<SocketAddr>,
+    bind_error: Option<io::Error>,
+    runtime: Option<Handle>,
+    workers: Option<usize>,
+    origin_policy: ws_handshake::OriginPolicy,
+    settings: Settings,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder::new()
+    }
+}
+
+impl ServerBuilder {
+    /// A builder with every default (see the table above).
+    #[must_use]
+    pub fn new() -> ServerBuilder {
+        let codec = ws_codec::Config::default();
+        ServerBuilder {
+            bind: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+            bind_error: None,
+            runtime: None,
+            workers: None,
+            origin_policy: ws_handshake::OriginPolicy::any(),
+            settings: Settings {
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+                handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+                handshake_limits: ws_handshake::Limits::default(),
+                max_frame_size: codec.max_frame_size(),
+                max_message_size: codec.max_message_size(),
+                max_fragments: codec.max_fragments(),
+                high_water: DEFAULT_HIGH_WATER,
+                backpressure: Backpressure::default(),
+                mailbox_limit: DEFAULT_MAILBOX_LIMIT,
+                ping_interval: Some(DEFAULT_PING_INTERVAL),
+                pong_timeout: Some(DEFAULT_PONG_TIMEOUT),
+                idle_timeout: None,
+                close_timeout: DEFAULT_CLOSE_TIMEOUT,
+                read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
+                stack_size: DEFAULT_STACK_SIZE,
+            },
+        }
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`, an ephemeral port).
+    #[must_use]
+    pub fn bind(mut self, addr: impl ToSocketAddrs) -> Self {
+        match addr.to_socket_addrs() {
+            Ok(addrs) => {
+                self.bind = addrs.collect();
+                self.bind_error = None;
+            }
+            Err(e) => self.bind_error = Some(e),
+        }
+        self
+    }
+
+    /// Run connections on this runtime, so they can talk to its other actors
+    /// (chat rooms, supervisors). Without it the server builds its own and
+    /// shuts it down with the server.
+    #[must_use]
+    pub fn runtime(mut self, handle: Handle) -> Self {
+        self.runtime = Some(handle);
+        self
+    }
+
+    /// Worker threads of the runtime the server builds for itself (default:
+    /// the number of CPUs). Ignored with [`runtime`](Self::runtime).
+    #[must_use]
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n.max(1));
+        self
+    }
+
+    /// Most connections open or handshaking at once (default 10 000); past
+    /// it, a new client gets `503 Service Unavailable` before the upgrade.
+    #[must_use]
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.settings.max_connections = n;
+        self
+    }
+
+    /// How long a client has to send its whole request head (default 10 s);
+    /// a client that is slower is dropped.
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.handshake_timeout = timeout;
+        self
+    }
+
+    /// ws-handshake's size limits for the request head.
+    #[must_use]
+    pub fn handshake_limits(mut self, limits: ws_handshake::Limits) -> Self {
+        self.settings.handshake_limits = limits;
+        self
+    }
+
+    /// Which `Origin` values are accepted (RFC 6455 §10.2; default any).
+    #[must_use]
+    pub fn origin_policy(mut self, policy: ws_handshake::OriginPolicy) -> Self {
+        self.origin_policy = policy;
+        self
+    }
+
+    /// Largest frame payload; a larger header is refused with 1009 before any
+    /// payload is read (default 1 MiB).
+    #[must_use]
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.settings.max_frame_size = bytes;
+        self
+    }
+
+    /// Largest message after reassembly (default 1 MiB); over it, 1009.
+    #[must_use]
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.settings.max_message_size = bytes;
+        self
+    }
+
+    /// Most fragments per message (default 4096); over it, 1009.
+    #[must_use]
+    pub fn max_fragments(mut self, n: usize) -> Self {
+        self.settings.max_fragments = n;
+        self
+    }
+
+    /// Outbound bytes queued per connection past which a data send returns
+    /// [`Error::Backpressure`] (default 1 MiB).
+    #[must_use]
+    pub fn high_water(mut self, bytes: usize) -> Self {
+        self.settings.high_water = bytes;
+        self
+    }
+
+    /// What a send past the high-water mark does besides returning the error
+    /// (default [`Backpressure::Close`]).
+    #[must_use]
+    pub fn backpressure(mut self, policy: Backpressure) -> Self {
+        self.settings.backpressure = policy;
+        self
+    }
+
+    /// Messages from the client waiting in the actor's mailbox past which the
+    /// bridge stops reading the socket, so TCP pushes back (default 256).
+    #[must_use]
+    pub fn mailbox_limit(mut self, n: usize) -> Self {
+        self.settings.mailbox_limit = n.max(1);
+        self
+    }
+
+    /// Send a ping this often (default 30 s; `None`: never).
+    #[must_use]
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.settings.ping_interval = interval;
+        self
+    }
+
+    /// Drop a connection whose pong is this late (default 20 s; `None`: wait
+    /// forever). `on_close` then reports 1006.
+    #[must_use]
+    pub fn pong_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.pong_timeout = timeout;
+        self
+    }
+
+    /// Close with 1001 a connection that sent and received no data message for
+    /// this long (default off). Pings and pongs do not count as activity.
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.idle_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the peer's close frame after sending one before
+    /// dropping the TCP connection (default 5 s).
+    #[must_use]
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.close_timeout = timeout;
+        self
+    }
+
+    /// Bytes read from the socket per read call (default 16 KiB).
+    #[must_use]
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.settings.read_buffer_size = bytes.max(1024);
+        self
+    }
+
+    /// Stack size of each bridge thread (default 128 KiB): the bridge runs no
+    /// user code, so small stacks keep thousands of connections cheap.
+    #[must_use]
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.settings.stack_size = bytes.max(32 * 1024);
+        self
+    }
+
+    /// Binds, starts the accept thread and returns at once.
+    pub fn serve<H: Handler>(self, handler: H) -> Result<Server, Error> {
+        if let Some(e) = self.bind_error {
+            return Err(Error::Bind(e));
+        }
+        let listener = TcpListener::bind(&self.bind[..]).map_err(Error::Bind)?;
+        let local_addr = listener.local_addr().map_err(Error::Io)?;
+        let (runtime, handle) = match self.runtime {
+            Some(handle) => (None, handle),
+            None => {
+                let mut builder = Runtime::builder();
+                if let Some(n) = self.workers {
+                    builder = builder.workers(n);
+                }
+                let runtime = builder.build().map_err(Error::Runtime)?;
+                let handle = runtime.handle();
+                (Some(runtime), handle)
+            }
+        };
+        let shared = Arc::new(ServerShared {
+            settings: Arc::new(self.settings),
+            origin_policy: self.origin_policy,
+            handle,
+            next_id: AtomicU64::new(1),
+            registry: Mutex::new(Registry::default()),
+            changed: Condvar::new(),
+        });
+        let handler = Arc::new(handler);
+        let accept_shared = Arc::clone(&shared);
+        let accept = thread::Builder::new()
+            .name(format!("ws-accept-{}", local_addr.port()))
+            .spawn(move || accept_loop(listener, accept_shared, handler))
+            .map_err(Error::Io)?;
+        Ok(Server {
+            local_addr,
+            shared,
+            accept: Some(accept),
+            runtime,
+        })
+    }
+}
+
+/// Everything the accept thread, the bridges and shutdown share.
+pub(crate) struct ServerShared {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) origin_policy: ws_handshake::OriginPolicy,
+    pub(crate) handle: Handle,
+    next_id: AtomicU64,
+    registry: Mutex<Registry>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Registry {
+    /// Connections whose bridge is running (handshaking or open).
+    conns: HashMap<u64, Arc<Shared>>,
+    /// Connection actors not yet dropped.
+    actors: usize,
+    /// Bridge threads answering 503 to clients over `max_connections`.
+    rejecting: usize,
+    /// Every bridge thread not yet joined.
+    threads: Vec<JoinHandle<()>>,
+    shutting_down: bool,
+}
+
+impl ServerShared {
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.registry().shutting_down
+    }
+
+    /// A bridge is done with connection `id` (it will not touch it again).
+    pub(crate) fn bridge_done(&self, id: u64) {
+        let mut r = self.registry();
+        r.conns.remove(&id);
+        drop(r);
+        self.changed.notify_all();
+    }
+
+    /// A 503 answer to an over-limit client is done.
+    pub(crate) fn rejection_done(&self) {
+        let mut r = self.registry();
+        r.rejecting -= 1;
+        drop(r);
+        self.changed.notify_all();
+    }
+
+    /// A connection actor was dropped.
+    pub(crate) fn actor_done(&self) {
+        let mut r = self.registry();
+        r.actors -= 1;
+        drop(r);
+        self.changed.notify_all();
+    }
+
+    /// Waits until `done(registry)` or `deadline`; true if done.
+    fn wait_until(&self, deadline: Instant, done: impl Fn(&Registry) -> bool) -> bool {
+        let mut r = self.registry();
+        loop {
+            if done(&r) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            r = self
+                .changed
+                .wait_timeout(r, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+fn accept_loop<H: Handler>(listener: TcpListener, shared: Arc<ServerShared>, handler: Arc<H>) {
+    for stream in listener.incoming() {
+        if shared.is_shutting_down() {
+            break;
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                if is_transient_accept_error(&e) {
+                    continue;
+                }
+                // Out of file descriptors and the like: back off a little
+                // instead of spinning, then try again.
+                thread::park_timeout(Duration::from_millis(50));
+                continue;
+            }
+        };
+        admit(stream, &shared, &handler);
+    }
+}
+
+fn is_transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Starts a bridge (and an actor) for one accepted client, or a 503.
+fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Arc<H>) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let mut r = shared.registry();
+    // Join the bridge threads that ended since the last accept.
+    let (finished, running): (Vec<_>, Vec<_>) =
+        r.threads.drain(..).partition(JoinHandle::is_finished);
+    r.threads = running;
+    if r.conns.len() >= shared.settings.max_connections {
+        if r.rejecting >= MAX_REJECTING {
+            drop(r);
+            join_all(finished);
+            return; // dropped: even the 503 path is saturated
+        }
+        r.rejecting += 1;
+        match bridge::spawn_rejection(stream, Arc::clone(shared)) {
+            Ok(t) => r.threads.push(t),
+            Err(_) => r.rejecting -= 1,
+        }
+        drop(r);
+        join_all(finished);
+        return;
+    }
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let codec = ws_codec::Connection::server(
+        ws_codec::Config::default()
+            .with_max_frame_size(shared.settings.max_frame_size)
+            .with_max_message_size(shared.settings.max_message_size)
+            .with_max_fragments(shared.settings.max_fragments)
+            .with_close_timeout(shared.settings.close_timeout),
+    );
+    let conn_shared = Arc::new(Shared::new(
+        id,
+        peer,
+        shared.handle.clone(),
+        Arc::clone(&shared.settings),
+        codec,
+    ));
+    let conn = Conn {
+        shared: Arc::clone(&conn_shared),
+    };
+    let actor = ConnActor::new(
+        Arc::clone(handler),
+        conn,
+        ActorGuard::new(Arc::clone(shared), Arc::clone(&conn_shared)),
+    );
+    r.actors += 1;
+    drop(r);
+    let pid = shared.handle.spawn(actor);
+    let mut r = shared.registry();
+    if pid == Pid::NONE {
+        // The runtime is shutting down: the actor was dropped (its guard
+        // counted it out) and the client is dropped too.
+        drop(r);
+        join_all(finished);
+        return;
+    }
+    let _ = conn_shared.pid.set(pid);
+    r.conns.insert(id, Arc::clone(&conn_shared));
+    match bridge::spawn(stream, conn_shared, Arc::clone(shared)) {
+        Ok(t) => r.threads.push(t),
+        Err(_) => {
+            r.conns.remove(&id);
+        }
+    }
+    drop(r);
+    join_all(finished);
+}
+
+fn join_all(threads: Vec<JoinHandle<()>>) {
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+/// A running server. Dropping it shuts it down with a one-second grace period.
+pub struct Server {
+    local_addr: SocketAddr,
+    shared: Arc<ServerShared>,
+    accept: Option<JoinHandle<()>>,
+    runtime: Option<Runtime>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("connections", &self.connections())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ServerShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerShared").finish_non_exhaustive()
+    }
+}
+
+/// What [`Server::shutdown`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Connections open or handshaking when shutdown began.
+    pub connections: usize,
+    /// Connections that had not finished their close handshake within the
+    /// grace period and were torn down.
+    pub forced: usize,
+}
+
+impl Server {
+    /// A builder with every default.
+    #[must_use]
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::new()
+    }
+
+    /// The address the server listens on (with the real port when bound to port 0).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Connections open or handshaking now.
+    #[must_use]
+    pub fn connections(&self) -> usize {
+        self.shared.registry().conns.len()
+    }
+
+    /// The runtime the connections live on.
+    #[must_use]
+    pub fn handle(&self) -> &Handle {
+        &self.shared.handle
+    }
+
+    /// Graceful shutdown: stop accepting; answer handshakes still in progress
+    /// with 503; send 1001 to every open connection; wait up to `grace` for
+    /// their close handshakes; tear down the rest. Returns once every bridge
+    /// thread is joined and `on_close` has run for every connection.
+    pub fn shutdown(mut self, grace: Duration) -> ShutdownReport {
+        self.shutdown_inner(grace)
+    }
+
+    fn shutdown_inner(&mut self, grace: Duration) -> ShutdownReport {
+        let Some(accept) = self.accept.take() else {
+            return ShutdownReport {
+                connections: 0,
+                forced: 0,
+            };
+        };
+        let conns: Vec<Arc<Shared>> = {
+            let mut r = self.shared.registry();
+            r.shutting_down = true;
+            r.conns.values().cloned().collect()
+        };
+        // Wake the accept thread out of accept() with a connection of our own.
+        let mut wake = self.local_addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(if wake.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        let _ = accept.join();
+
+        for c in &conns {
+            bridge::begin_shutdown(c);
+        }
+        let deadline = Instant::now() + grace;
+        let clean = self.shared.wait_until(deadline, |r| r.conns.is_empty());
+        let mut forced = 0;
+        if !clean {
+            let left: Vec<Arc<Shared>> = self.shared.registry().conns.values().cloned().collect();
+            forced = left.len();
+            for c in left {
+                c.abort("shutdown grace period over");
+            }
+            // Aborted sockets end their bridges at once; this bound only
+            // guards against a bridge stuck in the operating system.
+            self.shared
+                .wait_until(Instant::now() + Duration::from_secs(10), |r| {
+                    r.conns.is_empty()
+                });
+        }
+        // Every on_close has run once every connection actor is gone; a hook
+        // stuck in an endless loop cannot be waited for forever.
+        let hook_bound = grace.max(Duration::from_secs(10));
+        self.shared
+            .wait_until(Instant::now() + hook_bound, |r| {
+                r.actors == 0 && r.rejecting == 0
+            });
+        let threads = std::mem::take(&mut self.shared.registry().threads);
+        join_all(threads);
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown(Duration::from_secs(5));
+        }
+        ShutdownReport {
+            connections: conns.len(),
+            forced,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown_inner(Duration::from_secs(1));
+    }
+}
