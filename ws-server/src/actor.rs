@@ -134,11 +134,7 @@ impl<H: Handler> ConnActor<H> {
     }
 
     /// Runs a hook that needs the state, catching a panic.
-    fn with_state(
-        &mut self,
-        ctx: &mut Context<'_>,
-        f: impl FnOnce(&H, &Conn, &mut H::State),
-    ) {
+    fn with_state(&mut self, ctx: &mut Context<'_>, f: impl FnOnce(&H, &Conn, &mut H::State)) {
         if self.stage != Stage::Upgraded {
             return;
         }

@@ -21,8 +21,8 @@ use ws_codec::{CloseCode, Event};
 use ws_handshake::Request;
 
 use crate::config::Settings;
-use crate::http::HttpRequest;
 use crate::conn::{bytes_len, Decision, Inner, Io, Phase, Shared};
+use crate::http::HttpRequest;
 use crate::server::ServerShared;
 
 /// Longest a write may block before the writer looks at its timers again
@@ -167,7 +167,9 @@ fn read_head(
             Err(e) => {
                 let refusal = e.to_bytes();
                 if not_an_upgrade(&e) {
-                    if let Some(r) = HttpRequest::from_head(head, settings.handshake_limits.max_headers) {
+                    if let Some(r) =
+                        HttpRequest::from_head(head, settings.handshake_limits.max_headers)
+                    {
                         return Head::Http(r, refusal);
                     }
                 }
@@ -393,8 +395,7 @@ fn read_loop(stream: &mut TcpStream, conn: &Shared, pipelined: &[u8]) {
         // Flow control: while the actor is behind, stop reading; TCP pushes back.
         {
             let mut g = conn.lock();
-            while conn.in_flight.load(Ordering::Acquire) >= limit && !g.actor_gone && !g.aborted
-            {
+            while conn.in_flight.load(Ordering::Acquire) >= limit && !g.actor_gone && !g.aborted {
                 g = park(conn, g, None);
             }
             if g.aborted {
@@ -559,7 +560,9 @@ fn write_batch(stream: &mut TcpStream, batch: &mut Vec<Bytes>, conn: &Shared) ->
                 // The peer is not reading: run the timers (close timeout,
                 // pong deadline) so a stuck peer is still dropped in time.
                 let mut g = conn.lock();
-                if g.aborted || !timers(&mut g, Instant::now(), &conn.settings) || g.codec.is_closed()
+                if g.aborted
+                    || !timers(&mut g, Instant::now(), &conn.settings)
+                    || g.codec.is_closed()
                 {
                     return Err(io::ErrorKind::TimedOut.into());
                 }

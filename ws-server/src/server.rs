@@ -543,11 +543,7 @@ impl Server {
                 forced: 0,
             };
         };
-        let conns: Vec<Arc<Shared>> = {
-            let mut r = self.shared.registry();
-            r.shutting_down = true;
-            r.conns.values().cloned().collect()
-        };
+        self.shared.registry().shutting_down = true;
         // Wake the accept thread out of accept() with a connection of our own.
         let mut wake = self.local_addr;
         if wake.ip().is_unspecified() {
@@ -559,6 +555,8 @@ impl Server {
         }
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
         let _ = accept.join();
+        // The accept thread is gone: no connection joins the registry now.
+        let conns: Vec<Arc<Shared>> = self.shared.registry().conns.values().cloned().collect();
 
         for c in &conns {
             bridge::begin_shutdown(c);
@@ -582,10 +580,9 @@ impl Server {
         // Every on_close has run once every connection actor is gone; a hook
         // stuck in an endless loop cannot be waited for forever.
         let hook_bound = grace.max(Duration::from_secs(10));
-        self.shared
-            .wait_until(Instant::now() + hook_bound, |r| {
-                r.actors == 0 && r.rejecting == 0
-            });
+        self.shared.wait_until(Instant::now() + hook_bound, |r| {
+            r.actors == 0 && r.rejecting == 0
+        });
         let threads = std::mem::take(&mut self.shared.registry().threads);
         join_all(threads);
         if let Some(rt) = self.runtime.take() {

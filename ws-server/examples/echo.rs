@@ -1,0 +1,73 @@
+//! Echo server: sends every text and binary message back unchanged.
+//!
+//! `cargo run --release -p ws-server --example echo -- 127.0.0.1:9001`
+//!
+//! Limits are raised to 64 MiB (what conformance suites send). Prints
+//! "listening on ADDR" once ready; Ctrl-C shuts down gracefully.
+
+use std::io::Write;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ws_server::{CloseCode, Conn, Connect, Handler, Message, Request, Server};
+
+const LIMIT: usize = 64 << 20;
+
+struct Echo;
+
+impl Handler for Echo {
+    type State = ();
+
+    fn on_connect(&self, _conn: &Conn, _request: &Request) -> Connect<()> {
+        Connect::accept(())
+    }
+
+    fn on_message(&self, conn: &Conn, _state: &mut (), message: Message) {
+        // Errors mean the client is gone or not reading: its close follows.
+        let _ = match message {
+            Message::Text(text) => conn.send_text(text.as_str()),
+            Message::Binary(data) => conn.send_binary(&data),
+        };
+    }
+
+    fn on_close(&self, conn: &Conn, _state: Option<()>, code: CloseCode, reason: &str) {
+        // One line per connection, at most.
+        if code != CloseCode::NORMAL && code != CloseCode::GOING_AWAY {
+            eprintln!("{} closed: {code} {reason}", conn.peer_addr());
+        }
+    }
+}
+
+fn main() {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".into());
+    let server = match Server::builder()
+        .bind(addr.as_str())
+        .max_frame_size(LIMIT)
+        .max_message_size(LIMIT)
+        // A message may be echoed while the next arrives: room for two.
+        .high_water(2 * LIMIT + (1 << 20))
+        .serve(Echo)
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("echo: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("listening on {}", server.local_addr());
+    let _ = std::io::stdout().flush();
+
+    let (tx, rx) = mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .expect("install the Ctrl-C handler");
+    let _ = rx.recv();
+    let report = server.shutdown(Duration::from_secs(5));
+    println!(
+        "shut down: {} connections, {} forced",
+        report.connections, report.forced
+    );
+}
