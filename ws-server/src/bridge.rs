@@ -77,10 +77,7 @@ pub(crate) fn spawn(
     thread::Builder::new()
         .name(format!("ws-read-{}", conn.id))
         .stack_size(conn.settings.stack_size)
-        .spawn(move || {
-            run(stream, &conn, &server);
-            server.bridge_done(conn.id);
-        })
+        .spawn(move || run(stream, &conn, &server))
 }
 
 /// Starts a thread that reads a request head and answers 503 (over `max_connections`).
@@ -231,7 +228,7 @@ fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
     let head_result = read_head(&mut stream, &mut head, settings, deadline, interrupted);
     if server.is_shutting_down() && !matches!(head_result, Head::Gone) {
         respond_and_close(&mut stream, &unavailable(), deadline);
-        return finish(conn, None);
+        return finish(conn, server, None);
     }
     let (request, used) = match head_result {
         Head::Request(r, n) => (r, n),
@@ -239,29 +236,29 @@ fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
             if let Some(Decision::Respond(bytes)) = decide(conn, ConnectMsg::Http(r, refusal)) {
                 respond_and_close(&mut stream, &bytes, deadline);
             }
-            return finish(conn, None);
+            return finish(conn, server, None);
         }
         Head::Invalid(bytes) => {
             respond_and_close(&mut stream, &bytes, deadline);
-            return finish(conn, None);
+            return finish(conn, server, None);
         }
         Head::Gone => {
             if conn.lock().shutting_down {
                 respond_and_close(&mut stream, &unavailable(), deadline);
             }
-            return finish(conn, None);
+            return finish(conn, server, None);
         }
     };
     // RFC 6455 §10.2: the origin policy is ws-handshake's to apply.
     if let Err(e) = server.origin_policy.check(&request) {
         respond_and_close(&mut stream, &e.to_bytes(), deadline);
-        return finish(conn, None);
+        return finish(conn, server, None);
     }
     let (protocol, headers) = match decide(conn, ConnectMsg::Upgrade(request.clone())) {
-        None => return finish(conn, None),
+        None => return finish(conn, server, None),
         Some(Decision::Respond(bytes)) => {
             respond_and_close(&mut stream, &bytes, deadline);
-            return finish(conn, None);
+            return finish(conn, server, None);
         }
         Some(Decision::Upgrade { protocol, headers }) => (protocol, headers),
     };
@@ -278,13 +275,21 @@ fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
             // The hook chose a subprotocol the client did not offer, or a bad
             // header: ws-handshake says which, and the client gets its status.
             respond_and_close(&mut stream, &e.to_bytes(), deadline);
-            return finish(conn, Some((CloseCode::INTERNAL_ERROR, e.to_string())));
+            return finish(
+                conn,
+                server,
+                Some((CloseCode::INTERNAL_ERROR, e.to_string())),
+            );
         }
     };
     let _ = stream.set_write_timeout(Some(settings.handshake_timeout));
     if stream.write_all(&response).is_err() {
         conn.abort("upgrade not sent");
-        return finish(conn, Some((CloseCode::ABNORMAL, "upgrade not sent".into())));
+        return finish(
+            conn,
+            server,
+            Some((CloseCode::ABNORMAL, "upgrade not sent".into())),
+        );
     }
     // Open: heartbeat starts, shutdown (if it began meanwhile) closes with 1001.
     {
@@ -307,7 +312,7 @@ fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
         Ok(w) => w,
         Err(_) => {
             conn.abort("no writer thread");
-            return finish(conn, None);
+            return finish(conn, server, None);
         }
     };
     let _ = stream.set_read_timeout(None);
@@ -321,7 +326,7 @@ fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
     let _ = writer.join();
     let _ = stream.shutdown(Shutdown::Both);
     let close = conn.lock().final_close();
-    finish(conn, Some(close));
+    finish(conn, server, Some(close));
 }
 
 /// Hands the request to the actor and waits for its decision.
@@ -364,13 +369,16 @@ fn park<'a>(
 }
 
 /// The bridge is done with the socket: tell the actor and stop.
-fn finish(conn: &Shared, close: Option<(CloseCode, String)>) {
+fn finish(conn: &Shared, server: &ServerShared, close: Option<(CloseCode, String)>) {
     {
         let mut g = conn.lock();
         g.phase = Phase::Done;
         g.reader_done = true;
     }
     conn.notify();
+    // Out of the registry before the actor hears of it, so a client that
+    // saw this connection end finds its slot free.
+    server.bridge_done(conn.id);
     let (code, reason) = close.unwrap_or((CloseCode::ABNORMAL, String::new()));
     if let Some(pid) = conn.pid.get() {
         let _ = conn.handle.send_reserved(

@@ -457,7 +457,9 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
     match bridge::spawn(stream, conn_shared, Arc::clone(shared)) {
         Ok(t) => r.threads.push(t),
         Err(_) => {
+            // No thread for this client: drop it, and its actor with it.
             r.conns.remove(&id);
+            shared.handle.kill(pid);
         }
     }
     drop(r);

@@ -1,0 +1,161 @@
+//! Limits and misbehaving clients: backpressure, max_connections, handshake
+//! timeout, and raw bad input (each closes only its own connection).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+use tungstenite::Message as W;
+use ws_server::{Backpressure, Error};
+
+/// Sends 16 KiB binary messages to `conn` until the high-water mark refuses one.
+fn fill_until_backpressure(conn: &ws_server::Conn) -> Error {
+    let chunk = vec![0u8; 16 * 1024];
+    for _ in 0..100_000 {
+        if let Err(e) = conn.send_binary(&chunk) {
+            return e;
+        }
+    }
+    panic!("the high-water mark never refused a send");
+}
+
+#[test]
+fn backpressure_closes_a_client_that_stops_reading_and_spares_others() {
+    let (server, rx) = start_with(
+        builder()
+            .high_water(64 * 1024)
+            .close_timeout(Duration::from_millis(500)),
+    );
+    let _slow = connect(server.local_addr(), "/"); // never reads
+    let slow = wait_connect(&rx);
+    let mut fast = connect(server.local_addr(), "/");
+    wait_connect(&rx);
+
+    let err = fill_until_backpressure(&slow);
+    assert!(
+        matches!(
+            err,
+            Error::Backpressure {
+                high_water: 65536,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Policy Close: the slow client is being closed with 1008; its queue
+    // stays bounded and further sends are refused.
+    assert!(matches!(slow.send_text("more"), Err(Error::Closed)));
+    // The other client's messages keep flowing meanwhile.
+    for i in 0..20 {
+        fast.send(W::text(format!("m{i}"))).unwrap();
+        assert_eq!(read_msg(&mut fast), W::text(format!("m{i}")));
+    }
+    // The slow client never answers the close: the close timeout ends it.
+    let (_, code, reason) = wait_close(&rx, slow.id());
+    assert_eq!((code, reason.as_str()), (1008, "backpressure"));
+    drop(fast);
+    server.shutdown(WAIT);
+}
+
+#[test]
+fn backpressure_drop_policy_keeps_the_connection() {
+    let (server, rx) = start_with(
+        builder()
+            .high_water(64 * 1024)
+            .backpressure(Backpressure::Drop),
+    );
+    let _slow = connect(server.local_addr(), "/");
+    let slow = wait_connect(&rx);
+    let err = fill_until_backpressure(&slow);
+    assert!(matches!(err, Error::Backpressure { .. }), "{err}");
+    assert!(slow.is_open());
+    // Control frames are never refused.
+    slow.ping(b"still").unwrap();
+    drop(_slow);
+    server.shutdown(WAIT);
+}
+
+#[test]
+fn over_max_connections_gets_503_before_the_upgrade() {
+    let (server, rx) = start_with(builder().max_connections(1));
+    let first = connect(server.local_addr(), "/");
+    let conn = wait_connect(&rx);
+    match try_connect(server.local_addr(), "/") {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 503),
+        Err(e) => panic!("expected 503, got {e}"),
+        Ok(_) => panic!("expected 503, got an upgrade"),
+    }
+    // Once the first is gone, there is room again.
+    drop(first);
+    wait_close(&rx, conn.id());
+    let again = connect(server.local_addr(), "/");
+    drop(again);
+    server.shutdown(WAIT);
+}
+
+#[test]
+fn half_a_request_is_dropped_at_the_handshake_timeout() {
+    let (server, _rx) = start_with(builder().handshake_timeout(Duration::from_millis(200)));
+    let mut slow = TcpStream::connect(server.local_addr()).unwrap();
+    slow.set_read_timeout(Some(WAIT)).unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: loc").unwrap();
+    let mut buf = [0u8; 64];
+    match slow.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("expected the server to drop us, got {other:?}"),
+    }
+    // The server keeps serving.
+    let mut ws = connect(server.local_addr(), "/");
+    ws.send(W::text("alive")).unwrap();
+    assert_eq!(read_msg(&mut ws), W::text("alive"));
+    drop(ws);
+    server.shutdown(WAIT);
+}
+
+/// Sends `bad` on one raw connection; expects a close with `code`, the
+/// matching on_close, and a second connection still served.
+fn bad_input(builder: ws_server::ServerBuilder, bad: &[u8], code: u16) {
+    let (server, rx) = start_with(builder);
+    let mut good = connect(server.local_addr(), "/");
+    let good_conn = wait_connect(&rx);
+    let mut raw = Raw::connect(server.local_addr(), b"");
+    let conn = wait_connect(&rx);
+    raw.send_raw(bad);
+    assert_eq!(raw.close_code(), code);
+    raw.read_to_eof();
+    assert_eq!(wait_close(&rx, conn.id()).1, code);
+    good.send(W::text("unaffected")).unwrap();
+    assert_eq!(read_msg(&mut good), W::text("unaffected"));
+    assert!(good_conn.is_open());
+    drop(good);
+    server.shutdown(WAIT);
+}
+
+#[test]
+fn unmasked_frame_closes_with_1002() {
+    bad_input(builder(), &[0x81, 0x02, b'h', b'i'], 1002);
+}
+
+#[test]
+fn oversized_frame_header_closes_with_1009_before_the_payload() {
+    // A binary frame announcing 1 GiB; not one payload byte is sent.
+    let mut frame = vec![0x82, 0x80 | 127];
+    frame.extend_from_slice(&(1u64 << 30).to_be_bytes());
+    frame.extend_from_slice(&[1, 2, 3, 4]);
+    bad_input(builder().max_frame_size(1024), &frame, 1009);
+}
+
+#[test]
+fn invalid_utf8_closes_with_1007() {
+    bad_input(builder(), &masked_frame(0x81, &[b'a', 0xff, 0xfe]), 1007);
+}
+
+#[test]
+fn invalid_close_code_closes_with_1002() {
+    // Close code 999 may not appear on the wire.
+    bad_input(builder(), &masked_frame(0x88, &999u16.to_be_bytes()), 1002);
+}
