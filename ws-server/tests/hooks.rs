@@ -138,7 +138,10 @@ fn on_info_receives_messages_from_other_actors() {
         .unwrap();
     assert_eq!(read_msg(&mut ws), W::text("info:from an actor"));
     wait_for(&rx, |ev| match ev {
-        Ev::Info(id, text) if id == conn.id() => Some(assert_eq!(text, "from an actor")),
+        Ev::Info(id, text) if id == conn.id() => {
+            assert_eq!(text, "from an actor");
+            Some(())
+        }
         _ => None,
     });
     drop(ws);
@@ -245,7 +248,8 @@ fn message_types_reach_on_message_in_order() {
         assert_eq!(read_msg(&mut ws), W::text(format!("m{i}")));
         wait_for(&rx, |ev| match ev {
             Ev::Msg(id, Message::Text(t)) if id == conn.id() => {
-                Some(assert_eq!(t.as_str(), format!("m{i}")))
+                assert_eq!(t.as_str(), format!("m{i}"));
+                Some(())
             }
             _ => None,
         });

@@ -57,7 +57,10 @@ fn fragmented_message_is_reassembled() {
         other => panic!("expected the echo, got {other:?}"),
     }
     wait_for(&rx, |ev| match ev {
-        Ev::Msg(_, Message::Text(t)) => Some(assert_eq!(t.as_str(), "Hello")),
+        Ev::Msg(_, Message::Text(t)) => {
+            assert_eq!(t.as_str(), "Hello");
+            Some(())
+        }
         _ => None,
     });
     drop(raw);
@@ -118,7 +121,10 @@ fn frame_pipelined_with_the_request_head_arrives() {
         other => panic!("expected the echo, got {other:?}"),
     }
     wait_for(&rx, |ev| match ev {
-        Ev::Msg(_, Message::Text(t)) => Some(assert_eq!(t.as_str(), "early")),
+        Ev::Msg(_, Message::Text(t)) => {
+            assert_eq!(t.as_str(), "early");
+            Some(())
+        }
         _ => None,
     });
     drop(raw);

@@ -1,5 +1,5 @@
 //! Test harness: a recording handler, tungstenite clients and raw sockets over 127.0.0.1.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::result_large_err)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

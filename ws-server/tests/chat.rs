@@ -1,0 +1,82 @@
+//! The chat example's rooms: members of a room see each other's messages;
+//! other rooms do not.
+
+mod common;
+
+#[path = "../examples/chat/room.rs"]
+mod room;
+
+use actor_core::Runtime;
+use common::*;
+use tungstenite::Message as W;
+use ws_server::Server;
+
+#[test]
+fn members_of_a_room_see_each_other_and_other_rooms_do_not() {
+    let runtime = Runtime::builder().workers(2).build().unwrap();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .runtime(runtime.handle())
+        .serve(room::Chat)
+        .unwrap();
+    let addr = server.local_addr();
+    let mut a = connect(addr, "/ws?room=one");
+    let mut b = connect(addr, "/ws?room=one");
+    let mut c = connect(addr, "/ws?room=two");
+
+    // on_connect sent JOIN to the room before the 101 went out, so both
+    // joins are in the room's mailbox before anything a sends from here.
+    a.send(W::text("hi from a")).unwrap();
+    a.send(W::text("and again")).unwrap();
+    for ws in [&mut a, &mut b] {
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            if let W::Text(t) = read_msg(ws) {
+                if t.as_str() == "hi from a" || t.as_str() == "and again" {
+                    seen.push(t.as_str().to_owned());
+                }
+            }
+        }
+        assert_eq!(seen, ["hi from a", "and again"]);
+    }
+    // The room finished broadcasting "hi from a" before "and again": had c
+    // been a member, "hi from a" would be queued for it before its own echo.
+    c.send(W::text("only two")).unwrap();
+    assert_eq!(read_msg(&mut c), W::text("only two"));
+
+    drop((a, b, c));
+    server.shutdown(WAIT);
+    runtime.shutdown(WAIT);
+}
+
+#[test]
+fn page_is_served_at_root_with_the_dom_contract() {
+    let runtime = Runtime::builder().workers(1).build().unwrap();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .runtime(runtime.handle())
+        .serve(room::Chat)
+        .unwrap();
+    let page = http(server.local_addr(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    for needle in ["id=\"msg\"", "id=\"send\"", "id=\"log\"", "/ws?room="] {
+        assert!(page.contains(needle), "page lacks {needle}");
+    }
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "external asset"
+    );
+    let missing = http(server.local_addr(), "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    server.shutdown(WAIT);
+    runtime.shutdown(WAIT);
+}
+
+#[test]
+fn room_names_are_checked() {
+    assert_eq!(room::room_name(None), Some("lobby"));
+    assert_eq!(room::room_name(Some("room=abc-1")), Some("abc-1"));
+    assert_eq!(room::room_name(Some("x=1&room=z")), Some("z"));
+    assert_eq!(room::room_name(Some("room=")), None);
+    assert_eq!(room::room_name(Some("room=a%20b")), None);
+}
