@@ -73,7 +73,7 @@
 //! assert_eq!(echo, ws_codec::Event::Text("hello".into()));
 //! drop(tcp); // the client leaves; shutdown then has nothing to wait for
 //! let report = server.shutdown(Duration::from_secs(5));
-//! assert_eq!(report.connections, 1);
+//! assert_eq!(report.forced, 0);
 //! ```
 //!
 //! # The thread bridge, and why

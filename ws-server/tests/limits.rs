@@ -159,3 +159,35 @@ fn invalid_close_code_closes_with_1002() {
     // Close code 999 may not appear on the wire.
     bad_input(builder(), &masked_frame(0x88, &999u16.to_be_bytes()), 1002);
 }
+
+#[test]
+fn missing_pong_drops_the_connection_as_1006() {
+    let (server, rx) = start_with(
+        builder()
+            .ping_interval(Some(Duration::from_millis(20)))
+            .pong_timeout(Some(Duration::from_millis(50))),
+    );
+    // The raw client never writes what its codec queues, so no pong is sent.
+    let mut raw = Raw::connect(server.local_addr(), b"");
+    let conn = wait_connect(&rx);
+    assert!(matches!(raw.next_event(), Some(ws_codec::Event::Ping(_))));
+    let (_, code, reason) = wait_close(&rx, conn.id());
+    assert_eq!((code, reason.as_str()), (1006, "pong timeout"));
+    raw.read_to_eof();
+    server.shutdown(WAIT);
+}
+
+#[test]
+fn idle_connection_is_closed_with_1001() {
+    let (server, rx) = start_with(
+        builder()
+            .ping_interval(None)
+            .idle_timeout(Some(Duration::from_millis(50))),
+    );
+    let mut ws = connect(server.local_addr(), "/");
+    let conn = wait_connect(&rx);
+    assert_eq!(read_close(&mut ws), (1001, "idle timeout".to_owned()));
+    drain_to_end(&mut ws);
+    assert_eq!(wait_close(&rx, conn.id()).1, 1001);
+    server.shutdown(WAIT);
+}
