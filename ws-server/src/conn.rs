@@ -350,3 +350,72 @@ impl Conn {
 pub(crate) fn bytes_len(batch: &[Bytes]) -> usize {
     batch.iter().map(Bytes::len).sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inner() -> Inner {
+        Inner {
+            codec: ws_codec::Connection::server(ws_codec::Config::default()),
+            phase: Phase::Open,
+            decision: None,
+            writing: 0,
+            first_close: None,
+            abort_reason: None,
+            actor_gone: false,
+            shutting_down: false,
+            aborted: false,
+            last_data: Instant::now(),
+            ping_sent: None,
+            next_ping: None,
+            parked: 0,
+            reader_done: false,
+        }
+    }
+
+    #[test]
+    fn first_close_decides_the_code() {
+        let mut g = inner();
+        g.note_close(CloseCode::GOING_AWAY, "shutdown");
+        g.note_close(CloseCode::NORMAL, "echo of ours");
+        assert_eq!(g.final_close(), (CloseCode::GOING_AWAY, "shutdown".into()));
+    }
+
+    #[test]
+    fn no_close_frame_is_1006_with_the_abort_reason() {
+        let mut g = inner();
+        assert_eq!(g.final_close(), (CloseCode::ABNORMAL, String::new()));
+        g.abort_reason = Some("pong timeout");
+        assert_eq!(
+            g.final_close(),
+            (CloseCode::ABNORMAL, "pong timeout".into())
+        );
+    }
+
+    #[test]
+    fn start_close_queues_a_frame_and_records_it() {
+        let mut g = inner();
+        g.start_close(CloseCode::POLICY_VIOLATION, "backpressure")
+            .unwrap();
+        assert!(g.queued() > 0);
+        assert_eq!(
+            g.first_close,
+            Some((CloseCode::POLICY_VIOLATION, "backpressure".into()))
+        );
+        // A second close is the codec's "already closed", mapped to Closed.
+        assert!(matches!(
+            g.start_close(CloseCode::NORMAL, ""),
+            Err(Error::Closed)
+        ));
+    }
+
+    #[test]
+    fn queued_counts_bytes_being_written() {
+        let mut g = inner();
+        g.codec.send_text("hello").unwrap();
+        let in_codec = g.queued();
+        g.writing = 10;
+        assert_eq!(g.queued(), in_codec + 10);
+    }
+}

@@ -81,3 +81,40 @@ impl HttpRequest {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_get_is_read_with_path_query_and_headers() {
+        let head = b"GET /page?room=a&x=1 HTTP/1.1\r\nHost: h\r\nX-Thing: yes\r\n\r\n";
+        let r = HttpRequest::from_head(head, 16).unwrap();
+        assert_eq!(r.method(), "GET");
+        assert_eq!(r.path(), "/page");
+        assert_eq!(r.query(), Some("room=a&x=1"));
+        assert_eq!(r.header("x-thing"), Some("yes"));
+        assert_eq!(r.header("missing"), None);
+    }
+
+    #[test]
+    fn incomplete_or_broken_heads_are_none() {
+        assert_eq!(
+            HttpRequest::from_head(b"GET / HTTP/1.1\r\nHost: h\r\n", 16),
+            None
+        );
+        assert_eq!(
+            HttpRequest::from_head(b"\x01\x02 nonsense\r\n\r\n", 16),
+            None
+        );
+    }
+
+    #[test]
+    fn plain_get_is_refused_by_ws_handshake_as_not_an_upgrade() {
+        // The case this module exists for: ws-handshake refuses the head
+        // without handing back its path.
+        let head = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        let err = ws_handshake::parse_request(head, &ws_handshake::Limits::default()).unwrap_err();
+        assert_eq!(err, ws_handshake::Error::MissingUpgrade);
+    }
+}

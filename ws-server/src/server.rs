@@ -602,3 +602,44 @@ impl Drop for Server {
         self.shutdown_inner(Duration::from_secs(1));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let b = ServerBuilder::new();
+        let s = &b.settings;
+        assert_eq!(s.max_connections, 10_000);
+        assert_eq!(s.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(s.high_water, 1 << 20);
+        assert_eq!(s.backpressure, Backpressure::Close);
+        assert_eq!(s.mailbox_limit, 256);
+        assert_eq!(s.ping_interval, Some(Duration::from_secs(30)));
+        assert_eq!(s.pong_timeout, Some(Duration::from_secs(20)));
+        assert_eq!(s.idle_timeout, None);
+        assert_eq!(s.close_timeout, Duration::from_secs(5));
+        assert_eq!(s.max_frame_size, 1 << 20);
+        assert_eq!(s.max_message_size, 1 << 20);
+        assert_eq!(s.max_fragments, 4096);
+        assert_eq!(b.bind, vec![SocketAddr::from(([127, 0, 0, 1], 0))]);
+    }
+
+    #[test]
+    fn bad_bind_address_is_a_bind_error() {
+        struct Nop;
+        impl Handler for Nop {
+            type State = ();
+            fn on_connect(&self, _: &Conn, _: &ws_handshake::Request) -> crate::Connect<()> {
+                crate::Connect::accept(())
+            }
+            fn on_message(&self, _: &Conn, _: &mut (), _: crate::Message) {}
+        }
+        let err = ServerBuilder::new()
+            .bind("not an address")
+            .serve(Nop)
+            .unwrap_err();
+        assert!(matches!(err, Error::Bind(_)), "{err}");
+    }
+}
