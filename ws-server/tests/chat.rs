@@ -59,7 +59,13 @@ fn page_is_served_at_root_with_the_dom_contract() {
         .unwrap();
     let page = http(server.local_addr(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
-    for needle in ["id=\"msg\"", "id=\"send\"", "id=\"log\"", "/ws?room="] {
+    for needle in [
+        "id=\"msg\"",
+        "id=\"send\"",
+        "id=\"log\"",
+        "id=\"status\"",
+        "/ws?room=",
+    ] {
         assert!(page.contains(needle), "page lacks {needle}");
     }
     assert!(
