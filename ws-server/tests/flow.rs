@@ -1,0 +1,107 @@
+//! Flow control: while the actor is behind, the bridge stops reading, so the
+//! mailbox stays bounded and TCP pushes back on the client; nothing is lost.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Mutex;
+use std::thread;
+
+use actor_core::Runtime;
+use common::{masked_frame, UPGRADE, WAIT};
+use ws_server::{Conn, Connect, Handler, Message, Request, Server};
+
+const LIMIT: usize = 4;
+const COUNT: usize = 5000;
+
+/// Blocks in its first on_message until released; reports the pid and the
+/// last message's arrival.
+struct Gate {
+    release: Mutex<Receiver<()>>,
+    seen: AtomicUsize,
+    pid_tx: Mutex<Sender<actor_core::Pid>>,
+    done_tx: Mutex<Sender<usize>>,
+}
+
+impl Handler for Gate {
+    type State = ();
+    fn on_connect(&self, conn: &Conn, _: &Request) -> Connect<()> {
+        self.pid_tx.lock().unwrap().send(conn.pid()).unwrap();
+        Connect::accept(())
+    }
+    fn on_message(&self, _: &Conn, _: &mut (), message: Message) {
+        let n = self.seen.fetch_add(1, Ordering::SeqCst);
+        if n == 0 {
+            self.release.lock().unwrap().recv_timeout(WAIT).unwrap();
+        }
+        // Messages arrive in order: each carries its index.
+        let Message::Binary(b) = message else {
+            panic!("binary expected")
+        };
+        assert_eq!(u32::from_be_bytes(b[..4].try_into().unwrap()) as usize, n);
+        if n + 1 == COUNT {
+            self.done_tx.lock().unwrap().send(n + 1).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_busy_actor_stops_the_reader_and_loses_nothing() {
+    let runtime = Runtime::builder().workers(2).build().unwrap();
+    let (release_tx, release_rx) = mpsc::channel();
+    let (pid_tx, pid_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .runtime(runtime.handle())
+        .mailbox_limit(LIMIT)
+        .read_buffer_size(1024)
+        .serve(Gate {
+            release: Mutex::new(release_rx),
+            seen: AtomicUsize::new(0),
+            pid_tx: Mutex::new(pid_tx),
+            done_tx: Mutex::new(done_tx),
+        })
+        .unwrap();
+    let mut tcp = TcpStream::connect(server.local_addr()).unwrap();
+    tcp.write_all(UPGRADE.as_bytes()).unwrap();
+    let pid = pid_rx.recv_timeout(WAIT).unwrap();
+    let writer = thread::spawn(move || {
+        for i in 0..COUNT as u32 {
+            let mut payload = i.to_be_bytes().to_vec();
+            payload.resize(100, 0);
+            tcp.write_all(&masked_frame(0x82, &payload)).unwrap();
+        }
+        tcp
+    });
+    // Wait until the reader has filled the mailbox up to the limit ...
+    let handle = runtime.handle();
+    let mut reached = false;
+    for _ in 0..1_000_000 {
+        if handle.mailbox_len(pid).unwrap_or(0) >= LIMIT {
+            reached = true;
+            break;
+        }
+        thread::yield_now();
+    }
+    assert!(reached, "the reader never filled the mailbox");
+    // ... and check it stays bounded while the client keeps writing: one
+    // 1 KiB read holds at most ten 110-byte frames past the limit.
+    for _ in 0..10_000 {
+        let len = handle.mailbox_len(pid).unwrap_or(0);
+        assert!(
+            len <= LIMIT + 10,
+            "mailbox grew to {len}: the reader did not stop"
+        );
+        thread::yield_now();
+    }
+    release_tx.send(()).unwrap();
+    assert_eq!(done_rx.recv_timeout(WAIT).unwrap(), COUNT);
+    let tcp = writer.join().unwrap();
+    drop(tcp);
+    server.shutdown(WAIT);
+    runtime.shutdown(WAIT);
+}
