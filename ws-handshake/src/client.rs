@@ -449,10 +449,11 @@ pub fn parse_response(
     let window = &buf[..buf.len().min(limits.head_limit())];
     let mut stack = [httparse::EMPTY_HEADER; 64];
     let mut heap = Vec::new();
-    let slots = if limits.max_headers <= stack.len() {
-        &mut stack[..limits.max_headers]
+    let wanted = limits.header_slots(window.len());
+    let slots = if wanted <= stack.len() {
+        &mut stack[..wanted]
     } else {
-        heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
+        heap.resize(wanted, httparse::EMPTY_HEADER);
         &mut heap[..]
     };
     let mut res = httparse::Response::new(slots);
@@ -470,7 +471,8 @@ pub fn parse_response(
         if body_len > limits.max_body_size {
             return Err(Error::BodyTooLarge);
         }
-        let Some(body) = buf.get(len..len + body_len) else {
+        let end = len.checked_add(body_len).ok_or(Error::BodyTooLarge)?;
+        let Some(body) = buf.get(len..end) else {
             return Ok(None);
         };
         let refused = Refused {

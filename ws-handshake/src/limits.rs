@@ -50,6 +50,13 @@ impl Limits {
         self.max_head_size.min(Limits::MAX_HEAD_SIZE)
     }
 
+    /// Header slots worth providing for a head of `len` bytes: `max_headers`, but no more
+    /// than such a head can hold (a field line takes at least 2 bytes, `x:` and LF), so a
+    /// huge setting never turns into a huge allocation and the answer is the same.
+    pub(crate) fn header_slots(&self, len: usize) -> usize {
+        self.max_headers.min(len / 2 + 1)
+    }
+
     /// These limits with `max_head_size` set.
     pub const fn with_max_head_size(mut self, bytes: usize) -> Self {
         self.max_head_size = bytes;

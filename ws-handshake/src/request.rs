@@ -70,10 +70,11 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usi
 
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut heap = Vec::new();
-    let slots = if limits.max_headers <= STACK_HEADERS {
-        &mut stack[..limits.max_headers]
+    let wanted = limits.header_slots(bytes.len());
+    let slots = if wanted <= STACK_HEADERS {
+        &mut stack[..wanted]
     } else {
-        heap.resize_with(limits.max_headers, MaybeUninit::uninit);
+        heap.resize_with(wanted, MaybeUninit::uninit);
         &mut heap[..]
     };
     let mut req = httparse::Request::new(&mut []);
@@ -444,6 +445,14 @@ mod tests {
             parse_request(&bytes, &Limits::default()),
             Err(Error::Malformed(Malformed::HeaderValue))
         );
+    }
+
+    #[test]
+    fn a_huge_header_limit_allocates_only_what_the_head_can_hold() {
+        let limits = Limits::default().with_max_headers(usize::MAX);
+        let (r, _) = parse(GOOD).unwrap().unwrap();
+        let (same, _) = parse_request(GOOD.as_bytes(), &limits).unwrap().unwrap();
+        assert_eq!(r, same);
     }
 
     #[test]

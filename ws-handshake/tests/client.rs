@@ -327,6 +327,15 @@ fn refusal_limits_and_bad_lengths() {
         parse_response(bytes, &offer(), &limits),
         Err(Error::BodyTooLarge)
     );
+    let unlimited = Limits::default().with_max_body_size(usize::MAX);
+    let huge = format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Length: {}\r\n\r\n",
+        usize::MAX
+    );
+    assert_eq!(
+        parse_response(huge.as_bytes(), &offer(), &unlimited),
+        Err(Error::BodyTooLarge)
+    );
     assert_eq!(
         parse("HTTP/1.1 403 Forbidden\r\nContent-Length: five\r\n\r\n"),
         Err(Error::InvalidContentLength)
