@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: every check, in order, stopping at the first failure.
 
-use crate::{fuzz, layering, step};
+use crate::{autobahn, fuzz, interop, layering, step};
 use std::time::Instant;
 
 pub(crate) fn run() -> Result<(), String> {
@@ -27,6 +27,9 @@ pub(crate) fn run() -> Result<(), String> {
     )?;
     step::timed("layering", layering::check)?;
     fuzz::replay()?;
+    // Conformance is strict: any FAILED or NON-STRICT case fails CI (issue 6's bar).
+    step::timed("autobahn", || autobahn::run(&["--strict".to_string()]))?;
+    step::timed("interop", || interop::run(&[]))?;
     println!(
         "xtask ci: all checks passed in {:.1}s",
         start.elapsed().as_secs_f64()
