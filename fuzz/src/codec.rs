@@ -122,8 +122,9 @@ pub fn frame_roundtrip(data: &[u8]) {
 
 /// Feeds a client's byte stream to a server `Connection` with small limits. Input: byte 0 =
 /// read size (0: all at once); the rest = the stream. Checks: the same events and error as
-/// feeding it whole; the receive buffer never exceeds a frame; nothing but one pong and one
-/// close is ever queued (a ping flood queues one pong); an error queues its close code.
+/// feeding it whole; the receive buffer never exceeds a frame; nothing but at most
+/// `MAX_PENDING_PONGS` waiting pongs and one close is ever queued (a ping flood stays
+/// bounded); an error queues its close code.
 pub fn session_server(data: &[u8]) {
     let Some((&piece, stream)) = data.split_first() else {
         return;
@@ -139,6 +140,8 @@ pub fn session_server(data: &[u8]) {
 }
 
 const FRAME_LIMIT: usize = 4096;
+/// Small, so a handful of pings in the input already reaches the cap.
+const MAX_PENDING_PONGS: usize = 4;
 
 #[derive(Debug, PartialEq)]
 struct Outcome {
@@ -152,7 +155,8 @@ fn run_server(stream: &[u8], piece: usize) -> Outcome {
     let config = Config::default()
         .with_max_frame_size(FRAME_LIMIT)
         .with_max_message_size(2 * FRAME_LIMIT)
-        .with_max_fragments(64);
+        .with_max_fragments(64)
+        .with_max_pending_pongs(MAX_PENDING_PONGS);
     let mut server = Connection::server(config);
     let mut events = Vec::new();
     let mut error = None;
@@ -165,8 +169,9 @@ fn run_server(stream: &[u8], piece: usize) -> Outcome {
             error = Some(e);
         }
         assert!(server.recv_buffer().len() <= FrameHeader::MAX_LEN + FRAME_LIMIT);
-        // At most one pong (2 + 125) and one close (2 + 125) are ever queued.
-        assert!(server.pending_transmit_bytes() <= 2 * 127);
+        // Nothing is taken by poll_transmit until the end, so every pong queued so far is
+        // waiting: at most MAX_PENDING_PONGS pongs (2 + 125 each) and one close (2 + 125).
+        assert!(server.pending_transmit_bytes() <= (MAX_PENDING_PONGS + 1) * 127);
         while let Some(event) = server.poll_event() {
             total_payload += match &event {
                 Event::Text(t) => t.len(),
@@ -299,6 +304,9 @@ mod seeds {
             masked(OpCode::Ping, true, b"2"),
             masked(OpCode::Pong, true, b""),
         ]);
+        let ping_flood: Vec<u8> = (0..6u8)
+            .flat_map(|i| masked(OpCode::Ping, true, &[i]))
+            .collect();
         let binary_16bit = masked(OpCode::Binary, true, &[0xAB; 300]);
         let unmasked_rfc = vec![0x81, 0x05, b'H', b'e', b'l', b'l', b'o'];
         vec![
@@ -359,6 +367,11 @@ mod seeds {
                 "session_server",
                 "pings_then_close",
                 cat(&[vec![5], pings, close]),
+            ),
+            (
+                "session_server",
+                "ping_flood_by_2",
+                cat(&[vec![2], ping_flood]),
             ),
             (
                 "session_server",

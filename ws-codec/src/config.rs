@@ -19,6 +19,7 @@ pub enum Role {
 /// | [`max_message_size`](Config::max_message_size) | 1 MiB |
 /// | [`max_fragments`](Config::max_fragments) | 4096 |
 /// | [`close_timeout`](Config::close_timeout) | 5 s |
+/// | [`max_pending_pongs`](Config::max_pending_pongs) | 32 |
 ///
 /// ```
 /// use std::time::Duration;
@@ -34,6 +35,7 @@ pub struct Config {
     max_message_size: usize,
     max_fragments: usize,
     close_timeout: Duration,
+    max_pending_pongs: usize,
 }
 
 impl Default for Config {
@@ -43,6 +45,7 @@ impl Default for Config {
             max_message_size: 1 << 20,
             max_fragments: 4096,
             close_timeout: Duration::from_secs(5),
+            max_pending_pongs: 32,
         }
     }
 }
@@ -68,6 +71,17 @@ impl Config {
         self.close_timeout = timeout;
         self
     }
+    /// Most pongs waiting to be transmitted (queued, not yet taken by
+    /// [`poll_transmit`](crate::Connection::poll_transmit)); at least 1, a 0 counts as 1.
+    ///
+    /// Every ping is answered with its own pong, in order, while fewer than this many wait;
+    /// once this many wait, a new ping replaces the payload of the newest waiting pong
+    /// (RFC 6455 §5.5.3: an endpoint "MAY elect to send a Pong frame for only the most
+    /// recently processed Ping frame"), so a ping flood costs bounded memory.
+    pub fn with_max_pending_pongs(mut self, pongs: usize) -> Self {
+        self.max_pending_pongs = pongs.max(1);
+        self
+    }
     /// Largest payload of one frame (default 1 MiB).
     pub fn max_frame_size(&self) -> usize {
         self.max_frame_size
@@ -83,5 +97,31 @@ impl Config {
     /// Close handshake timeout (default 5 s).
     pub fn close_timeout(&self) -> Duration {
         self.close_timeout
+    }
+    /// Most pongs waiting to be transmitted (default 32).
+    pub fn max_pending_pongs(&self) -> usize {
+        self.max_pending_pongs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_pending_pongs_defaults_to_32_and_is_at_least_1() {
+        assert_eq!(Config::default().max_pending_pongs(), 32);
+        assert_eq!(
+            Config::default()
+                .with_max_pending_pongs(5)
+                .max_pending_pongs(),
+            5
+        );
+        assert_eq!(
+            Config::default()
+                .with_max_pending_pongs(0)
+                .max_pending_pongs(),
+            1
+        );
     }
 }

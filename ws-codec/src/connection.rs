@@ -51,7 +51,9 @@ enum Timer {
 /// and close the socket when [`should_close_transport`](Self::should_close_transport) says so
 /// (after writing what is queued).
 ///
-/// It answers pings (one pong for a flood, carrying the latest payload), answers the peer's
+/// It answers every ping with its own pong, in order, while fewer than
+/// [`Config::max_pending_pongs`] pongs wait to be transmitted (past that, a new ping replaces
+/// the payload of the newest waiting pong, so a flood costs bounded memory), answers the peer's
 /// close, and on any protocol error queues a close with the error's code, reports the error
 /// once and ignores further input.
 pub struct Connection {
@@ -63,7 +65,11 @@ pub struct Connection {
     events: VecDeque<Event>,
     transmit: VecDeque<Bytes>,
     transmit_len: usize,
-    pong: Option<Bytes>,
+    /// Payloads of pongs waiting for `poll_transmit`, oldest first; at most
+    /// `config.max_pending_pongs()`.
+    pongs: VecDeque<Bytes>,
+    /// Encoded size of the waiting pongs.
+    pongs_len: usize,
     state: State,
     sent_close: Option<CloseFrame>,
     peer_close: Option<CloseFrame>,
@@ -97,7 +103,8 @@ impl Connection {
             events: VecDeque::new(),
             transmit: VecDeque::new(),
             transmit_len: 0,
-            pong: None,
+            pongs: VecDeque::new(),
+            pongs_len: 0,
             state: State::Open,
             sent_close: None,
             peer_close: None,
@@ -223,9 +230,9 @@ impl Connection {
             // frame in response"; §5.5.3: "If an endpoint receives a Ping frame and has not
             // yet sent Pong frame(s) in response to previous Ping frame(s), the endpoint MAY
             // elect to send a Pong frame for only the most recently processed Ping frame."
-            Event::Ping(payload) if self.state == State::Open => {
-                self.pong = Some(payload.clone());
-            }
+            // So: one pong per ping, in order, up to the limit; then the newest waiting pong
+            // takes the latest payload.
+            Event::Ping(payload) if self.state == State::Open => self.queue_pong(payload.clone()),
             Event::Close(close) => {
                 self.peer_close = Some(close.clone());
                 if self.state == State::Open {
@@ -252,7 +259,8 @@ impl Connection {
         // RFC 6455 §7.1.7: to fail the connection, send a close frame with the code
         // (if none was sent yet) and close the transport.
         if self.sent_close.is_none() {
-            self.pong = None;
+            self.pongs.clear();
+            self.pongs_len = 0;
             self.queue_close(error.close_code(), &error.to_string());
         }
         self.state = State::Failed;
@@ -271,7 +279,8 @@ impl Connection {
     /// The next chunk to write to the transport, in order; each is one or more whole
     /// frames, so several can be written at once with a vectored write.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        if let Some(payload) = self.pong.take() {
+        if let Some(payload) = self.pongs.pop_front() {
+            self.pongs_len -= self.pong_len(&payload);
             return Some(self.encode(OpCode::Pong, &payload));
         }
         let chunk = self.transmit.pop_front()?;
@@ -282,11 +291,25 @@ impl Connection {
     /// Bytes waiting in [`poll_transmit`](Self::poll_transmit): what a high-water mark
     /// for backpressure compares against.
     pub fn pending_transmit_bytes(&self) -> usize {
-        let pong = self.pong.as_ref().map_or(0, |p| {
-            let masked = self.masks.is_some() as usize * 4;
-            FrameHeader::new(OpCode::Pong, p.len() as u64).encoded_len() + masked + p.len()
-        });
-        self.transmit_len + pong
+        self.transmit_len + self.pongs_len
+    }
+
+    fn queue_pong(&mut self, payload: Bytes) {
+        self.pongs_len += self.pong_len(&payload);
+        if self.pongs.len() >= self.config.max_pending_pongs() {
+            if let Some(newest) = self.pongs.back_mut() {
+                let old = std::mem::replace(newest, payload);
+                self.pongs_len -= self.pong_len(&old);
+                return;
+            }
+        }
+        self.pongs.push_back(payload);
+    }
+
+    /// Encoded size of a pong carrying `payload`.
+    fn pong_len(&self, payload: &Bytes) -> usize {
+        let masked = self.masks.is_some() as usize * 4;
+        FrameHeader::new(OpCode::Pong, payload.len() as u64).encoded_len() + masked + payload.len()
     }
 
     /// Queues a text message (one frame).
@@ -354,10 +377,11 @@ impl Connection {
     }
 
     fn queue_close(&mut self, code: CloseCode, reason: &str) {
-        if let Some(payload) = self.pong.take() {
+        while let Some(payload) = self.pongs.pop_front() {
             let pong = self.encode(OpCode::Pong, &payload);
             self.push_transmit(pong);
         }
+        self.pongs_len = 0;
         let mut payload = BytesMut::new();
         CloseFrame::encode_payload(code, reason, &mut payload);
         let frame = self.encode(OpCode::Close, &payload);
@@ -499,18 +523,76 @@ mod tests {
         assert_eq!(sent, vec![Frame::new(OpCode::Pong, "abc")]);
     }
 
+    fn pings(server: &mut Connection, payloads: impl IntoIterator<Item = Vec<u8>>) {
+        let wire: Vec<u8> = payloads
+            .into_iter()
+            .flat_map(|p| client_frame(OpCode::Ping, true, &p))
+            .collect();
+        server.handle_bytes(&wire).unwrap();
+    }
+
     #[test]
-    fn rfc_5_5_3_ping_flood_queues_one_pong_for_the_latest() {
+    fn rfc_5_5_2_every_ping_in_one_read_gets_its_own_pong_in_order() {
+        // Autobahn 2.10 / 2.11: ten pings back to back in one read, ten pongs expected.
+        // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame
+        // in response ... The Pong frame sent in response to a Ping frame must have
+        // identical "Application data" as found in the message body of the Ping frame".
         let mut server = Connection::server(Config::default());
-        for i in 0..1000u32 {
-            let payload = i.to_be_bytes();
-            server
-                .handle_bytes(&client_frame(OpCode::Ping, true, &payload))
-                .unwrap();
-        }
+        let payloads: Vec<Vec<u8>> = (0..10u8).map(|i| vec![b'p', i]).collect();
+        pings(&mut server, payloads.clone());
+        assert_eq!(server.pending_transmit_bytes(), 10 * 4);
         let sent = sent_frames(&mut server);
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].payload()[..], 999u32.to_be_bytes());
+        let expected: Vec<Frame> = payloads
+            .into_iter()
+            .map(|p| Frame::new(OpCode::Pong, p))
+            .collect();
+        assert_eq!(sent, expected);
+    }
+
+    #[test]
+    fn rfc_5_5_3_ping_flood_is_bounded_at_max_pending_pongs() {
+        // RFC 6455 §5.5.3: "If an endpoint receives a Ping frame and has not yet sent Pong
+        // frame(s) in response to previous Ping frame(s), the endpoint MAY elect to send a
+        // Pong frame for only the most recently processed Ping frame."
+        let mut server = Connection::server(Config::default());
+        assert_eq!(server.config().max_pending_pongs(), 32);
+        pings(&mut server, (0..1000u32).map(|i| i.to_be_bytes().to_vec()));
+        assert_eq!(server.pending_transmit_bytes(), 32 * 6, "bounded memory");
+        let sent = sent_frames(&mut server);
+        assert_eq!(sent.len(), 32);
+        for (i, pong) in sent[..31].iter().enumerate() {
+            assert_eq!(pong.payload()[..], (i as u32).to_be_bytes());
+        }
+        assert_eq!(sent[31].payload()[..], 999u32.to_be_bytes(), "the latest");
+    }
+
+    #[test]
+    fn pongs_taken_by_poll_transmit_make_room_again() {
+        let mut server = Connection::server(Config::default().with_max_pending_pongs(2));
+        pings(&mut server, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(server.poll_transmit().unwrap()[..], b"\x8a\x01a"[..]);
+        pings(&mut server, [b"d".to_vec()]);
+        let payloads: Vec<Bytes> = sent_frames(&mut server)
+            .into_iter()
+            .map(|f| f.into_payload())
+            .collect();
+        assert_eq!(
+            payloads,
+            [&b"c"[..], &b"d"[..]],
+            "c replaced b, d queued anew"
+        );
+    }
+
+    #[test]
+    fn waiting_pongs_go_out_before_a_close() {
+        let mut server = Connection::server(Config::default());
+        pings(&mut server, [b"1".to_vec(), b"2".to_vec()]);
+        server.close(CloseCode::NORMAL, "").unwrap();
+        let sent = sent_frames(&mut server);
+        assert_eq!(sent.len(), 3);
+        assert_eq!(sent[0], Frame::new(OpCode::Pong, "1"));
+        assert_eq!(sent[1], Frame::new(OpCode::Pong, "2"));
+        assert_eq!(close_code_of(&sent[2]), 1000);
     }
 
     #[test]
