@@ -152,6 +152,41 @@ impl From<httparse::Error> for Error {
 }
 
 impl Error {
+    /// Whether [`parse_request`](crate::parse_request) refused a complete, well-formed
+    /// head because it does not ask for a WebSocket upgrade at all: its method is not
+    /// GET ([`MethodNotAllowed`](Error::MethodNotAllowed)), it is HTTP/1.0
+    /// ([`UnsupportedHttpVersion`](Error::UnsupportedHttpVersion)), or it lacks
+    /// `Upgrade: websocket` or `Connection: upgrade`
+    /// ([`MissingUpgrade`](Error::MissingUpgrade),
+    /// [`MissingConnectionUpgrade`](Error::MissingConnectionUpgrade); RFC 7230 §6.7: an
+    /// `Upgrade` not named in `Connection` is to be ignored).
+    ///
+    /// A server that also serves plain HTTP reads such a head with
+    /// [`parse_http_request`](crate::parse_http_request) and answers it itself, or
+    /// sends this error's rejection. A head that asks for the upgrade but gets it wrong
+    /// (a bad key, version 8, ...) is not one of these: it is refused as a handshake.
+    ///
+    /// ```
+    /// use ws_handshake::{parse_request, Limits};
+    ///
+    /// let limits = Limits::default();
+    /// let page = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    /// assert!(parse_request(page, &limits).unwrap_err().is_not_upgrade());
+    /// let version_8 = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+    ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///     Sec-WebSocket-Version: 8\r\n\r\n";
+    /// assert!(!parse_request(version_8, &limits).unwrap_err().is_not_upgrade());
+    /// ```
+    pub fn is_not_upgrade(&self) -> bool {
+        matches!(
+            self,
+            Error::MethodNotAllowed
+                | Error::UnsupportedHttpVersion
+                | Error::MissingUpgrade
+                | Error::MissingConnectionUpgrade
+        )
+    }
+
     /// The HTTP status a server answers this error with.
     ///
     /// Misuse errors (the server asked to send something invalid) are its own fault:

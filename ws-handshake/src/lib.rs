@@ -20,9 +20,14 @@
 //! - responses: the 101 with `Sec-WebSocket-Accept`, a chosen subprotocol (only an
 //!   offered one), accepted extensions and extra headers; [`Rejection`]s with any
 //!   status; every header value a caller passes is checked for CR/LF;
-//! - [`OriginPolicy`], against cross-site WebSocket hijacking (403).
+//! - [`OriginPolicy`], against cross-site WebSocket hijacking (403);
+//! - plain HTTP on the same port: when [`parse_request`]'s error
+//!   [`is_not_upgrade`](Error::is_not_upgrade) (a page load, a POST), the same head
+//!   reader gives an [`HttpRequest`] through [`parse_http_request`]: method, path,
+//!   query, headers, under the same limits.
 //!
-//! What it deliberately does not do: sockets and TLS; frames (that is `ws-codec`, which
+//! What it deliberately does not do: sockets and TLS; HTTP bodies, keep-alive and
+//! routing for plain requests (it reads their head only); frames (that is `ws-codec`, which
 //! this crate does not depend on); HTTP/2 (RFC 8441) and HTTP/1.0; decoding a chunked
 //! refusal body; negotiating an extension's parameters (it hands the offers over
 //! parsed; the compression layer decides).
@@ -106,6 +111,7 @@ mod client;
 mod error;
 mod extension;
 mod head;
+mod http;
 mod limits;
 mod origin;
 mod request;
@@ -116,6 +122,7 @@ pub use accept::{accept_key, GUID};
 pub use client::{parse_response, Accepted, ClientRequest, Refused, Reply};
 pub use error::{Error, Malformed};
 pub use extension::{Extension, Param};
+pub use http::{parse_http_request, HttpRequest};
 pub use limits::Limits;
 pub use origin::OriginPolicy;
 pub use request::{parse_request, Request};

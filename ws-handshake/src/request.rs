@@ -6,7 +6,8 @@ use std::mem::MaybeUninit;
 
 use crate::accept::{accept_key_bytes, is_valid_key};
 use crate::extension::{is_extension_list, Extension};
-use crate::head::{Head, Span};
+use crate::head::Span;
+use crate::http::HttpRequest;
 use crate::response::Accept;
 use crate::token::{elements, eq_lower, is_token_list, list_contains, trim_ows};
 use crate::{Error, Limits, Malformed};
@@ -22,12 +23,8 @@ const STACK_HEADERS: usize = 64;
 /// and repeated headers are kept in order.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Request {
-    head: Head,
-    target: Span,
-    /// Empty for an absolute-form target without a path, which means `/`.
-    path: Span,
-    query: Option<Span>,
-    host: Span,
+    /// The head, its target and its `Host` (always there: §4.2.1 item 2).
+    http: HttpRequest,
     key: Span,
     origin: Option<Span>,
 }
@@ -61,6 +58,18 @@ pub struct Request {
 /// assert_eq!(&bytes[consumed..], b"\x81\x80"); // the first frame, handed on
 /// ```
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Error> {
+    parse_head(buf, limits, validate)
+}
+
+/// Reads a request head within `limits` and, once it is complete, hands its bytes and
+/// httparse's view of them to `build`: the one head reader of [`parse_request`] and
+/// [`parse_http_request`](crate::parse_http_request).
+#[inline(always)]
+pub(crate) fn parse_head<T>(
+    buf: &[u8],
+    limits: &Limits,
+    build: impl FnOnce(&[u8], &httparse::Request<'_, '_>) -> Result<T, Error>,
+) -> Result<Option<(T, usize)>, Error> {
     let window = &buf[..buf.len().min(limits.head_limit())];
     // A target that has run past its limit cuts the parse there: whatever httparse
     // finds wrong before the cut is reported, else the target is too long. Deciding
@@ -80,7 +89,7 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usi
     let mut req = httparse::Request::new(&mut []);
     match req.parse_with_uninit_headers(bytes, slots)? {
         httparse::Status::Complete(len) if cut.is_none() => {
-            validate(&bytes[..len], &req).map(|r| Some((r, len)))
+            build(&bytes[..len], &req).map(|r| Some((r, len)))
         }
         // RFC 7230 §3.1.1: a server that receives a request-target longer than it wishes
         // to parse MUST respond with 414 (URI Too Long).
@@ -208,22 +217,17 @@ fn validate(bytes: &[u8], req: &httparse::Request<'_, '_>) -> Result<Request, Er
         (Some(o), _) => Some(check_utf8(o)?),
     };
 
-    let head = Head::new(bytes, req.headers);
     let span = |part: &[u8]| Span::of(bytes, part);
     Ok(Request {
-        target: span(target.as_bytes()),
-        path: span(path.as_bytes()),
-        query: query.map(|q| span(q.as_bytes())),
-        host: span(host),
         key: span(key),
         origin: origin.map(span),
-        head,
+        http: HttpRequest::new(bytes, req, (path, query), Some(host)),
     })
 }
 
 /// A header value the request view hands out as text must be UTF-8 (ASCII, checked
 /// first, is the usual case and the cheap check).
-fn check_utf8(value: &[u8]) -> Result<&[u8], Error> {
+pub(crate) fn check_utf8(value: &[u8]) -> Result<&[u8], Error> {
     if value.is_ascii() || std::str::from_utf8(value).is_ok() {
         Ok(value)
     } else {
@@ -237,7 +241,7 @@ fn check_utf8(value: &[u8]) -> Result<&[u8], Error> {
 /// MUST also accept the absolute-form (`ws://host/path`), whose authority is dropped
 /// here. RFC 6455 §3: "Fragment identifiers are meaningless in the context of
 /// WebSocket URIs and MUST NOT be used" — a `#` is refused.
-fn split_target(target: &str) -> Result<(&str, Option<&str>), Error> {
+pub(crate) fn split_target(target: &str) -> Result<(&str, Option<&str>), Error> {
     if target.contains('#') {
         return Err(Error::InvalidTarget);
     }
@@ -264,70 +268,68 @@ fn split_target(target: &str) -> Result<(&str, Option<&str>), Error> {
 impl Request {
     /// The request target as sent (`/chat?room=1`).
     pub fn target(&self) -> &str {
-        self.head.str(self.target)
+        self.http.target()
     }
 
     /// The path of the target, without the query (`/chat`). An absolute-form target
     /// without a path (`ws://host`) gives `/`.
     pub fn path(&self) -> &str {
-        match self.head.str(self.path) {
-            "" => "/",
-            p => p,
-        }
+        self.http.path()
     }
 
     /// The query of the target, after `?`, if there is one (still percent-encoded).
     pub fn query(&self) -> Option<&str> {
-        self.query.map(|q| self.head.str(q))
+        self.http.query()
     }
 
     /// The `Host` header (RFC 6455 §4.2.1 item 2; exactly one is required).
     pub fn host(&self) -> &str {
-        self.head.str(self.host)
+        self.http.host().unwrap_or_default()
     }
 
     /// The first value of the header `name` (ASCII case-insensitive). `None` if there is
     /// none, or if its value is not UTF-8 (see [`header_bytes`](Request::header_bytes)).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.head.get(name)
+        self.http.header(name)
     }
 
     /// The first value of the header `name`, as raw bytes (HTTP allows obs-text).
     pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
-        self.head.first(name)
+        self.http.header_bytes(name)
     }
 
     /// Every UTF-8 value of the header `name`, in the order received: repeated headers
     /// (`Cookie`, `Sec-WebSocket-Protocol`, ...) are all kept.
     pub fn headers<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.head.get_all(name)
+        self.http.headers(name)
     }
 
     /// Every header field, (name, raw value), in the order received.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.head.iter()
+        self.http.iter()
     }
 
     /// The `Origin` header, if the client sent one (browsers always do; RFC 6455 §4.1
     /// item 8, §10.2). Check it with [`OriginPolicy`](crate::OriginPolicy).
     pub fn origin(&self) -> Option<&str> {
-        self.origin.map(|o| self.head.str(o))
+        self.origin.map(|o| self.http.head.str(o))
     }
 
     /// The `Sec-WebSocket-Key`, checked to be the base64 of 16 bytes.
     pub fn key(&self) -> &str {
-        self.head.str(self.key)
+        self.http.head.str(self.key)
     }
 
     /// The `Sec-WebSocket-Accept` value answering [`key()`](Request::key).
     pub fn accept_key(&self) -> String {
-        String::from_utf8_lossy(&accept_key_bytes(self.head.slice(self.key))).into_owned()
+        String::from_utf8_lossy(&accept_key_bytes(self.key_bytes())).into_owned()
     }
 
     /// The subprotocols the client offered, in its order of preference (all
     /// `Sec-WebSocket-Protocol` fields, RFC 6455 §4.1 item 10).
     pub fn protocols(&self) -> impl Iterator<Item = &str> {
-        self.head
+        self.http
+            .head
             .values("sec-websocket-protocol")
             .flat_map(elements)
             .map(|p| std::str::from_utf8(p).unwrap_or_default())
@@ -337,14 +339,21 @@ impl Request {
     /// `Sec-WebSocket-Extensions` fields, RFC 6455 §9.1). The same extension may be
     /// offered several times with different parameters.
     pub fn extensions(&self) -> impl Iterator<Item = Extension<'_>> {
-        self.head
+        self.http
+            .head
             .get_all("sec-websocket-extensions")
             .flat_map(Extension::parse_list)
     }
 
     /// The head's bytes as received, up to and including the empty line.
     pub fn as_bytes(&self) -> &[u8] {
-        self.head.as_bytes()
+        self.http.as_bytes()
+    }
+
+    /// The request as plain HTTP: its method (`GET`), version and the same target and
+    /// headers, for code that handles upgrades and plain requests alike.
+    pub fn as_http(&self) -> &HttpRequest {
+        &self.http
     }
 
     /// Starts the `101 Switching Protocols` answer to this request.
@@ -354,7 +363,7 @@ impl Request {
 
     /// The raw bytes of the `Sec-WebSocket-Key`, for the response builder.
     pub(crate) fn key_bytes(&self) -> &[u8] {
-        self.head.slice(self.key)
+        self.http.head.slice(self.key)
     }
 }
 
@@ -362,7 +371,7 @@ impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("target", &self.target())
-            .field("headers", &self.head)
+            .field("headers", &self.http.head)
             .finish()
     }
 }

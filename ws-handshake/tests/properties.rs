@@ -1,13 +1,16 @@
 //! Property tests: any split of the input parses like the whole (requests and
-//! responses, valid or mangled, under tight limits), and the client and server sides
-//! accept each other.
+//! responses, valid or mangled, under tight limits), plain HTTP requests read the head
+//! as the handshake does, and the client and server sides accept each other.
 
 mod common;
 
 use common::*;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
-use ws_handshake::{parse_request, parse_response, ClientRequest, Limits, Reply};
+use ws_handshake::{
+    parse_http_request, parse_request, parse_response, ClientRequest, Error, Limits, Malformed,
+    Reply,
+};
 
 const RESPONSE: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
 const REFUSAL: &str = "HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\nnope!";
@@ -118,6 +121,40 @@ proptest! {
             r
         };
         assert_splits_agree(&bytes, never_past_the_limit)?;
+    }
+
+    #[test]
+    fn http_request_splits_agree_and_read_heads_like_parse_request(
+        seed in prop_oneof![
+            request_seed(),
+            Just(b"GET /page?q=1 HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n".to_vec()),
+            Just(b"POST /send HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi".to_vec()),
+        ],
+        edits in prop::collection::vec(edit(), 0..4),
+        limits in limits(),
+    ) {
+        let bytes = apply(seed, &edits);
+        assert_splits_agree(&bytes, |b| parse_http_request(b, &limits))?;
+        // One head reader: the same bytes are incomplete, too large or malformed for
+        // both, and a handshake is also a plain request with the same fields.
+        match (parse_request(&bytes, &limits), parse_http_request(&bytes, &limits)) {
+            (Ok(None), plain) => prop_assert_eq!(plain, Ok(None)),
+            (Ok(Some((r, n))), Ok(Some((h, m)))) => {
+                prop_assert_eq!(n, m);
+                prop_assert_eq!(r.as_http(), &h);
+            }
+            (Ok(Some(_)), plain) => prop_assert!(false, "plain parse: {:?}", plain),
+            (Err(e), plain) => match e {
+                Error::HeadTooLarge
+                | Error::TooManyHeaders
+                | Error::TargetTooLong
+                | Error::Malformed(Malformed::HeaderName | Malformed::NewLine
+                    | Malformed::Token | Malformed::Version) => {
+                    prop_assert_eq!(plain, Err(e));
+                }
+                _ => {}
+            },
+        }
     }
 
     #[test]
