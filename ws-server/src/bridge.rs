@@ -18,11 +18,10 @@ use std::time::{Duration, Instant};
 use actor_core::ReservedTag;
 use bytes::{Bytes, BytesMut};
 use ws_codec::{CloseCode, Event};
-use ws_handshake::Request;
+use ws_handshake::{HttpRequest, Request};
 
 use crate::config::Settings;
 use crate::conn::{bytes_len, Decision, Inner, Io, Phase, Shared};
-use crate::http::HttpRequest;
 use crate::server::ServerShared;
 
 /// Longest a write may block before the writer looks at its timers again
@@ -161,17 +160,16 @@ fn read_head(
         match ws_handshake::parse_request(head, &settings.handshake_limits) {
             Ok(Some((request, n))) => return Head::Request(request, n),
             Ok(None) => {}
-            Err(e) => {
-                let refusal = e.to_bytes();
-                if not_an_upgrade(&e) {
-                    if let Some(r) =
-                        HttpRequest::from_head(head, settings.handshake_limits.max_headers)
-                    {
-                        return Head::Http(r, refusal);
-                    }
-                }
-                return Head::Invalid(refusal);
+            // Not an upgrade at all (a page load): read the same head as plain HTTP.
+            Err(e) if e.is_not_upgrade() => {
+                return match ws_handshake::parse_http_request(head, &settings.handshake_limits) {
+                    Ok(Some((request, _))) => Head::Http(request, e.to_bytes()),
+                    Err(plain) => Head::Invalid(plain.to_bytes()),
+                    // Unreachable: parse_request has seen the whole head.
+                    Ok(None) => Head::Invalid(e.to_bytes()),
+                };
             }
+            Err(e) => return Head::Invalid(e.to_bytes()),
         }
         let now = Instant::now();
         if now >= deadline || interrupted() {
@@ -187,20 +185,6 @@ fn read_head(
             Err(_) => return Head::Gone,
         }
     }
-}
-
-/// ws-handshake refused a complete, well-formed head because it is not a
-/// WebSocket upgrade (rather than because it is malformed or too large).
-fn not_an_upgrade(e: &ws_handshake::Error) -> bool {
-    use ws_handshake::Error as E;
-    matches!(
-        e,
-        E::MethodNotAllowed
-            | E::MissingUpgrade
-            | E::MissingConnectionUpgrade
-            | E::MissingKey
-            | E::UnsupportedVersion
-    )
 }
 
 fn retry(e: &io::Error) -> bool {

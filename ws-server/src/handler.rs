@@ -2,10 +2,9 @@
 
 use bytes::Bytes;
 use ws_codec::{CloseCode, Utf8Bytes};
-use ws_handshake::Request;
+use ws_handshake::{HttpRequest, Request};
 
 use crate::conn::Conn;
-use crate::http::HttpRequest;
 
 /// A data message from the client, text and binary kept apart.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -136,7 +136,6 @@ mod config;
 mod conn;
 mod error;
 mod handler;
-mod http;
 mod server;
 
 pub use config::{
@@ -147,10 +146,9 @@ pub use config::{
 pub use conn::Conn;
 pub use error::Error;
 pub use handler::{Connect, Handler, Message, Response};
-pub use http::HttpRequest;
 pub use server::{Server, ServerBuilder, ShutdownReport};
 
 /// Re-exported so handlers need not name the dependency crates for these.
 pub use bytes::Bytes;
 pub use ws_codec::{CloseCode, EncodedFrame, Utf8Bytes};
-pub use ws_handshake::Request;
+pub use ws_handshake::{HttpRequest, Request};
