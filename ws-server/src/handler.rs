@@ -91,8 +91,9 @@ pub trait Handler: Send + Sync + 'static {
     type State: Send + 'static;
 
     /// A request that is not a WebSocket upgrade (say, `GET /` for a page).
-    /// `None` (the default) gives ws-handshake's refusal (`426 Upgrade
-    /// Required`, `405 Method Not Allowed`, `400 Bad Request` ...).
+    /// `None` (the default) gives ws-handshake's refusal (`405 Method Not
+    /// Allowed`, `400 Bad Request` ...). A broken upgrade (a bad key, version
+    /// 8) never comes here: it is refused as a handshake (400, 426).
     fn on_http(&self, request: &HttpRequest) -> Option<Response> {
         let _ = request;
         None
