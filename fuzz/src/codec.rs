@@ -298,6 +298,11 @@ mod seeds {
             masked(OpCode::Text, false, "κόσμε".as_bytes()),
             masked(OpCode::Continuation, true, b"\xf4\x90\x80\x80"),
         ]);
+        let bad_utf8_in_frame = masked(
+            OpCode::Text,
+            true,
+            &["κόσμε".as_bytes(), b"\xf4\x90\x80\x80", b"edited"].concat(),
+        );
         let close = masked(OpCode::Close, true, b"\x03\xe8bye");
         let pings = cat(&[
             masked(OpCode::Ping, true, b"1"),
@@ -363,6 +368,11 @@ mod seeds {
                 cat(&[vec![3], fragmented]),
             ),
             ("session_server", "bad_utf8_by_1", cat(&[vec![1], bad_utf8])),
+            (
+                "session_server",
+                "bad_utf8_in_frame_by_3",
+                cat(&[vec![3], bad_utf8_in_frame]),
+            ),
             (
                 "session_server",
                 "pings_then_close",

@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::close::{truncate_reason, CloseCode, CloseFrame};
 use crate::config::{Config, Role};
-use crate::decoder::Decoder;
+use crate::decoder::{Decoder, Step};
 use crate::error::{Error, SendError};
 use crate::frame::{encode_frame, EncodedFrame, FrameHeader, OpCode};
 use crate::message::{Assembler, Event};
@@ -209,9 +209,19 @@ impl Connection {
     fn process(&mut self) -> Result<(), Error> {
         while self.accepts_input() {
             let (used, max) = self.assembler.usage();
-            let frame = match self.decoder.decode_within(&mut self.recv, used, max) {
-                Ok(Some(frame)) => frame,
-                Ok(None) => return Ok(()),
+            let frame = match self.decoder.decode_step(&mut self.recv, used, max) {
+                Ok(Step::Frame(frame)) => frame,
+                Ok(Step::Incomplete) => return Ok(()),
+                Ok(Step::Partial { header, arrived }) => {
+                    // The frame is still arriving: check its place in the message now, and
+                    // its text as it comes (RFC 6455 §8.1, fail fast: Autobahn 6.4.3/6.4.4).
+                    // Bytes fed here are not validated again when the frame completes.
+                    let checked = self
+                        .assembler
+                        .begin(&header)
+                        .and_then(|()| self.assembler.feed(&self.recv[arrived]));
+                    return checked.map_err(|e| self.fail(e));
+                }
                 Err(e) => return Err(self.fail(e)),
             };
             match self.assembler.push(frame) {
@@ -667,6 +677,122 @@ mod tests {
         assert_eq!(close_code_of(&sent[0]), 1007);
         assert_eq!(&sent[0].payload()[2..], b"text message is not valid UTF-8");
         assert_eq!(server.send_binary(b"x"), Err(SendError::Closed));
+    }
+
+    /// A frame as `role`'s peer sends it: masked towards a server, unmasked towards a client.
+    fn frame_to(role: Role, opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
+        match role {
+            Role::Server => client_frame(opcode, fin, payload),
+            Role::Client => {
+                let mut dst = BytesMut::new();
+                Frame::new(opcode, Bytes::copy_from_slice(payload))
+                    .with_fin(fin)
+                    .encode(&mut dst);
+                dst.to_vec()
+            }
+        }
+    }
+
+    fn connection(role: Role) -> Connection {
+        match role {
+            Role::Server => Connection::server(Config::default()),
+            Role::Client => client(),
+        }
+    }
+
+    /// Autobahn 6.4.3 / 6.4.4: valid text, then bytes that no continuation can make valid,
+    /// then more text.
+    const FAIL_FAST: [&[u8]; 3] = ["κόσμε".as_bytes(), b"\xf4\x90\x80\x80", b"edited"];
+
+    #[test]
+    fn rfc_8_1_text_frame_fails_on_the_chunk_that_makes_it_invalid() {
+        // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds
+        // that the byte stream is not, in fact, a valid UTF-8 stream, that endpoint MUST
+        // _Fail the WebSocket Connection_." Autobahn 6.4.3/6.4.4 expect it as soon as the
+        // bytes received so far cannot be valid, not when the frame completes.
+        for role in [Role::Server, Role::Client] {
+            let mut conn = connection(role);
+            let wire = frame_to(role, OpCode::Text, true, &FAIL_FAST.concat());
+            let header = wire.len() - FAIL_FAST.concat().len();
+            let first = header + FAIL_FAST[0].len();
+            let second = first + FAIL_FAST[1].len();
+            assert_eq!(conn.handle_bytes(&wire[..first]), Ok(()), "{role:?}");
+            assert_eq!(
+                conn.handle_bytes(&wire[first..second]),
+                Err(Error::InvalidUtf8),
+                "{role:?}: fails before the frame completes"
+            );
+            assert_eq!(conn.state(), State::Failed);
+            assert_eq!(conn.handle_bytes(&wire[second..]), Ok(()), "ignored");
+            assert_eq!(conn.poll_event(), None);
+            assert_eq!(close_code_of(&sent_frames(&mut conn)[0]), 1007);
+        }
+    }
+
+    #[test]
+    fn rfc_8_1_continuation_of_text_fails_while_it_arrives() {
+        for role in [Role::Server, Role::Client] {
+            let mut conn = connection(role);
+            conn.handle_bytes(&frame_to(role, OpCode::Text, false, b"ok "))
+                .unwrap();
+            let wire = frame_to(role, OpCode::Continuation, true, &FAIL_FAST.concat());
+            let cut = wire.len() - FAIL_FAST[2].len() - 1;
+            assert_eq!(
+                conn.handle_bytes(&wire[..cut]),
+                Err(Error::InvalidUtf8),
+                "{role:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_split_binary_frame_is_not_checked_as_utf8() {
+        let mut server = Connection::server(Config::default());
+        server
+            .handle_bytes(&client_frame(OpCode::Binary, false, b"\xff"))
+            .unwrap();
+        let wire = client_frame(OpCode::Continuation, true, &FAIL_FAST.concat());
+        for byte in wire.chunks(1) {
+            server.handle_bytes(byte).unwrap();
+        }
+        let mut expected = b"\xff".to_vec();
+        expected.extend(FAIL_FAST.concat());
+        assert_eq!(server.poll_event(), Some(Event::Binary(expected.into())));
+    }
+
+    #[test]
+    fn valid_text_fed_one_byte_at_a_time_decodes() {
+        let text = "κόσμε € 😀 ascii, and enough of it to need a 16-bit length: ".repeat(3);
+        for role in [Role::Server, Role::Client] {
+            let mut conn = connection(role);
+            let mut wire = frame_to(role, OpCode::Text, true, text.as_bytes());
+            let (a, b) = text.as_bytes().split_at(7); // inside "μ"
+            wire.extend(frame_to(role, OpCode::Text, false, a));
+            wire.extend(frame_to(role, OpCode::Ping, true, b"mid"));
+            wire.extend(frame_to(role, OpCode::Continuation, true, b));
+            for byte in wire.chunks(1) {
+                conn.handle_bytes(byte).unwrap();
+            }
+            assert_eq!(conn.poll_event(), Some(Event::Text(text.as_str().into())));
+            assert_eq!(
+                conn.poll_event(),
+                Some(Event::Ping(Bytes::from_static(b"mid")))
+            );
+            assert_eq!(conn.poll_event(), Some(Event::Text(text.as_str().into())));
+            assert_eq!(conn.poll_event(), None, "{role:?}");
+        }
+    }
+
+    #[test]
+    fn text_ending_inside_a_character_fails_only_when_the_frame_completes() {
+        // A split sequence may still be completed by the next byte: no early failure.
+        let mut server = Connection::server(Config::default());
+        let wire = client_frame(OpCode::Text, true, b"ok\xe2\x82");
+        assert_eq!(server.handle_bytes(&wire[..wire.len() - 1]), Ok(()));
+        assert_eq!(
+            server.handle_bytes(&wire[wire.len() - 1..]),
+            Err(Error::InvalidUtf8)
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The resumable frame decoder: bytes in, checked and unmasked `Frame`s out.
 
+use std::ops::Range;
+
 use bytes::{Buf, BytesMut};
 
 use crate::config::Role;
@@ -14,8 +16,9 @@ const RESERVE_STEP: usize = 64 * 1024;
 ///
 /// The header is parsed once, checked against every frame-level rule of RFC 6455 and the
 /// size limit, then kept while the payload arrives; no payload byte is buffered for a frame
-/// that breaks a rule. The payload is split off the input buffer, unmasked in place and
-/// frozen: no copy.
+/// that breaks a rule. The payload is unmasked in place as it arrives (each byte once, so a
+/// frame fed in many pieces costs no more than one fed whole), then split off the input
+/// buffer and frozen: no copy.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -33,6 +36,23 @@ pub struct Decoder {
     role: Role,
     max_frame_size: u64,
     header: Option<FrameHeader>,
+    /// Payload bytes of the pending frame, at the front of the input, already unmasked.
+    unmasked: usize,
+}
+
+/// What one [`Decoder::decode_step`] call made of the input.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Not even a whole header yet.
+    Incomplete,
+    /// The header is known and part of the payload is here: `arrived` is the range of the
+    /// input that was unmasked by this call (payload bytes that came since the last one).
+    Partial {
+        header: FrameHeader,
+        arrived: Range<usize>,
+    },
+    /// A whole frame.
+    Frame(Frame),
 }
 
 impl Decoder {
@@ -42,6 +62,7 @@ impl Decoder {
             role,
             max_frame_size: 1 << 20,
             header: None,
+            unmasked: 0,
         }
     }
 
@@ -71,32 +92,59 @@ impl Decoder {
         used: u64,
         max: u64,
     ) -> Result<Option<Frame>, Error> {
+        match self.decode_step(src, used, max)? {
+            Step::Frame(frame) => Ok(Some(frame)),
+            Step::Incomplete | Step::Partial { .. } => Ok(None),
+        }
+    }
+
+    /// Like [`decode_within`](Self::decode_within), also reporting a frame still arriving:
+    /// its header as soon as it is known, and the payload bytes unmasked by this call, so a
+    /// caller can check them (UTF-8) before the frame completes.
+    pub(crate) fn decode_step(
+        &mut self,
+        src: &mut BytesMut,
+        used: u64,
+        max: u64,
+    ) -> Result<Step, Error> {
         let header = match self.header {
             Some(header) => header,
             None => {
                 let Some((header, header_len)) = FrameHeader::parse(src)? else {
-                    return Ok(None);
+                    return Ok(Step::Incomplete);
                 };
                 self.check(&header, used, max)?;
                 src.advance(header_len);
                 self.header = Some(header);
+                self.unmasked = 0;
                 header
             }
         };
         // `check` bounded the length by `max_frame_size`, itself from a `usize`.
         let len = header.payload_len as usize;
-        if src.len() < len {
+        let start = self.unmasked;
+        let end = src.len().min(len);
+        if let Some(key) = header.mask {
+            // RFC 6455 §5.3: byte i of the payload is XORed with key byte i MOD 4, so the
+            // part that starts at payload offset `start` takes the key rotated by `start`.
+            let mut key = key;
+            key.rotate_left(start % 4);
+            apply_mask(&mut src[start..end], key);
+        }
+        self.unmasked = end;
+        if end < len {
             // Room for the rest of the payload, in steps: a peer that sends only headers
             // must not make us allocate its whole announced frame up front.
-            src.reserve((len - src.len()).min(RESERVE_STEP));
-            return Ok(None);
+            src.reserve((len - end).min(RESERVE_STEP));
+            return Ok(Step::Partial {
+                header,
+                arrived: start..end,
+            });
         }
         self.header = None;
-        let mut payload = src.split_to(len);
-        if let Some(key) = header.mask {
-            apply_mask(&mut payload, key);
-        }
-        Ok(Some(Frame::from_parts(header, payload.freeze())))
+        self.unmasked = 0;
+        let payload = src.split_to(len);
+        Ok(Step::Frame(Frame::from_parts(header, payload.freeze())))
     }
 
     fn check(&self, header: &FrameHeader, used: u64, max: u64) -> Result<(), Error> {
@@ -209,6 +257,52 @@ mod tests {
         buf.unsplit(rest.split());
         let frame = decoder.decode(&mut buf).unwrap().unwrap();
         assert_eq!(frame.payload(), &Bytes::from(vec![1u8; 200]));
+    }
+
+    #[test]
+    fn rfc_5_3_payload_is_unmasked_once_as_it_arrives() {
+        // RFC 6455 §5.3: "Octet i of the transformed data ("transformed-octet-i") is the XOR
+        // of octet i of the original data ("original-octet-i") with octet at index i modulo 4
+        // of the masking key": a part starting at offset i uses the key rotated by i mod 4.
+        let plain: Vec<u8> = (0..=200u8).collect();
+        let all = wire(&[Frame::new(OpCode::Binary, plain.clone()).with_mask(Some(KEY))]);
+        for piece in 1..=9 {
+            let mut decoder = Decoder::new(Role::Server);
+            let mut buf = BytesMut::new();
+            let mut seen = Vec::new();
+            let mut frame = None;
+            for part in all.chunks(piece) {
+                buf.extend_from_slice(part);
+                match decoder.decode_step(&mut buf, 0, u64::MAX).unwrap() {
+                    Step::Incomplete => assert!(seen.is_empty()),
+                    Step::Partial { header, arrived } => {
+                        assert_eq!(header.payload_len, 201);
+                        assert_eq!(arrived.start, seen.len(), "nothing handed out twice");
+                        seen.extend_from_slice(&buf[arrived]);
+                    }
+                    Step::Frame(f) => frame = Some(f),
+                }
+            }
+            // Unmasking a byte twice would mask it again: the payload would differ.
+            let frame = frame.unwrap();
+            assert_eq!(frame.payload()[..], plain[..], "piece {piece}");
+            assert_eq!(seen[..], plain[..seen.len()], "piece {piece}");
+            assert!(decoder.pending_header().is_none() && buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn unmasked_frames_hand_out_arriving_bytes_too() {
+        let mut buf = wire(&[Frame::new(OpCode::Text, "Hello")]);
+        let mut rest = buf.split_off(4);
+        let mut decoder = Decoder::new(Role::Client);
+        let Ok(Step::Partial { arrived, .. }) = decoder.decode_step(&mut buf, 0, u64::MAX) else {
+            panic!("header and two payload bytes");
+        };
+        assert_eq!(&buf[arrived], b"He");
+        buf.unsplit(rest.split());
+        let frame = decoder.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(&frame.payload()[..], b"Hello");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use crate::close::CloseFrame;
 use crate::config::Config;
 use crate::error::Error;
-use crate::frame::{Frame, OpCode};
+use crate::frame::{Frame, FrameHeader, OpCode};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
 /// What the peer sent, as the application sees it.
@@ -66,11 +66,19 @@ impl fmt::Display for Event {
 /// A message in one frame is handed out as the frame's own `Bytes` (no copy). Fragments are
 /// copied into one `BytesMut`, so a flood of tiny fragments pins at most about twice
 /// `max_message_size`, never a `Bytes` (and its receive buffer) per fragment.
+///
+/// A frame can be announced by its header ([`begin`](Self::begin)) and the payload of a
+/// text message checked as it arrives ([`feed`](Self::feed)), before the whole frame is
+/// [`push`](Self::push)ed; `push` then validates only the bytes not fed yet.
 #[derive(Debug)]
 pub(crate) struct Assembler {
     max_message_size: usize,
     max_fragments: usize,
     open: Option<Partial>,
+    /// The frame whose header is known and whose payload is arriving.
+    frame: Option<Arriving>,
+    /// The UTF-8 state of the text message being received.
+    utf8: Utf8Validator,
 }
 
 #[derive(Debug)]
@@ -78,7 +86,14 @@ struct Partial {
     text: bool,
     buf: BytesMut,
     fragments: usize,
-    utf8: Utf8Validator,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Arriving {
+    /// Its payload belongs to a text message (a text frame, or a continuation of one).
+    text: bool,
+    /// Payload bytes already fed to `utf8`.
+    fed: usize,
 }
 
 impl Assembler {
@@ -87,6 +102,57 @@ impl Assembler {
             max_message_size: config.max_message_size(),
             max_fragments: config.max_fragments(),
             open: None,
+            frame: None,
+            utf8: Utf8Validator::new(),
+        }
+    }
+
+    /// A frame's header has arrived: checks where it may stand in the message sequence (so
+    /// a misplaced frame fails before its payload arrives) and prepares its UTF-8 checking.
+    /// Called again for the same frame (as its payload arrives), it does nothing.
+    pub(crate) fn begin(&mut self, header: &FrameHeader) -> Result<(), Error> {
+        if self.frame.is_some() {
+            return Ok(());
+        }
+        let text = match (header.opcode, self.open.as_ref()) {
+            (OpCode::Ping | OpCode::Pong | OpCode::Close, _) => false,
+            // RFC 6455 §5.4: "the fragments of one message MUST NOT be interleaved between
+            // the fragments of another message".
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(Error::ExpectedContinuation(header.opcode))
+            }
+            (OpCode::Text, None) => {
+                self.utf8 = Utf8Validator::new();
+                true
+            }
+            (OpCode::Binary, None) => false,
+            // RFC 6455 §5.4: a continuation frame belongs to an open fragmented message.
+            (OpCode::Continuation, None) => return Err(Error::UnexpectedContinuation),
+            (OpCode::Continuation, Some(partial)) => {
+                if partial.fragments >= self.max_fragments {
+                    return Err(Error::TooManyFragments {
+                        max: self.max_fragments,
+                    });
+                }
+                partial.text
+            }
+        };
+        self.frame = Some(Arriving { text, fed: 0 });
+        Ok(())
+    }
+
+    /// The next payload bytes of the frame [`begin`](Self::begin) announced: when it belongs
+    /// to a text message they are validated now, failing as soon as no continuation can
+    /// make the message valid UTF-8.
+    pub(crate) fn feed(&mut self, payload: &[u8]) -> Result<(), Error> {
+        match self.frame.as_mut() {
+            Some(frame) if frame.text => {
+                // RFC 6455 §8.1, Autobahn 6.4.3/6.4.4: fail fast, even inside a frame.
+                self.utf8.feed(payload).map_err(|_| Error::InvalidUtf8)?;
+                frame.fed += payload.len();
+                Ok(())
+            }
+            Some(_) | None => Ok(()),
         }
     }
 
@@ -96,7 +162,11 @@ impl Assembler {
         (used as u64, self.max_message_size as u64)
     }
 
+    /// Takes a whole frame ([`begin`](Self::begin) is implied if it was not called) and
+    /// returns the event it completes, if any.
     pub(crate) fn push(&mut self, frame: Frame) -> Result<Option<Event>, Error> {
+        self.begin(frame.header())?;
+        let arriving = self.frame.take().expect("begin announced the frame");
         let opcode = frame.opcode();
         let fin = frame.fin();
         let payload = frame.into_payload();
@@ -111,49 +181,36 @@ impl Assembler {
         if len > max {
             return Err(Error::MessageTooLarge { len, max });
         }
+        let single = opcode != OpCode::Continuation && fin;
+        // A one-frame text message that arrived whole is validated once, by `complete`.
+        // Otherwise the validator takes the bytes it has not seen (§8.1 with Autobahn 6.4.x:
+        // fail as soon as a fragment is invalid).
+        if arriving.text && !(single && arriving.fed == 0) {
+            self.utf8
+                .feed(&payload[arriving.fed..])
+                .map_err(|_| Error::InvalidUtf8)?;
+            if fin {
+                self.utf8.finish().map_err(|_| Error::InvalidUtf8)?;
+            }
+        }
         let text = opcode == OpCode::Text;
-        match (opcode, self.open.as_mut()) {
-            // RFC 6455 §5.4: "the fragments of one message MUST NOT be interleaved between
-            // the fragments of another message".
-            (OpCode::Text | OpCode::Binary, Some(_)) => Err(Error::ExpectedContinuation(opcode)),
-            (OpCode::Text | OpCode::Binary, None) if fin => complete(text, payload).map(Some),
-            (OpCode::Text | OpCode::Binary, None) => {
-                let mut utf8 = Utf8Validator::new();
-                if text {
-                    // §8.1 with Autobahn 6.4.x: fail as soon as a fragment is invalid.
-                    utf8.feed(&payload).map_err(|_| Error::InvalidUtf8)?;
-                }
+        match self.open.as_mut() {
+            None if single => complete(text, payload).map(Some),
+            None => {
                 self.open = Some(Partial {
                     text,
                     buf: BytesMut::from(&payload[..]),
                     fragments: 1,
-                    utf8,
                 });
                 Ok(None)
             }
-            // RFC 6455 §5.4: a continuation frame belongs to an open fragmented message.
-            (_, None) => Err(Error::UnexpectedContinuation),
-            (_, Some(partial)) => {
+            Some(partial) => {
                 partial.fragments += 1;
-                if partial.fragments > self.max_fragments {
-                    return Err(Error::TooManyFragments {
-                        max: self.max_fragments,
-                    });
-                }
-                if partial.text {
-                    partial
-                        .utf8
-                        .feed(&payload)
-                        .map_err(|_| Error::InvalidUtf8)?;
-                }
                 partial.buf.extend_from_slice(&payload);
                 if !fin {
                     return Ok(None);
                 }
                 let partial = self.open.take().expect("matched Some above");
-                if partial.text {
-                    partial.utf8.finish().map_err(|_| Error::InvalidUtf8)?;
-                }
                 complete(partial.text, partial.buf.freeze()).map(Some)
             }
         }

@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use ws_codec::{Config, Connection, Event, Frame, OpCode};
+use ws_codec::{Config, Connection, Error, Event, Frame, OpCode};
 
 /// One step of what a client may send: a whole message, a fragmented one with control
 /// frames between its fragments, or a lone ping/pong. Text is valid UTF-8 cut anywhere,
@@ -119,5 +119,49 @@ proptest! {
         let wire = encode(&steps);
         let every: Vec<usize> = (1..wire.len()).collect();
         prop_assert_eq!(run(&wire, &[]).0, run(&wire, &every).0);
+    }
+
+    #[test]
+    fn any_split_fails_the_same_way_on_invalid_text(
+        steps in proptest::collection::vec(step(), 0..4),
+        text in "\\PC{0,40}",
+        bad in prop::sample::select(vec![&b"\xff"[..], b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90"]),
+        at in any::<prop::sample::Index>(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..20),
+    ) {
+        // RFC 6455 §8.1: invalid text fails the connection (1007), wherever the reads split,
+        // in the read that brings the first byte no continuation can make valid (fail fast,
+        // Autobahn 6.4.x), even when that read ends inside the frame.
+        let mut at = at.index(text.len() + 1);
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let mut data = text.into_bytes();
+        data.splice(at..at, bad.iter().copied());
+        let decisive = (1..=data.len())
+            .find(|&end| matches!(std::str::from_utf8(&data[..end]), Err(e) if e.error_len().is_some()))
+            .expect("the inserted bytes are invalid")
+            - 1;
+        let payload_len = data.len();
+        let mut wire = encode(&steps);
+        let mut frame = BytesMut::new();
+        Frame::new(OpCode::Text, data).with_mask(Some([1, 2, 3, 4])).encode(&mut frame);
+        wire.extend_from_slice(&frame);
+        let decisive = wire.len() - payload_len + decisive;
+        let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(wire.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut server = Connection::server(Config::default());
+        let mut at = 0;
+        let mut errors = Vec::new();
+        for &cut in cuts.iter().chain(std::iter::once(&wire.len())) {
+            if let Err(e) = server.handle_bytes(&wire[at..cut]) {
+                prop_assert!((at..cut).contains(&decisive), "failed in read {:?}, not at {}", at..cut, decisive);
+                errors.push(e);
+            }
+            at = cut;
+        }
+        prop_assert_eq!(errors, vec![Error::InvalidUtf8]);
+        let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
+        prop_assert_eq!(events, run(&encode(&steps), &[]).0);
     }
 }
