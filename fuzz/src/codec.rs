@@ -124,7 +124,9 @@ pub fn frame_roundtrip(data: &[u8]) {
 /// read size (0: all at once); the rest = the stream. Checks: the same events and error as
 /// feeding it whole; the receive buffer never exceeds a frame; nothing but at most
 /// `MAX_PENDING_PONGS` waiting pongs and one close is ever queued (a ping flood stays
-/// bounded); an error queues its close code.
+/// bounded); an error queues its close code. The split run uses deferred failure
+/// (`Config::with_deferred_failure`): the same events, error and close code must come out,
+/// the close only once `fail()` is called.
 pub fn session_server(data: &[u8]) {
     let Some((&piece, stream)) = data.split_first() else {
         return;
@@ -134,9 +136,22 @@ pub fn session_server(data: &[u8]) {
     } else {
         usize::from(piece)
     };
-    let whole = run_server(stream, stream.len().max(1));
-    let split = run_server(stream, piece);
+    let whole = run_server(stream, stream.len().max(1), false);
+    let split = run_server(stream, piece, false);
     assert_eq!(whole, split, "read size changed the outcome");
+    let deferred = run_server(stream, piece, true);
+    assert_eq!(
+        (&deferred.events, &deferred.error, deferred.state),
+        (&whole.events, &whole.error, whole.state),
+        "deferred failure changed the outcome"
+    );
+    // Deferred failure keeps the pongs waiting at the error; the other frames are the same.
+    let not_pong = |f: &&Frame| f.opcode() != OpCode::Pong;
+    assert!(deferred
+        .sent
+        .iter()
+        .filter(not_pong)
+        .eq(whole.sent.iter().filter(not_pong)));
 }
 
 const FRAME_LIMIT: usize = 4096;
@@ -151,12 +166,13 @@ struct Outcome {
     sent: Vec<Frame>,
 }
 
-fn run_server(stream: &[u8], piece: usize) -> Outcome {
+fn run_server(stream: &[u8], piece: usize, deferred: bool) -> Outcome {
     let config = Config::default()
         .with_max_frame_size(FRAME_LIMIT)
         .with_max_message_size(2 * FRAME_LIMIT)
         .with_max_fragments(64)
-        .with_max_pending_pongs(MAX_PENDING_PONGS);
+        .with_max_pending_pongs(MAX_PENDING_PONGS)
+        .with_deferred_failure(deferred);
     let mut server = Connection::server(config);
     let mut events = Vec::new();
     let mut error = None;
@@ -164,8 +180,13 @@ fn run_server(stream: &[u8], piece: usize) -> Outcome {
     for part in stream.chunks(piece) {
         if let Err(e) = server.handle_bytes(part) {
             assert!(error.is_none(), "an error is reported once");
-            assert_eq!(server.state(), State::Failed);
-            assert!(server.should_close_transport());
+            if deferred {
+                assert_eq!(server.state(), State::Failing);
+                assert!(server.sent_close().is_none() && !server.should_close_transport());
+            } else {
+                assert_eq!(server.state(), State::Failed);
+                assert!(server.should_close_transport());
+            }
             error = Some(e);
         }
         assert!(server.recv_buffer().len() <= FrameHeader::MAX_LEN + FRAME_LIMIT);
@@ -182,6 +203,11 @@ fn run_server(stream: &[u8], piece: usize) -> Outcome {
         }
     }
     assert!(total_payload <= stream.len());
+    if deferred && error.is_some() {
+        assert_eq!(server.fail(), Ok(()));
+        assert_eq!(server.state(), State::Failed);
+        assert!(server.should_close_transport());
+    }
     let mut wire = BytesMut::new();
     while let Some(chunk) = server.poll_transmit() {
         wire.extend_from_slice(&chunk);

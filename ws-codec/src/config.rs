@@ -20,6 +20,7 @@ pub enum Role {
 /// | [`max_fragments`](Config::max_fragments) | 4096 |
 /// | [`close_timeout`](Config::close_timeout) | 5 s |
 /// | [`max_pending_pongs`](Config::max_pending_pongs) | 32 |
+/// | [`deferred_failure`](Config::deferred_failure) | false |
 ///
 /// ```
 /// use std::time::Duration;
@@ -36,6 +37,7 @@ pub struct Config {
     max_fragments: usize,
     close_timeout: Duration,
     max_pending_pongs: usize,
+    deferred_failure: bool,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             max_fragments: 4096,
             close_timeout: Duration::from_secs(5),
             max_pending_pongs: 32,
+            deferred_failure: false,
         }
     }
 }
@@ -82,6 +85,19 @@ impl Config {
         self.max_pending_pongs = pongs.max(1);
         self
     }
+    /// Whether a protocol error waits for the application before its close frame is queued.
+    ///
+    /// `false` (the default): on a protocol error the close frame (with the error's code) is
+    /// queued at once and the state becomes [`State::Failed`](crate::State::Failed).
+    /// `true`: the state becomes [`State::Failing`](crate::State::Failing); the events decoded
+    /// before the error stay available, the application may still send (its answers to
+    /// them), and [`Connection::fail`](crate::Connection::fail) queues the close. An
+    /// application that answers messages asynchronously (an actor) needs this for its
+    /// answers to go out before the close.
+    pub fn with_deferred_failure(mut self, deferred: bool) -> Self {
+        self.deferred_failure = deferred;
+        self
+    }
     /// Largest payload of one frame (default 1 MiB).
     pub fn max_frame_size(&self) -> usize {
         self.max_frame_size
@@ -101,6 +117,11 @@ impl Config {
     /// Most pongs waiting to be transmitted (default 32).
     pub fn max_pending_pongs(&self) -> usize {
         self.max_pending_pongs
+    }
+    /// Whether a protocol error waits for [`Connection::fail`](crate::Connection::fail)
+    /// before its close is queued (default false).
+    pub fn deferred_failure(&self) -> bool {
+        self.deferred_failure
     }
 }
 
@@ -123,5 +144,13 @@ mod tests {
                 .max_pending_pongs(),
             1
         );
+    }
+
+    #[test]
+    fn deferred_failure_is_opt_in() {
+        assert!(!Config::default().deferred_failure());
+        assert!(Config::default()
+            .with_deferred_failure(true)
+            .deferred_failure());
     }
 }

@@ -30,6 +30,10 @@ pub enum State {
     Closed,
     /// The peer broke the protocol; our close frame (with the error's code) is queued.
     Failed,
+    /// The peer broke the protocol and [`Config::deferred_failure`] is on: further input is
+    /// ignored, the application may still send its answers to the events that came before
+    /// the error, and [`Connection::fail`] queues the close (then the state is `Failed`).
+    Failing,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,8 +58,9 @@ enum Timer {
 /// It answers every ping with its own pong, in order, while fewer than
 /// [`Config::max_pending_pongs`] pongs wait to be transmitted (past that, a new ping replaces
 /// the payload of the newest waiting pong, so a flood costs bounded memory), answers the peer's
-/// close, and on any protocol error queues a close with the error's code, reports the error
-/// once and ignores further input.
+/// close, and on any protocol error reports the error once, ignores further input and queues
+/// a close with the error's code: at once, or (with [`Config::deferred_failure`]) when the
+/// application calls [`fail`](Self::fail) after answering the events before the error.
 pub struct Connection {
     config: Config,
     masks: Option<MaskSource>,
@@ -133,6 +138,8 @@ impl Connection {
     }
 
     /// Closed or failed: no more events will come and nothing but queued bytes goes out.
+    /// `Failing` is not closed: the application may still send until it calls
+    /// [`fail`](Self::fail).
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed | State::Failed)
     }
@@ -161,15 +168,17 @@ impl Connection {
         match self.state {
             State::Failed => true,
             State::Closed => self.role() == Role::Server || self.timer == Timer::Expired,
-            State::Open | State::CloseSent => false,
+            State::Open | State::CloseSent | State::Failing => false,
         }
     }
 
     // ---- input ----
 
     /// Feeds bytes read from the transport and processes every complete frame in them.
-    /// On a protocol error the close frame is queued, the error is returned, and all later
-    /// input is ignored (`Ok(())`); input after the peer's close is ignored too.
+    /// On a protocol error the close frame is queued (or, with [`Config::deferred_failure`],
+    /// left to [`fail`](Self::fail)), the error is returned, and all later input is ignored
+    /// (`Ok(())`); input after the peer's close is ignored too. Events decoded before the
+    /// error stay available through [`poll_event`](Self::poll_event).
     pub fn handle_bytes(&mut self, data: &[u8]) -> Result<(), Error> {
         if self.accepts_input() {
             self.recv.extend_from_slice(data);
@@ -203,7 +212,7 @@ impl Connection {
     }
 
     fn accepts_input(&self) -> bool {
-        self.state != State::Failed && self.peer_close.is_none()
+        !matches!(self.state, State::Failed | State::Failing) && self.peer_close.is_none()
     }
 
     fn process(&mut self) -> Result<(), Error> {
@@ -220,14 +229,14 @@ impl Connection {
                         .assembler
                         .begin(&header)
                         .and_then(|()| self.assembler.feed(&self.recv[arrived]));
-                    return checked.map_err(|e| self.fail(e));
+                    return checked.map_err(|e| self.on_error(e));
                 }
-                Err(e) => return Err(self.fail(e)),
+                Err(e) => return Err(self.on_error(e)),
             };
             match self.assembler.push(frame) {
                 Ok(Some(event)) => self.on_event(event),
                 Ok(None) => {}
-                Err(e) => return Err(self.fail(e)),
+                Err(e) => return Err(self.on_error(e)),
             }
         }
         self.recv.clear();
@@ -265,15 +274,21 @@ impl Connection {
         self.events.push_back(event);
     }
 
-    fn fail(&mut self, error: Error) -> Error {
-        // RFC 6455 §7.1.7: to fail the connection, send a close frame with the code
-        // (if none was sent yet) and close the transport.
-        if self.sent_close.is_none() {
-            self.pongs.clear();
-            self.pongs_len = 0;
-            self.queue_close(error.close_code(), &error.to_string());
+    fn on_error(&mut self, error: Error) -> Error {
+        if self.config.deferred_failure() && self.state == State::Open {
+            // The close waits for `fail()`, so the application's answers to the events
+            // before the error can go out first.
+            self.state = State::Failing;
+        } else {
+            // RFC 6455 §7.1.7: to fail the connection, send a close frame with the code
+            // (if none was sent yet) and close the transport.
+            if self.sent_close.is_none() {
+                self.pongs.clear();
+                self.pongs_len = 0;
+                self.queue_close(error.close_code(), &error.to_string());
+            }
+            self.state = State::Failed;
         }
-        self.state = State::Failed;
         self.recv = BytesMut::new();
         self.error = Some(error.clone());
         error
@@ -359,7 +374,14 @@ impl Connection {
     /// The close timer starts at the next [`handle_timeout`](Self::handle_timeout) call (the
     /// connection has no clock): call `handle_timeout(now)` after `close`, then arm a timer
     /// for [`poll_timeout`](Self::poll_timeout).
+    ///
+    /// While [`Failing`](State::Failing), `close` is [`fail`](Self::fail): the close carries
+    /// the protocol error's code and reason, not `code` and `reason` (RFC 6455 §7.4.1: the
+    /// code says why the connection ends).
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if self.state == State::Failing {
+            return self.fail();
+        }
         self.check_open()?;
         if !code.is_valid_on_wire() && code != CloseCode::NO_STATUS {
             return Err(SendError::InvalidCloseCode(code));
@@ -370,11 +392,35 @@ impl Connection {
         Ok(())
     }
 
+    /// Ends a deferred failure ([`Config::deferred_failure`]): queues the close frame with
+    /// the protocol error's code and reason (RFC 6455 §7.1.7: _Fail the WebSocket
+    /// Connection_), after everything sent so far, and moves to [`State::Failed`], exactly as
+    /// an immediate failure does: [`should_close_transport`](Self::should_close_transport)
+    /// is then true, and every later send returns [`SendError::Closed`].
+    ///
+    /// Call it once the events decoded before the error are handled. Already `Failed` (an
+    /// immediate failure, or `fail` called twice): nothing to do, `Ok(())`. Any other state:
+    /// [`SendError::NotFailing`].
+    pub fn fail(&mut self) -> Result<(), SendError> {
+        match (self.state, self.error.clone()) {
+            (State::Failing, Some(error)) => {
+                // Pongs still waiting answer pings that came before the error: they go out
+                // first, as every other answer does.
+                self.queue_close(error.close_code(), &error.to_string());
+                self.state = State::Failed;
+                self.timer = Timer::Wanted;
+                Ok(())
+            }
+            (State::Failed, _) => Ok(()),
+            _ => Err(SendError::NotFailing),
+        }
+    }
+
     fn check_open(&self) -> Result<(), SendError> {
         // RFC 6455 §5.5.1: "The application MUST NOT send any more data frames after
-        // sending a Close frame."
+        // sending a Close frame." While failing, no close was sent yet.
         match self.state {
-            State::Open => Ok(()),
+            State::Open | State::Failing => Ok(()),
             State::CloseSent | State::Closed | State::Failed => Err(SendError::Closed),
         }
     }
@@ -793,6 +839,129 @@ mod tests {
             server.handle_bytes(&wire[wire.len() - 1..]),
             Err(Error::InvalidUtf8)
         );
+    }
+
+    fn deferred() -> Connection {
+        Connection::server(Config::default().with_deferred_failure(true))
+    }
+
+    #[test]
+    fn deferred_failure_is_off_by_default() {
+        assert!(!Config::default().deferred_failure());
+        let mut server = Connection::server(Config::default());
+        let mut wire = client_frame(OpCode::Text, true, b"ok");
+        wire.extend(client_frame(OpCode::Continuation, true, b"x"));
+        assert_eq!(
+            server.handle_bytes(&wire),
+            Err(Error::UnexpectedContinuation)
+        );
+        assert_eq!(server.state(), State::Failed, "close queued at once");
+        assert_eq!(server.send_text("ok"), Err(SendError::Closed));
+    }
+
+    #[test]
+    fn rfc_7_1_7_deferred_failure_answers_earlier_messages_before_the_close() {
+        // Autobahn 3.2, 3.3, 4.1.3-4.1.5, 4.2.3, 4.2.4, 5.15: a valid message and a bad frame
+        // in one read; the echo of the message must go out before the close. RFC 6455
+        // §7.1.7: to _Fail the WebSocket Connection_ the endpoint sends a Close frame with an
+        // appropriate status code (§7.4.1) and closes the connection.
+        let mut server = deferred();
+        let mut wire = client_frame(OpCode::Text, true, b"ok");
+        wire.extend(client_frame(OpCode::Ping, true, b"p"));
+        wire.extend({
+            let mut bad = client_frame(OpCode::Text, true, b"rsv");
+            bad[0] |= 0x40;
+            bad
+        });
+        wire.extend(client_frame(OpCode::Text, true, b"never"));
+        assert_eq!(server.handle_bytes(&wire), Err(Error::ReservedBits(0b100)));
+
+        // The events before the error are delivered; nothing after it.
+        assert_eq!(server.state(), State::Failing);
+        assert_eq!(server.error(), Some(&Error::ReservedBits(0b100)));
+        assert_eq!(server.poll_event(), Some(Event::Text("ok".into())));
+        assert_eq!(
+            server.poll_event(),
+            Some(Event::Ping(Bytes::from_static(b"p")))
+        );
+        assert_eq!(server.poll_event(), None);
+        assert_eq!(server.sent_close(), None, "no close queued yet");
+        assert!(!server.should_close_transport() && !server.is_closed());
+        assert_eq!(
+            server.handle_bytes(&client_frame(OpCode::Ping, true, b"late")),
+            Ok(()),
+            "later input is ignored"
+        );
+        assert_eq!(server.poll_event(), None);
+
+        // The application answers what came before the error, then fails the connection.
+        server.send_text("ok").unwrap();
+        server.send_binary(b"bin").unwrap();
+        server.send_encoded(&EncodedFrame::text("shared")).unwrap();
+        server.ping(b"q").unwrap();
+        assert_eq!(server.fail(), Ok(()));
+        assert_eq!(server.state(), State::Failed);
+        assert!(server.should_close_transport() && server.is_closed());
+        assert_eq!(server.send_text("after"), Err(SendError::Closed));
+        assert_eq!(server.fail(), Ok(()), "already failed: nothing more to do");
+
+        let sent = sent_frames(&mut server);
+        let opcodes: Vec<OpCode> = sent.iter().map(Frame::opcode).collect();
+        assert_eq!(
+            opcodes,
+            [
+                OpCode::Text,
+                OpCode::Binary,
+                OpCode::Text,
+                OpCode::Ping,
+                OpCode::Pong,
+                OpCode::Close
+            ],
+            "every answer before the close; the waiting pong is flushed before it"
+        );
+        assert_eq!(sent[0], Frame::new(OpCode::Text, "ok"));
+        assert_eq!(sent[4], Frame::new(OpCode::Pong, "p"));
+        assert_eq!(close_code_of(&sent[5]), 1002);
+        assert_eq!(
+            &sent[5].payload()[2..],
+            Error::ReservedBits(0b100).to_string().as_bytes(),
+            "reason text as in the immediate path"
+        );
+        assert_eq!(server.sent_close().map(|c| c.code), Some(CloseCode(1002)));
+    }
+
+    #[test]
+    fn deferred_failure_keeps_the_errors_close_code() {
+        let mut server = deferred();
+        let wire = client_frame(OpCode::Text, true, b"\xff");
+        assert_eq!(server.handle_bytes(&wire), Err(Error::InvalidUtf8));
+        assert_eq!(server.state(), State::Failing);
+        // close() while failing ends the failure with the error's code, not the one given.
+        assert_eq!(server.close(CloseCode::NORMAL, "bye"), Ok(()));
+        assert_eq!(server.state(), State::Failed);
+        let sent = sent_frames(&mut server);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(close_code_of(&sent[0]), 1007);
+        // As after an immediate failure: no close timer is reported, the transport closes.
+        server.handle_timeout(Instant::now());
+        assert_eq!(server.poll_timeout(), None);
+        assert!(server.should_close_transport());
+    }
+
+    #[test]
+    fn fail_is_a_usage_error_unless_failing() {
+        let mut server = deferred();
+        assert_eq!(server.fail(), Err(SendError::NotFailing));
+        assert_eq!(server.state(), State::Open);
+        server.close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(server.fail(), Err(SendError::NotFailing));
+        // After our own close there is no close left to defer: a protocol error fails at once.
+        assert_eq!(
+            server.handle_bytes(&client_frame(OpCode::Continuation, true, b"")),
+            Err(Error::UnexpectedContinuation)
+        );
+        assert_eq!(server.state(), State::Failed);
+        assert_eq!(sent_frames(&mut server).len(), 1, "only our own close");
     }
 
     #[test]

@@ -138,6 +138,9 @@ pub enum SendError {
     InvalidCloseCode(CloseCode),
     /// A ping payload longer than 125 bytes (its length).
     ControlPayloadTooLong(usize),
+    /// [`Connection::fail`](crate::Connection::fail) was called while no protocol error was
+    /// waiting for it (the state was not `Failing` or `Failed`).
+    NotFailing,
 }
 
 impl fmt::Display for SendError {
@@ -147,6 +150,9 @@ impl fmt::Display for SendError {
             SendError::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
             SendError::ControlPayloadTooLong(len) => {
                 write!(f, "control payload of {len} bytes exceeds 125")
+            }
+            SendError::NotFailing => {
+                f.write_str("no protocol error is waiting to fail the connection")
             }
         }
     }
