@@ -87,9 +87,13 @@ impl Head {
             value: Span::of(bytes, h.value),
         };
         let fields = if headers.len() <= INLINE_FIELDS {
+            let mut fields = [Field::default(); INLINE_FIELDS];
+            for (slot, h) in fields.iter_mut().zip(headers) {
+                *slot = field(h);
+            }
             Fields::Inline {
                 len: headers.len(),
-                fields: std::array::from_fn(|i| headers.get(i).map(field).unwrap_or_default()),
+                fields,
             }
         } else {
             Fields::Heap(headers.iter().map(field).collect())

@@ -9,7 +9,7 @@ use crate::extension::{is_extension_list, Extension};
 use crate::head::Span;
 use crate::http::HttpRequest;
 use crate::response::Accept;
-use crate::token::{elements, eq_lower, is_token_list, list_contains, trim_ows};
+use crate::token::{elements, eq_name, is_token_list, list_contains, trim_ows};
 use crate::{Error, Limits, Malformed};
 
 /// Header slots kept on the stack; a `Limits::max_headers` above this costs one
@@ -116,6 +116,59 @@ fn target_overflow(window: &[u8], max: usize) -> Option<usize> {
     (!ended).then_some(start + limit)
 }
 
+/// The header fields the handshake reads, lowercase, indexed by the constants below;
+/// index 0 stands for every other field.
+const FIELDS: [&[u8]; 9] = [
+    b"",
+    b"host",
+    b"upgrade",
+    b"connection",
+    b"origin",
+    b"sec-websocket-key",
+    b"sec-websocket-version",
+    b"sec-websocket-protocol",
+    b"sec-websocket-extensions",
+];
+const OTHER: usize = 0;
+const HOST: usize = 1;
+const UPGRADE: usize = 2;
+const CONNECTION: usize = 3;
+const ORIGIN: usize = 4;
+const KEY: usize = 5;
+const VERSION: usize = 6;
+const PROTOCOL: usize = 7;
+const EXTENSIONS: usize = 8;
+
+/// The index in [`FIELDS`] of the one field name of each length (no two have the same
+/// length), [`OTHER`] where none has it.
+static FIELD_BY_LEN: [u8; 25] = {
+    let mut table = [OTHER as u8; 25];
+    let mut k = 1;
+    while k < FIELDS.len() {
+        assert!(
+            table[FIELDS[k].len()] == OTHER as u8,
+            "two names of one length"
+        );
+        table[FIELDS[k].len()] = k as u8;
+        k += 1;
+    }
+    table
+};
+
+/// Which of [`FIELDS`] the header name `name` is: one table look-up by length and one
+/// comparison, the same branches whatever the field.
+#[inline]
+fn field_of(name: &[u8]) -> usize {
+    let k = FIELD_BY_LEN
+        .get(name.len())
+        .map_or(OTHER, |&k| usize::from(k));
+    if eq_name(name, FIELDS[k]) {
+        k
+    } else {
+        OTHER
+    }
+}
+
 /// Checks a complete head against RFC 6455 §4.2.1 and indexes it.
 #[inline]
 fn validate(bytes: &[u8], req: &httparse::Request<'_, '_>) -> Result<Request, Error> {
@@ -130,60 +183,54 @@ fn validate(bytes: &[u8], req: &httparse::Request<'_, '_>) -> Result<Request, Er
     let target = req.path.unwrap_or_default();
     let (path, query) = split_target(target)?;
 
-    let mut host = None;
-    let mut hosts = 0;
-    let mut upgrade = false;
-    let mut connection = false;
-    let mut key = None;
-    let mut keys = 0;
-    let mut version = None;
-    let mut origin = None;
-    let mut origins = 0;
-    let mut protocols_ok = true;
-    let mut extensions_ok = true;
+    // One pass tallies the fields the handshake reads, with no branch on which field it
+    // is (a `match` on the name here compiles to a jump table that mispredicts on
+    // nearly every field); the rules are checked after it, on the last value of each,
+    // and in a second pass for the rare field sent more than once.
+    let mut count = [0u32; FIELDS.len()];
+    let mut last: [&[u8]; FIELDS.len()] = [&[]; FIELDS.len()];
     for h in req.headers.iter() {
-        let name = h.name.as_bytes();
-        let is = |n: &str| eq_lower(name, n.as_bytes());
-        match name.len() {
-            4 if is("host") => {
-                hosts += 1;
-                host = Some(h.value);
-            }
-            // RFC 6455 §4.2.1 item 3: "An |Upgrade| header field containing the value
-            // "websocket", treated as an ASCII case-insensitive value." Upgrade is a
-            // list (RFC 7230 §6.7) and may be split over several fields.
-            7 if is("upgrade") => upgrade |= list_contains(h.value, "websocket"),
-            // RFC 6455 §4.2.1 item 4: "A |Connection| header field that includes the
-            // token "Upgrade", treated as an ASCII case-insensitive value."
-            10 if is("connection") => connection |= list_contains(h.value, "upgrade"),
-            6 if is("origin") => {
-                origins += 1;
-                origin = Some(h.value);
-            }
-            17 if is("sec-websocket-key") => {
-                keys += 1;
-                key = Some(h.value);
-            }
-            // RFC 6455 §4.2.1 item 6: "A |Sec-WebSocket-Version| header field, with a
-            // value of 13." Every such field must say 13.
-            21 if is("sec-websocket-version") => {
-                let ok = trim_ows(h.value) == b"13";
-                version = Some(version.unwrap_or(true) && ok);
-            }
-            // RFC 6455 §4.1: Sec-WebSocket-Protocol is `1#token`.
-            22 if is("sec-websocket-protocol") => protocols_ok &= is_token_list(h.value),
-            // RFC 6455 §9.1: the extension grammar.
-            24 if is("sec-websocket-extensions") => extensions_ok &= is_extension_list(h.value),
-            _ => {}
-        }
+        let k = field_of(h.name.as_bytes());
+        count[k] += 1;
+        last[k] = h.value;
     }
+    let values = |k: usize| {
+        req.headers
+            .iter()
+            .filter(move |h| eq_name(h.name.as_bytes(), FIELDS[k]))
+            .map(|h| h.value)
+    };
+    let any = |k: usize, test: fn(&[u8]) -> bool| match count[k] {
+        0 => false,
+        1 => test(last[k]),
+        _ => values(k).any(test),
+    };
+    let every = |k: usize, test: fn(&[u8]) -> bool| match count[k] {
+        0 => true,
+        1 => test(last[k]),
+        _ => values(k).all(test),
+    };
+    // RFC 6455 §4.2.1 item 3: "An |Upgrade| header field containing the value
+    // "websocket", treated as an ASCII case-insensitive value." Upgrade is a list (RFC
+    // 7230 §6.7) and may be split over several fields.
+    let upgrade = any(UPGRADE, |v| list_contains(v, "websocket"));
+    // RFC 6455 §4.2.1 item 4: "A |Connection| header field that includes the token
+    // "Upgrade", treated as an ASCII case-insensitive value."
+    let connection = any(CONNECTION, |v| list_contains(v, "upgrade"));
+    // RFC 6455 §4.2.1 item 6: "A |Sec-WebSocket-Version| header field, with a value of
+    // 13." Every such field must say 13.
+    let version = (count[VERSION] > 0).then(|| every(VERSION, |v| trim_ows(v) == b"13"));
+    // RFC 6455 §4.1: Sec-WebSocket-Protocol is `1#token`.
+    let protocols_ok = every(PROTOCOL, is_token_list);
+    // RFC 6455 §9.1: the extension grammar.
+    let extensions_ok = every(EXTENSIONS, is_extension_list);
 
     // RFC 6455 §4.2.1 item 2: "A |Host| header field containing the server's authority."
     // RFC 7230 §5.4: more than one Host field is a 400.
-    let host = match (host, hosts) {
-        (None, _) => return Err(Error::MissingHost),
-        (Some(_), 2..) => return Err(Error::DuplicateHost),
-        (Some(h), _) => check_utf8(h)?,
+    let host = match count[HOST] {
+        0 => return Err(Error::MissingHost),
+        1 => check_utf8(last[HOST])?,
+        _ => return Err(Error::DuplicateHost),
     };
     if !upgrade {
         return Err(Error::MissingUpgrade);
@@ -193,11 +240,11 @@ fn validate(bytes: &[u8], req: &httparse::Request<'_, '_>) -> Result<Request, Er
     }
     // RFC 6455 §4.2.1 item 5: "A |Sec-WebSocket-Key| header field with a base64-encoded
     // value that, when decoded, is 16 bytes in length."
-    let key = match (key, keys) {
-        (None, _) => return Err(Error::MissingKey),
-        (Some(_), 2..) => return Err(Error::DuplicateKey),
-        (Some(k), _) if !is_valid_key(k) => return Err(Error::InvalidKey),
-        (Some(k), _) => k,
+    let key = match count[KEY] {
+        0 => return Err(Error::MissingKey),
+        1 if is_valid_key(last[KEY]) => last[KEY],
+        1 => return Err(Error::InvalidKey),
+        _ => return Err(Error::DuplicateKey),
     };
     // RFC 6455 §4.4: a version the server does not speak is answered with 426 and the
     // versions it does.
@@ -211,10 +258,10 @@ fn validate(bytes: &[u8], req: &httparse::Request<'_, '_>) -> Result<Request, Er
         return Err(Error::InvalidExtensionHeader);
     }
     // RFC 6454 §7.3: the Origin header holds one serialized origin.
-    let origin = match (origin, origins) {
-        (None, _) => None,
-        (Some(_), 2..) => return Err(Error::DuplicateOrigin),
-        (Some(o), _) => Some(check_utf8(o)?),
+    let origin = match count[ORIGIN] {
+        0 => None,
+        1 => Some(check_utf8(last[ORIGIN])?),
+        _ => return Err(Error::DuplicateOrigin),
     };
 
     let span = |part: &[u8]| Span::of(bytes, part);
@@ -443,6 +490,46 @@ mod tests {
             "Version: 13\r\nSec-WebSocket-Version: 8\r\n",
         );
         assert_eq!(parse(&twice), Err(Error::UnsupportedVersion));
+    }
+
+    #[test]
+    fn every_repeat_of_a_list_field_is_checked() {
+        let with = |extra: &str| GOOD.replace("\r\n\r\n", &format!("\r\n{extra}\r\n\r\n"));
+        let ok = with("Sec-WebSocket-Protocol: chat\r\nsec-websocket-protocol: v2");
+        let (r, _) = parse(&ok).unwrap().unwrap();
+        assert_eq!(r.protocols().collect::<Vec<_>>(), ["chat", "v2"]);
+        assert_eq!(
+            parse(&with(
+                "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: a b"
+            )),
+            Err(Error::InvalidProtocolHeader)
+        );
+        assert_eq!(
+            parse(&with(
+                "Sec-WebSocket-Extensions: x\r\nSec-WebSocket-Extensions: ;"
+            )),
+            Err(Error::InvalidExtensionHeader)
+        );
+        // A second Upgrade or Connection field may carry the token.
+        let split = GOOD
+            .replace("Upgrade: websocket", "Upgrade: h2c\r\nUPGRADE: WebSocket")
+            .replace(
+                "Connection: Upgrade",
+                "Connection: keep-alive\r\nconnection: upgrade",
+            );
+        assert!(parse(&split).unwrap().is_some());
+    }
+
+    #[test]
+    fn field_names_are_found_in_any_case_and_only_whole() {
+        for (k, name) in FIELDS.iter().enumerate().skip(1) {
+            assert_eq!(field_of(name), k);
+            assert_eq!(field_of(&name.to_ascii_uppercase()), k);
+            assert_eq!(field_of(&name[1..]), OTHER);
+        }
+        assert_eq!(field_of(b"pragma"), OTHER); // the length of "origin"
+        assert_eq!(field_of(b"user-agent"), OTHER); // the length of "connection"
+        assert_eq!(field_of(b"x-a-very-long-header-name-indeed"), OTHER);
     }
 
     #[test]

@@ -73,6 +73,45 @@ pub(crate) fn eq_lower(value: &[u8], lower: &[u8]) -> bool {
             .all(|(v, l)| v.to_ascii_lowercase() == *l)
 }
 
+/// Whether the header name `name` equals `lower` (lowercase letters and `-`, at most
+/// 24 bytes) ignoring ASCII case, comparing 4 or 8 bytes at a time without a loop:
+/// this runs for every field of every handshake.
+///
+/// `b | 0x20` lowercases a letter and keeps `-`; the only other bytes it maps onto a
+/// letter or `-` are `@[\]^_` (onto `` ` `` and `{|}~DEL`, not letters) and CR (onto
+/// `-`), and a header name is a token (RFC 7230 §3.2), which holds no CR. So for a
+/// token the answer is exactly [`eq_lower`]'s (tested below, byte by byte). Longer
+/// names fall back to [`eq_lower`].
+#[inline]
+pub(crate) fn eq_name(name: &[u8], lower: &[u8]) -> bool {
+    let n = name.len();
+    if n != lower.len() {
+        return false;
+    }
+    let word8 =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
+    let word4 =
+        |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or_default());
+    match n {
+        // Words at 0, 8, 16 (each clamped to n - 8) and n - 8 cover any length from 8
+        // to 24; where they overlap, bytes are compared twice.
+        8..=24 => {
+            [0, 8.min(n - 8), 16.min(n - 8), n - 8]
+                .into_iter()
+                .fold(0, |diff, at| {
+                    diff | ((word8(name, at) | 0x2020_2020_2020_2020) ^ word8(lower, at))
+                })
+                == 0
+        }
+        4..=7 => {
+            [0, n - 4].into_iter().fold(0, |diff, at| {
+                diff | ((word4(name, at) | 0x2020_2020) ^ word4(lower, at))
+            }) == 0
+        }
+        _ => eq_lower(name, lower),
+    }
+}
+
 /// Whether the list `value` holds `token`, compared ASCII case-insensitively (RFC 7230
 /// §6.1 and §6.7: connection options and protocol names are case-insensitive).
 /// `token` must be lowercase.
@@ -144,6 +183,35 @@ mod tests {
         assert!(!eq_lower(b"websocke", b"websocket"));
         assert!(!eq_lower(b"websocket ", b"websocket"));
         assert!(!eq_lower("\u{212a}".as_bytes(), b"k"));
+    }
+
+    #[test]
+    fn eq_name_is_eq_lower_for_every_token_byte_at_every_position() {
+        let names: [&[u8]; 9] = [
+            b"host",
+            b"origin",
+            b"upgrade",
+            b"connection",
+            b"sec-websocket-key",
+            b"sec-websocket-version",
+            b"sec-websocket-protocol",
+            b"sec-websocket-extensions",
+            b"abc",
+        ];
+        let tokens: Vec<u8> = (0..=255u8).filter(|&b| is_tchar(b)).collect();
+        for lower in names {
+            assert!(eq_name(lower, lower));
+            assert!(eq_name(&lower.to_ascii_uppercase(), lower));
+            for at in 0..lower.len() {
+                for &b in &tokens {
+                    let mut name = lower.to_vec();
+                    name[at] = b;
+                    assert_eq!(eq_name(&name, lower), eq_lower(&name, lower), "{name:?}");
+                }
+            }
+            assert!(!eq_name(&lower[1..], lower));
+            assert!(!eq_name(&[lower, b"x"].concat(), lower));
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Heap allocations of a parse: the owned head copy, nothing else (the field index is
-//! inline up to 24 fields). One test in this binary, so no other test allocates while
+//! inline up to 24 fields); and of the 101: its bytes. One test in this binary, so no other test allocates while
 //! it counts.
 
 mod common;
@@ -50,6 +50,14 @@ fn parse_allocates_only_the_owned_head() {
     let change = region.change();
     assert!(parsed.unwrap().unwrap().0.iter().count() > 24);
     assert_eq!(change.allocations, 2, "{change:?}");
+
+    // The 101 is one allocation, the bytes to send.
+    let region = Region::new(GLOBAL);
+    let reply = request.accept().to_bytes().unwrap();
+    let change = region.change();
+    assert_eq!(change.allocations, 1, "{change:?}");
+    assert_eq!(change.reallocations, 0, "{change:?}");
+    assert_eq!(change.bytes_allocated, reply.capacity());
 
     // An incomplete head allocates nothing either.
     let region = Region::new(GLOBAL);
