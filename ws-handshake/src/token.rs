@@ -73,15 +73,15 @@ pub(crate) fn eq_lower(value: &[u8], lower: &[u8]) -> bool {
             .all(|(v, l)| v.to_ascii_lowercase() == *l)
 }
 
-/// Whether the header name `name` equals `lower` (lowercase letters and `-`, at most
-/// 24 bytes) ignoring ASCII case, comparing 4 or 8 bytes at a time without a loop:
-/// this runs for every field of every handshake.
+/// Whether `name` (a header name, or a list element of a header value) equals `lower`
+/// (lowercase letters and `-`) ignoring ASCII case, comparing 4 or 8 bytes at a time
+/// without a loop up to 24 bytes: this runs for every field of every handshake.
 ///
-/// `b | 0x20` lowercases a letter and keeps `-`; the only other bytes it maps onto a
-/// letter or `-` are `@[\]^_` (onto `` ` `` and `{|}~DEL`, not letters) and CR (onto
-/// `-`), and a header name is a token (RFC 7230 §3.2), which holds no CR. So for a
-/// token the answer is exactly [`eq_lower`]'s (tested below, byte by byte). Longer
-/// names fall back to [`eq_lower`].
+/// `b | 0x20` lowercases a letter and keeps `-`. The only other byte it maps onto a
+/// letter is that letter's case pair; the only other byte it maps onto `-` is CR, which
+/// no header name or value holds (it ends the line, RFC 7230 §3.2). So on what a
+/// parsed head holds the answer is exactly [`eq_lower`]'s (tested below, byte by byte).
+/// Longer or shorter strings fall back to [`eq_lower`].
 #[inline]
 pub(crate) fn eq_name(name: &[u8], lower: &[u8]) -> bool {
     let n = name.len();
@@ -114,13 +114,13 @@ pub(crate) fn eq_name(name: &[u8], lower: &[u8]) -> bool {
 
 /// Whether the list `value` holds `token`, compared ASCII case-insensitively (RFC 7230
 /// §6.1 and §6.7: connection options and protocol names are case-insensitive).
-/// `token` must be lowercase.
+/// `token` must be lowercase letters and `-`; `value` is from a parsed head (no CR).
 pub(crate) fn list_contains(value: &[u8], token: &str) -> bool {
     let token = token.as_bytes();
-    if eq_lower(value, token) {
+    if eq_name(value, token) {
         return true; // the usual case: the list is the one token
     }
-    elements(value).any(|e| eq_lower(e, token))
+    elements(value).any(|e| eq_name(e, token))
 }
 
 /// Whether `value` is a list of tokens (`1#token`, RFC 6455 §4.1 for
@@ -186,8 +186,8 @@ mod tests {
     }
 
     #[test]
-    fn eq_name_is_eq_lower_for_every_token_byte_at_every_position() {
-        let names: [&[u8]; 9] = [
+    fn eq_name_is_eq_lower_for_every_field_byte_at_every_position() {
+        let names: [&[u8]; 10] = [
             b"host",
             b"origin",
             b"upgrade",
@@ -196,9 +196,13 @@ mod tests {
             b"sec-websocket-version",
             b"sec-websocket-protocol",
             b"sec-websocket-extensions",
+            b"websocket",
             b"abc",
         ];
-        let tokens: Vec<u8> = (0..=255u8).filter(|&b| is_tchar(b)).collect();
+        // Every byte a name or value may hold: all but CR, LF, NUL and DEL.
+        let tokens: Vec<u8> = (0..=255u8)
+            .filter(|&b| !matches!(b, b'\r' | b'\n' | 0 | 0x7f))
+            .collect();
         for lower in names {
             assert!(eq_name(lower, lower));
             assert!(eq_name(&lower.to_ascii_uppercase(), lower));
