@@ -195,17 +195,20 @@ impl<H: Handler> Actor for ConnActor<H> {
                     self.connect(ctx, connect);
                 }
             }
+            // Counted as handled after the hook, so a deferred failure's
+            // close follows the hook's answer (and flow control counts the
+            // message being handled).
             tag::WS_TEXT => {
-                self.conn.shared.message_handled();
                 if let Ok(text) = msg.downcast::<Utf8Bytes>() {
                     self.with_state(ctx, |h, c, s| h.on_message(c, s, Message::Text(text)));
                 }
+                self.conn.shared.message_handled();
             }
             tag::WS_BINARY => {
-                self.conn.shared.message_handled();
                 if let Ok(data) = msg.downcast::<Bytes>() {
                     self.with_state(ctx, |h, c, s| h.on_message(c, s, Message::Binary(data)));
                 }
+                self.conn.shared.message_handled();
             }
             tag::WS_DISCONNECT => {
                 if let Ok(d) = msg.downcast::<DisconnectMsg>() {

@@ -379,11 +379,17 @@ fn read_loop(stream: &mut TcpStream, conn: &Shared, pipelined: &[u8]) {
     let limit = conn.settings.mailbox_limit;
     let size = conn.settings.read_buffer_size;
     let mut out = Vec::new();
-    if !pipelined.is_empty() && !feed(conn, |c| c.handle_bytes(pipelined), &mut out) {
-        return;
+    let mut fed = Fed::Open;
+    if !pipelined.is_empty() {
+        fed = feed(conn, |c| c.handle_bytes(pipelined), &mut out);
     }
     let mut buf = BytesMut::new();
     loop {
+        match fed {
+            Fed::Open => {}
+            Fed::Failing => return fail_after_drain(conn),
+            Fed::Over => return,
+        }
         // Flow control: while the actor is behind, stop reading; TCP pushes back.
         {
             let mut g = conn.lock();
@@ -406,9 +412,7 @@ fn read_loop(stream: &mut TcpStream, conn: &Shared, pipelined: &[u8]) {
                 // Handed over whole: the codec adopts it as its receive buffer
                 // when it holds nothing, so payloads are slices of it, not copies.
                 let chunk = buf.split();
-                if !feed(conn, |c| c.handle_buf(chunk), &mut out) {
-                    return;
-                }
+                fed = feed(conn, |c| c.handle_buf(chunk), &mut out);
             }
             Err(e) if retry(&e) => {}
             Err(_) => {
@@ -419,13 +423,24 @@ fn read_loop(stream: &mut TcpStream, conn: &Shared, pipelined: &[u8]) {
     }
 }
 
-/// Feeds input to the codec and the decoded messages to the actor; false once
-/// the connection is over.
+/// What feeding the codec left the connection in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fed {
+    /// Keep reading.
+    Open,
+    /// The peer broke the protocol: the messages before the error are in the
+    /// mailbox, and the close waits until the actor has handled them.
+    Failing,
+    /// Closed or failed: stop reading.
+    Over,
+}
+
+/// Feeds input to the codec and the decoded messages to the actor.
 fn feed(
     conn: &Shared,
     input: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::Error>,
     out: &mut Vec<Payload>,
-) -> bool {
+) -> Fed {
     let mut g = conn.lock();
     let result = input(&mut g.codec);
     while let Some(event) = g.codec.poll_event() {
@@ -445,11 +460,19 @@ fn feed(
             Event::Close(frame) => g.note_close(frame.code, frame.reason.as_str()),
         }
     }
-    if let Err(e) = &result {
-        // ws-codec queued the close frame with this error's code.
-        g.note_close(e.close_code(), &e.to_string());
-    }
-    let over = g.codec.is_closed();
+    let fed = match &result {
+        Err(_) if g.codec.state() == ws_codec::State::Failing => {
+            conn.draining.store(true, Ordering::SeqCst);
+            Fed::Failing
+        }
+        Err(e) => {
+            // ws-codec queued the close frame with this error's code.
+            g.note_close(e.close_code(), &e.to_string());
+            Fed::Over
+        }
+        Ok(()) if g.codec.is_closed() => Fed::Over,
+        Ok(()) => Fed::Open,
+    };
     let wake = g.parked > 0 && g.codec.pending_transmit_bytes() > 0;
     drop(g);
     if wake {
@@ -457,7 +480,7 @@ fn feed(
     }
     let Some(pid) = conn.pid.get().copied() else {
         out.clear();
-        return !over;
+        return fed;
     };
     for payload in out.drain(..) {
         conn.in_flight.fetch_add(1, Ordering::AcqRel);
@@ -470,7 +493,20 @@ fn feed(
             conn.in_flight.fetch_sub(1, Ordering::AcqRel);
         }
     }
-    !over
+    fed
+}
+
+/// Fails the connection once the actor has handled the messages decoded
+/// before the protocol error, or after the close timeout if it does not.
+fn fail_after_drain(conn: &Shared) {
+    let deadline = Instant::now() + conn.settings.close_timeout;
+    let mut g = conn.lock();
+    while !conn.drained(&g) && Instant::now() < deadline {
+        g = park(conn, g, Some(deadline));
+    }
+    g.fail();
+    drop(g);
+    conn.notify();
 }
 
 /// A decoded message on its way to the mailbox.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -96,10 +96,27 @@ impl Inner {
     }
 
     /// Starts the close handshake (a control frame: never refused for backpressure).
+    /// While a protocol failure is deferred this is [`fail`](Self::fail): the
+    /// close carries the error's code, not `code`.
     pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.codec.state() == ws_codec::State::Failing {
+            self.fail();
+            return Ok(());
+        }
         self.codec.close(code, reason).map_err(map_send)?;
         self.note_close(code, reason);
         Ok(())
+    }
+
+    /// Ends a deferred protocol failure: the close frame with the error's code
+    /// goes out after everything queued so far (RFC 6455 §7.1.7).
+    pub(crate) fn fail(&mut self) {
+        if self.codec.fail().is_ok() {
+            if let Some(e) = self.codec.error() {
+                let (code, reason) = (e.close_code(), e.to_string());
+                self.note_close(code, &reason);
+            }
+        }
     }
 
     /// The code and reason `on_close` reports once the socket is done.
@@ -125,6 +142,9 @@ pub(crate) struct Shared {
     pub(crate) cv: Condvar,
     /// Messages pushed into the mailbox and not yet handled.
     pub(crate) in_flight: AtomicUsize,
+    /// A protocol failure is deferred until `in_flight` drains to zero: the
+    /// actor wakes the bridge when it handles the last message.
+    pub(crate) draining: AtomicBool,
     pub(crate) io: OnceLock<Box<dyn Io>>,
 }
 
@@ -161,6 +181,7 @@ impl Shared {
             }),
             cv: Condvar::new(),
             in_flight: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
             io: OnceLock::new(),
         }
     }
@@ -194,13 +215,22 @@ impl Shared {
 
     /// The actor handled one bridged message: room in the mailbox again.
     pub(crate) fn message_handled(&self) {
-        let prev = self.in_flight.fetch_sub(1, Ordering::AcqRel);
-        if prev == self.settings.mailbox_limit {
-            // The reader may be parked waiting for room; take the lock so the
-            // wake-up cannot fall between its check and its wait.
+        // SeqCst pairs with the bridge's store to `draining` then load of
+        // `in_flight`: one of the two sides sees the other.
+        let prev = self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let drained = prev == 1 && self.draining.load(Ordering::SeqCst);
+        if prev == self.settings.mailbox_limit || drained {
+            // The bridge may be parked waiting for room (or for the drain);
+            // take the lock so the wake-up cannot fall between its check and its wait.
             drop(self.lock());
             self.notify();
         }
+    }
+
+    /// Whether a deferred failure may be sent now: the actor handled every
+    /// message decoded before the error, or it is gone, or the wait is over.
+    pub(crate) fn drained(&self, g: &Inner) -> bool {
+        self.in_flight.load(Ordering::SeqCst) == 0 || g.actor_gone || g.aborted
     }
 }
 

@@ -424,7 +424,11 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
             .with_max_frame_size(shared.settings.max_frame_size)
             .with_max_message_size(shared.settings.max_message_size)
             .with_max_fragments(shared.settings.max_fragments)
-            .with_close_timeout(shared.settings.close_timeout),
+            .with_close_timeout(shared.settings.close_timeout)
+            // RFC 6455 §7.1.7 leaves room to answer what came before a
+            // protocol error: the bridge delivers those messages, waits for the
+            // actor to handle them, then fails the connection.
+            .with_deferred_failure(true),
     );
     let conn_shared = Arc::new(Shared::new(
         id,

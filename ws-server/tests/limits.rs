@@ -160,6 +160,32 @@ fn invalid_close_code_closes_with_1002() {
     bad_input(builder(), &masked_frame(0x88, &999u16.to_be_bytes()), 1002);
 }
 
+/// RFC 6455 §7.1.7 (and Autobahn 3.2, 4.1.3, 5.15): messages that arrived
+/// before a protocol error are handled and their answers go out before the
+/// close, even when the error is in the same packet.
+#[test]
+fn answers_to_messages_before_a_protocol_error_precede_the_close() {
+    let (server, rx) = start();
+    let mut raw = Raw::connect(server.local_addr(), b"");
+    let conn = wait_connect(&rx);
+    let mut packet = masked_frame(0x81, b"first");
+    packet.extend(masked_frame(0x82, b"second"));
+    packet.extend(masked_frame(0x81 | 0x40, b"rsv1 set")); // RSV1 without an extension
+    raw.send_raw(&packet);
+    match raw.next_event() {
+        Some(ws_codec::Event::Text(t)) => assert_eq!(t.as_str(), "first"),
+        other => panic!("expected the echo of `first`, got {other:?}"),
+    }
+    match raw.next_event() {
+        Some(ws_codec::Event::Binary(b)) => assert_eq!(&b[..], b"second"),
+        other => panic!("expected the echo of `second`, got {other:?}"),
+    }
+    assert_eq!(raw.close_code(), 1002);
+    raw.read_to_eof();
+    assert_eq!(wait_close(&rx, conn.id()).1, 1002);
+    server.shutdown(WAIT);
+}
+
 #[test]
 fn missing_pong_drops_the_connection_as_1006() {
     let (server, rx) = start_with(
