@@ -8,10 +8,10 @@ use actor_core::{tag, Actor, Context, ExitReason, Message as ActorMessage};
 use bytes::Bytes;
 use ws_codec::{CloseCode, Utf8Bytes};
 
-use crate::bridge::{ConnectMsg, DisconnectMsg};
 use crate::conn::{Conn, Decision, Shared};
 use crate::handler::{Connect, Handler, Message, Response};
 use crate::server::ServerShared;
+use crate::session::{ConnectMsg, DisconnectMsg};
 
 /// Counts the actor out of the registry and releases the bridge when the
 /// actor is dropped, however it ended.

@@ -17,12 +17,14 @@ use std::time::{Duration, Instant};
 
 use actor_core::ReservedTag;
 use bytes::{Bytes, BytesMut};
-use ws_codec::{CloseCode, Event};
-use ws_handshake::{HttpRequest, Request};
+use ws_codec::CloseCode;
 
 use crate::config::Settings;
 use crate::conn::{bytes_len, Decision, Inner, Io, Phase, Shared};
+use crate::feed::{feed, Fed};
 use crate::server::ServerShared;
+use crate::session::{finish, parse_head, unavailable, upgrade_response, ConnectMsg, Head};
+use crate::timers::{self, next_deadline, timers};
 
 /// Longest a write may block before the writer looks at its timers again
 /// (only reached when the peer stops reading).
@@ -30,22 +32,6 @@ const WRITE_TICK: Duration = Duration::from_millis(500);
 
 /// Most buffers handed to one vectored write.
 const MAX_IOV: usize = 64;
-
-/// The payload of the connect message (tag `u64::MAX - 4`).
-#[derive(Debug)]
-pub(crate) enum ConnectMsg {
-    /// A valid upgrade request: `on_connect` decides.
-    Upgrade(Request),
-    /// A plain HTTP request: `on_http` answers, else `refusal` is sent.
-    Http(HttpRequest, Vec<u8>),
-}
-
-/// The payload of the disconnect message (tag `u64::MAX - 3`).
-#[derive(Debug)]
-pub(crate) struct DisconnectMsg {
-    pub(crate) code: CloseCode,
-    pub(crate) reason: String,
-}
 
 struct ThreadIo {
     stream: TcpStream,
@@ -128,26 +114,6 @@ pub(crate) fn begin_shutdown(conn: &Shared) {
     conn.notify();
 }
 
-fn unavailable() -> Vec<u8> {
-    ws_handshake::Rejection::new(503)
-        .header("Retry-After", "1")
-        .body("server unavailable")
-        .to_bytes()
-        .unwrap_or_default()
-}
-
-/// What reading a request head gave.
-enum Head {
-    /// A request and the number of head bytes (the rest is pipelined frames).
-    Request(Request, usize),
-    /// A well-formed request that is not an upgrade, and ws-handshake's refusal of it.
-    Http(HttpRequest, Vec<u8>),
-    /// The head is invalid: answer with these bytes.
-    Invalid(Vec<u8>),
-    /// The client left, was too slow, or the read was interrupted.
-    Gone,
-}
-
 fn read_head(
     stream: &mut TcpStream,
     head: &mut Vec<u8>,
@@ -157,19 +123,8 @@ fn read_head(
 ) -> Head {
     let mut chunk = vec![0u8; settings.read_buffer_size.min(8 * 1024)];
     loop {
-        match ws_handshake::parse_request(head, &settings.handshake_limits) {
-            Ok(Some((request, n))) => return Head::Request(request, n),
-            Ok(None) => {}
-            // Not an upgrade at all (a page load): read the same head as plain HTTP.
-            Err(e) if e.is_not_upgrade() => {
-                return match ws_handshake::parse_http_request(head, &settings.handshake_limits) {
-                    Ok(Some((request, _))) => Head::Http(request, e.to_bytes()),
-                    Err(plain) => Head::Invalid(plain.to_bytes()),
-                    // Unreachable: parse_request has seen the whole head.
-                    Ok(None) => Head::Invalid(e.to_bytes()),
-                };
-            }
-            Err(e) => return Head::Invalid(e.to_bytes()),
+        if let Some(parsed) = parse_head(head, settings) {
+            return parsed;
         }
         let now = Instant::now();
         if now >= deadline || interrupted() {
@@ -246,14 +201,7 @@ fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
         }
         Some(Decision::Upgrade { protocol, headers }) => (protocol, headers),
     };
-    let mut accept = request.accept();
-    if let Some(p) = &protocol {
-        accept = accept.protocol(p);
-    }
-    for (name, value) in &headers {
-        accept = accept.header(name, value);
-    }
-    let response = match accept.to_bytes() {
+    let response = match upgrade_response(&request, protocol.as_deref(), &headers) {
         Ok(bytes) => bytes,
         Err(e) => {
             // The hook chose a subprotocol the client did not offer, or a bad
@@ -276,16 +224,7 @@ fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
         );
     }
     // Open: heartbeat starts, shutdown (if it began meanwhile) closes with 1001.
-    {
-        let mut g = conn.lock();
-        g.phase = Phase::Open;
-        let now = Instant::now();
-        g.last_data = now;
-        g.next_ping = settings.ping_interval.map(|i| now + i);
-        if g.shutting_down && g.first_close.is_none() {
-            let _ = g.start_close(CloseCode::GOING_AWAY, "server shutting down");
-        }
-    }
+    timers::open(&mut conn.lock(), Instant::now(), settings);
     let writer = match stream.try_clone().and_then(|w| {
         let c = Arc::clone(conn);
         thread::Builder::new()
@@ -352,27 +291,6 @@ fn park<'a>(
     g
 }
 
-/// The bridge is done with the socket: tell the actor and stop.
-fn finish(conn: &Shared, server: &ServerShared, close: Option<(CloseCode, String)>) {
-    {
-        let mut g = conn.lock();
-        g.phase = Phase::Done;
-        g.reader_done = true;
-    }
-    conn.notify();
-    // Out of the registry before the actor hears of it, so a client that
-    // saw this connection end finds its slot free.
-    server.bridge_done(conn.id);
-    let (code, reason) = close.unwrap_or((CloseCode::ABNORMAL, String::new()));
-    if let Some(pid) = conn.pid.get() {
-        let _ = conn.handle.send_reserved(
-            *pid,
-            ReservedTag::WsDisconnect,
-            DisconnectMsg { code, reason },
-        );
-    }
-}
-
 /// Reads frames until the close handshake completes, the peer leaves, or the
 /// socket is torn down.
 fn read_loop(stream: &mut TcpStream, conn: &Shared, pipelined: &[u8]) {
@@ -423,79 +341,6 @@ fn read_loop(stream: &mut TcpStream, conn: &Shared, pipelined: &[u8]) {
     }
 }
 
-/// What feeding the codec left the connection in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fed {
-    /// Keep reading.
-    Open,
-    /// The peer broke the protocol: the messages before the error are in the
-    /// mailbox, and the close waits until the actor has handled them.
-    Failing,
-    /// Closed or failed: stop reading.
-    Over,
-}
-
-/// Feeds input to the codec and the decoded messages to the actor.
-fn feed(
-    conn: &Shared,
-    input: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::Error>,
-    out: &mut Vec<Payload>,
-) -> Fed {
-    let mut g = conn.lock();
-    let result = input(&mut g.codec);
-    while let Some(event) = g.codec.poll_event() {
-        match event {
-            Event::Text(t) => {
-                g.last_data = Instant::now();
-                out.push(Payload::Text(t));
-            }
-            Event::Binary(b) => {
-                g.last_data = Instant::now();
-                out.push(Payload::Binary(b));
-            }
-            Event::Pong(_) => g.ping_sent = None,
-            // Already answered by ws-codec.
-            Event::Ping(_) => {}
-            // ws-codec reports a close without a code as 1005 (RFC 6455 §7.1.5).
-            Event::Close(frame) => g.note_close(frame.code, frame.reason.as_str()),
-        }
-    }
-    let fed = match &result {
-        Err(_) if g.codec.state() == ws_codec::State::Failing => {
-            conn.draining.store(true, Ordering::SeqCst);
-            Fed::Failing
-        }
-        Err(e) => {
-            // ws-codec queued the close frame with this error's code.
-            g.note_close(e.close_code(), &e.to_string());
-            Fed::Over
-        }
-        Ok(()) if g.codec.is_closed() => Fed::Over,
-        Ok(()) => Fed::Open,
-    };
-    let wake = g.parked > 0 && g.codec.pending_transmit_bytes() > 0;
-    drop(g);
-    if wake {
-        conn.notify();
-    }
-    let Some(pid) = conn.pid.get().copied() else {
-        out.clear();
-        return fed;
-    };
-    for payload in out.drain(..) {
-        conn.in_flight.fetch_add(1, Ordering::AcqRel);
-        let sent = match payload {
-            Payload::Text(t) => conn.handle.send_reserved(pid, ReservedTag::WsText, t),
-            Payload::Binary(b) => conn.handle.send_reserved(pid, ReservedTag::WsBinary, b),
-        };
-        if sent.is_err() {
-            // The actor is gone; the close handshake goes on without it.
-            conn.in_flight.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-    fed
-}
-
 /// Fails the connection once the actor has handled the messages decoded
 /// before the protocol error, or after the close timeout if it does not.
 fn fail_after_drain(conn: &Shared) {
@@ -507,12 +352,6 @@ fn fail_after_drain(conn: &Shared) {
     g.fail();
     drop(g);
     conn.notify();
-}
-
-/// A decoded message on its way to the mailbox.
-pub(crate) enum Payload {
-    Text(ws_codec::Utf8Bytes),
-    Binary(Bytes),
 }
 
 /// The writer thread: writes what is queued and runs the connection's timers.
@@ -600,49 +439,4 @@ fn write_batch(stream: &mut TcpStream, batch: &mut Vec<Bytes>, conn: &Shared) ->
     }
     batch.clear();
     Ok(())
-}
-
-/// Runs the heartbeat, idle and close timers; false if the pong is overdue.
-fn timers(g: &mut Inner, now: Instant, s: &Settings) -> bool {
-    g.codec.handle_timeout(now);
-    if g.phase != Phase::Open || g.first_close.is_some() {
-        return true;
-    }
-    if let (Some(sent), Some(limit)) = (g.ping_sent, s.pong_timeout) {
-        if now >= sent + limit {
-            return false;
-        }
-    }
-    if let (Some(interval), Some(due)) = (s.ping_interval, g.next_ping) {
-        if now >= due && g.ping_sent.is_none() {
-            if g.codec.ping(b"").is_ok() {
-                g.ping_sent = Some(now);
-            }
-            g.next_ping = Some(now + interval);
-        }
-    }
-    if let Some(idle) = s.idle_timeout {
-        if now >= g.last_data + idle {
-            let _ = g.start_close(CloseCode::GOING_AWAY, "idle timeout");
-        }
-    }
-    true
-}
-
-/// The next instant a timer needs the writer.
-fn next_deadline(g: &Inner, s: &Settings) -> Option<Instant> {
-    let mut next = g.codec.poll_timeout();
-    let mut consider = |t: Option<Instant>| {
-        if let Some(t) = t {
-            next = Some(next.map_or(t, |n: Instant| n.min(t)));
-        }
-    };
-    if g.phase == Phase::Open && g.first_close.is_none() {
-        consider(g.ping_sent.zip(s.pong_timeout).map(|(t, d)| t + d));
-        if g.ping_sent.is_none() {
-            consider(g.next_ping);
-        }
-        consider(s.idle_timeout.map(|d| g.last_data + d));
-    }
-    next
 }

@@ -135,8 +135,11 @@ mod bridge;
 mod config;
 mod conn;
 mod error;
+mod feed;
 mod handler;
 mod server;
+mod session;
+mod timers;
 
 pub use config::{
     Backpressure, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HIGH_WATER,
