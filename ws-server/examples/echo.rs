@@ -2,6 +2,7 @@
 //!
 //! `cargo run --release -p ws-server --example echo -- 127.0.0.1:9001`
 //!
+//! `WS_BRIDGE=poll|threads` chooses the bridge (default: the server's default).
 //! Limits are raised to 64 MiB (what conformance suites send). Prints
 //! "listening on ADDR" once ready; Ctrl-C shuts down gracefully.
 
@@ -9,7 +10,7 @@ use std::io::Write;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ws_server::{CloseCode, Conn, Connect, Handler, Message, Request, Server};
+use ws_server::{Bridge, CloseCode, Conn, Connect, Handler, Message, Request, Server};
 
 const LIMIT: usize = 64 << 20;
 
@@ -42,7 +43,17 @@ fn main() {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9001".into());
-    let server = match Server::builder()
+    let mut builder = Server::builder();
+    match std::env::var("WS_BRIDGE").as_deref() {
+        Ok("poll") => builder = builder.bridge(Bridge::Poll),
+        Ok("threads") => builder = builder.bridge(Bridge::Threads),
+        Ok(other) => {
+            eprintln!("echo: WS_BRIDGE={other}: expected poll or threads");
+            std::process::exit(2);
+        }
+        Err(_) => {}
+    }
+    let server = match builder
         .bind(addr.as_str())
         .max_frame_size(LIMIT)
         .max_message_size(LIMIT)

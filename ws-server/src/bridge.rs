@@ -47,6 +47,9 @@ impl Io for ThreadIo {
     fn interrupt_read(&self) {
         let _ = self.stream.shutdown(Shutdown::Read);
     }
+    fn wake_on_send(&self, parked: usize, _was_idle: bool) -> bool {
+        parked > 0
+    }
 }
 
 /// Starts the bridge of an admitted connection.

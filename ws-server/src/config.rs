@@ -19,6 +19,21 @@ pub enum Backpressure {
     Drop,
 }
 
+/// How the server drives its sockets: chosen with
+/// [`ServerBuilder::bridge`](crate::ServerBuilder::bridge). Hooks, limits and
+/// behaviour are the same on both; only threads, memory and speed differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Bridge {
+    /// One poller thread per server (`ws-poll-PORT`) serves every connection
+    /// with readiness-based I/O (epoll through `mio`): one read buffer per
+    /// poller, no thread per connection, a few KB per idle connection.
+    Poll,
+    /// A reader and a writer thread per connection, blocking I/O. The default.
+    #[default]
+    Threads,
+}
+
 /// Every knob of the server. Built by [`ServerBuilder`](crate::ServerBuilder);
 /// the defaults are the ones documented on its setters.
 #[derive(Debug, Clone)]

@@ -16,9 +16,9 @@ use crate::error::Error;
 /// The seam between a connection and the I/O that drives it.
 ///
 /// The connection actor and [`Conn`] only ever queue bytes into the codec and
-/// call these two methods; they never touch a socket. The thread bridge
-/// implements them with a condition variable and `TcpStream::shutdown`; an
-/// event-loop bridge would implement them with its waker.
+/// call these methods; they never touch a socket. The thread bridge
+/// implements them with a condition variable and `TcpStream::shutdown`; the
+/// poll bridge with a queue of tokens and its poller's waker.
 pub(crate) trait Io: Send + Sync + 'static {
     /// Something changed (bytes queued, a decision made, a flag set): look again.
     /// Called without the state lock held.
@@ -28,6 +28,9 @@ pub(crate) trait Io: Send + Sync + 'static {
     /// Wake a reader blocked on the request head (shutdown), keeping the
     /// socket writable for the 503.
     fn interrupt_read(&self);
+    /// Whether a send that queued bytes must call `notify`: `parked` threads
+    /// wait on the condition variable; `was_idle`: nothing was queued before.
+    fn wake_on_send(&self, parked: usize, was_idle: bool) -> bool;
 }
 
 /// Where a connection is in its life.
@@ -363,11 +366,17 @@ impl Conn {
             }
             return Err(Error::Backpressure { queued, high_water });
         }
+        let was_idle = g.codec.pending_transmit_bytes() == 0;
         f(&mut g.codec).map_err(map_send)?;
         g.last_data = Instant::now();
-        // Wake the writer only if it sleeps: a busy writer finds the bytes
-        // itself before it parks (it looks under this same lock).
-        let wake = g.parked > 0;
+        // Wake the bridge only if it needs it: a busy thread writer finds the
+        // bytes itself before it parks (it looks under this same lock), and a
+        // poller that has not yet taken earlier bytes takes these with them.
+        let wake = self
+            .shared
+            .io
+            .get()
+            .is_some_and(|io| io.wake_on_send(g.parked, was_idle));
         drop(g);
         if wake {
             self.shared.notify();

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use crate::config::*;
 use crate::conn::{Conn, Shared};
 use crate::error::Error;
 use crate::handler::Handler;
+use crate::poll::Poller;
 
 /// Most connections answered 503 at the same time when over `max_connections`;
 /// past it, extra clients are dropped without an answer.
@@ -44,6 +45,7 @@ const MAX_REJECTING: usize = 64;
 /// | [`close_timeout`](Self::close_timeout) | 5 s |
 /// | [`read_buffer_size`](Self::read_buffer_size) | 16 KiB |
 /// | [`stack_size`](Self::stack_size) | 128 KiB per bridge thread |
+/// | [`bridge`](Self::bridge) | [`Bridge::Threads`] (a reader and a writer thread per connection) |
 #[derive(Debug)]
 pub struct ServerBuilder {
     bind: Vec<SocketAddr>,
@@ -51,6 +53,7 @@ pub struct ServerBuilder {
     runtime: Option<Handle>,
     workers: Option<usize>,
     origin_policy: ws_handshake::OriginPolicy,
+    bridge: Bridge,
     settings: Settings,
 }
 
@@ -71,6 +74,7 @@ impl ServerBuilder {
             runtime: None,
             workers: None,
             origin_policy: ws_handshake::OriginPolicy::any(),
+            bridge: Bridge::default(),
             settings: Settings {
                 max_connections: DEFAULT_MAX_CONNECTIONS,
                 handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -243,6 +247,13 @@ impl ServerBuilder {
         self
     }
 
+    /// How sockets are driven (default [`Bridge::Threads`]): see [`Bridge`].
+    #[must_use]
+    pub fn bridge(mut self, bridge: Bridge) -> Self {
+        self.bridge = bridge;
+        self
+    }
+
     /// Binds, starts the accept thread and returns at once.
     pub fn serve<H: Handler>(self, handler: H) -> Result<Server, Error> {
         if let Some(e) = self.bind_error {
@@ -269,13 +280,27 @@ impl ServerBuilder {
             next_id: AtomicU64::new(1),
             registry: Mutex::new(Registry::default()),
             changed: Condvar::new(),
+            poller: OnceLock::new(),
         });
+        if self.bridge == Bridge::Poll {
+            let poller =
+                Poller::start(Arc::clone(&shared), local_addr.port()).map_err(Error::Io)?;
+            let _ = shared.poller.set(poller);
+        }
         let handler = Arc::new(handler);
         let accept_shared = Arc::clone(&shared);
         let accept = thread::Builder::new()
             .name(format!("ws-accept-{}", local_addr.port()))
-            .spawn(move || accept_loop(listener, accept_shared, handler))
-            .map_err(Error::Io)?;
+            .spawn(move || accept_loop(listener, accept_shared, handler));
+        let accept = match accept {
+            Ok(t) => t,
+            Err(e) => {
+                if let Some(poller) = shared.poller.get() {
+                    poller.stop();
+                }
+                return Err(Error::Io(e));
+            }
+        };
         Ok(Server {
             local_addr,
             shared,
@@ -293,6 +318,8 @@ pub(crate) struct ServerShared {
     next_id: AtomicU64,
     registry: Mutex<Registry>,
     changed: Condvar,
+    /// The poll bridge's poller, if the server uses it.
+    poller: OnceLock<Poller>,
 }
 
 #[derive(Default)]
@@ -410,6 +437,12 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
             return; // dropped: even the 503 path is saturated
         }
         r.rejecting += 1;
+        if let Some(poller) = shared.poller.get() {
+            poller.admit(stream, None);
+            drop(r);
+            join_all(finished);
+            return;
+        }
         match bridge::spawn_rejection(stream, Arc::clone(shared)) {
             Ok(t) => r.threads.push(t),
             Err(_) => r.rejecting -= 1,
@@ -458,6 +491,12 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
     }
     let _ = conn_shared.pid.set(pid);
     r.conns.insert(id, Arc::clone(&conn_shared));
+    if let Some(poller) = shared.poller.get() {
+        poller.admit(stream, Some(conn_shared));
+        drop(r);
+        join_all(finished);
+        return;
+    }
     match bridge::spawn(stream, conn_shared, Arc::clone(shared)) {
         Ok(t) => r.threads.push(t),
         Err(_) => {
@@ -591,6 +630,9 @@ impl Server {
         });
         let threads = std::mem::take(&mut self.shared.registry().threads);
         join_all(threads);
+        if let Some(poller) = self.shared.poller.get() {
+            poller.stop();
+        }
         if let Some(rt) = self.runtime.take() {
             rt.shutdown(Duration::from_secs(5));
         }

@@ -11,10 +11,11 @@ use common::*;
 use tungstenite::Message as W;
 use ws_server::Server;
 
-#[test]
-fn members_of_a_room_see_each_other_and_other_rooms_do_not() {
+on_both_bridges!(members_of_a_room_see_each_other_and_other_rooms_do_not);
+fn members_of_a_room_see_each_other_and_other_rooms_do_not(bridge: Bridge) {
     let runtime = Runtime::builder().workers(2).build().unwrap();
     let server = Server::builder()
+        .bridge(bridge)
         .bind("127.0.0.1:0")
         .runtime(runtime.handle())
         .serve(room::Chat)
@@ -49,10 +50,11 @@ fn members_of_a_room_see_each_other_and_other_rooms_do_not() {
     runtime.shutdown(WAIT);
 }
 
-#[test]
-fn page_is_served_at_root_with_the_dom_contract() {
+on_both_bridges!(page_is_served_at_root_with_the_dom_contract);
+fn page_is_served_at_root_with_the_dom_contract(bridge: Bridge) {
     let runtime = Runtime::builder().workers(1).build().unwrap();
     let server = Server::builder()
+        .bridge(bridge)
         .bind("127.0.0.1:0")
         .runtime(runtime.handle())
         .serve(room::Chat)

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::thread;
 
 use actor_core::Runtime;
-use common::{masked_frame, UPGRADE, WAIT};
+use common::{masked_frame, Bridge, UPGRADE, WAIT};
 use ws_server::{Conn, Connect, Handler, Message, Request, Server};
 
 const LIMIT: usize = 4;
@@ -48,13 +48,14 @@ impl Handler for Gate {
     }
 }
 
-#[test]
-fn a_busy_actor_stops_the_reader_and_loses_nothing() {
+on_both_bridges!(a_busy_actor_stops_the_reader_and_loses_nothing);
+fn a_busy_actor_stops_the_reader_and_loses_nothing(bridge: Bridge) {
     let runtime = Runtime::builder().workers(2).build().unwrap();
     let (release_tx, release_rx) = mpsc::channel();
     let (pid_tx, pid_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel();
     let server = Server::builder()
+        .bridge(bridge)
         .bind("127.0.0.1:0")
         .runtime(runtime.handle())
         .mailbox_limit(LIMIT)

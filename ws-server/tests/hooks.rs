@@ -9,9 +9,9 @@ use common::*;
 use tungstenite::Message as W;
 use ws_server::{CloseCode, Error, Message};
 
-#[test]
-fn reject_in_on_connect_answers_before_the_upgrade() {
-    let (server, rx) = start();
+on_both_bridges!(reject_in_on_connect_answers_before_the_upgrade);
+fn reject_in_on_connect_answers_before_the_upgrade(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let err = try_connect(server.local_addr(), "/reject").unwrap_err();
     match err {
         tungstenite::Error::Http(resp) => {
@@ -28,9 +28,9 @@ fn reject_in_on_connect_answers_before_the_upgrade() {
     assert!(rx.try_iter().all(|ev| !matches!(ev, Ev::Close { .. })));
 }
 
-#[test]
-fn close_in_on_connect_upgrades_then_closes_with_1008() {
-    let (server, rx) = start();
+on_both_bridges!(close_in_on_connect_upgrades_then_closes_with_1008);
+fn close_in_on_connect_upgrades_then_closes_with_1008(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let mut ws = connect(server.local_addr(), "/close");
     assert_eq!(read_close(&mut ws), (1008, "not allowed".to_owned()));
     drain_to_end(&mut ws);
@@ -42,9 +42,9 @@ fn close_in_on_connect_upgrades_then_closes_with_1008() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn accept_with_subprotocol_and_headers() {
-    let (server, _rx) = start();
+on_both_bridges!(accept_with_subprotocol_and_headers);
+fn accept_with_subprotocol_and_headers(bridge: Bridge) {
+    let (server, _rx) = start(bridge);
     let tcp = std::net::TcpStream::connect(server.local_addr()).unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
     let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
@@ -61,9 +61,9 @@ fn accept_with_subprotocol_and_headers() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn client_initiated_close_reports_the_peer_code_and_reason() {
-    let (server, rx) = start();
+on_both_bridges!(client_initiated_close_reports_the_peer_code_and_reason);
+fn client_initiated_close_reports_the_peer_code_and_reason(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let mut ws = connect(server.local_addr(), "/");
     let conn = wait_connect(&rx);
     ws.close(Some(tungstenite::protocol::CloseFrame {
@@ -79,9 +79,9 @@ fn client_initiated_close_reports_the_peer_code_and_reason() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn server_initiated_close_completes_the_handshake() {
-    let (server, rx) = start();
+on_both_bridges!(server_initiated_close_completes_the_handshake);
+fn server_initiated_close_completes_the_handshake(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let mut ws = connect(server.local_addr(), "/");
     let conn = wait_connect(&rx);
     ws.send(W::text("close")).unwrap();
@@ -91,9 +91,9 @@ fn server_initiated_close_completes_the_handshake() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn vanished_peer_is_reported_as_1006() {
-    let (server, rx) = start();
+on_both_bridges!(vanished_peer_is_reported_as_1006);
+fn vanished_peer_is_reported_as_1006(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let ws = connect(server.local_addr(), "/");
     let conn = wait_connect(&rx);
     drop(ws); // TCP closed without a close frame
@@ -103,9 +103,9 @@ fn vanished_peer_is_reported_as_1006() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn send_after_close_returns_closed() {
-    let (server, rx) = start();
+on_both_bridges!(send_after_close_returns_closed);
+fn send_after_close_returns_closed(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let mut ws = connect(server.local_addr(), "/");
     let conn = wait_connect(&rx);
     assert!(conn.is_open());
@@ -125,10 +125,10 @@ fn send_after_close_returns_closed() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn on_info_receives_messages_from_other_actors() {
+on_both_bridges!(on_info_receives_messages_from_other_actors);
+fn on_info_receives_messages_from_other_actors(bridge: Bridge) {
     let runtime = Runtime::builder().workers(2).build().unwrap();
-    let (server, rx) = start_with(builder().runtime(runtime.handle()));
+    let (server, rx) = start_with(builder(bridge).runtime(runtime.handle()));
     let mut ws = connect(server.local_addr(), "/");
     let conn = wait_connect(&rx);
     // Any actor (here, a plain thread through the handle) sends to the pid.
@@ -175,10 +175,10 @@ fn assert_panicked(reason: ExitReason, text: &str) {
     }
 }
 
-#[test]
-fn panic_in_on_message_closes_1011_and_spares_other_connections() {
+on_both_bridges!(panic_in_on_message_closes_1011_and_spares_other_connections);
+fn panic_in_on_message_closes_1011_and_spares_other_connections(bridge: Bridge) {
     let runtime = Runtime::builder().workers(2).build().unwrap();
-    let (server, rx) = start_with(builder().runtime(runtime.handle()));
+    let (server, rx) = start_with(builder(bridge).runtime(runtime.handle()));
     let mut bystander = connect(server.local_addr(), "/");
     let by = wait_connect(&rx);
     let mut ws = connect(server.local_addr(), "/");
@@ -198,10 +198,10 @@ fn panic_in_on_message_closes_1011_and_spares_other_connections() {
     runtime.shutdown(WAIT);
 }
 
-#[test]
-fn panic_in_on_info_closes_1011() {
+on_both_bridges!(panic_in_on_info_closes_1011);
+fn panic_in_on_info_closes_1011(bridge: Bridge) {
     let runtime = Runtime::builder().workers(2).build().unwrap();
-    let (server, rx) = start_with(builder().runtime(runtime.handle()));
+    let (server, rx) = start_with(builder(bridge).runtime(runtime.handle()));
     let mut ws = connect(server.local_addr(), "/");
     let conn = wait_connect(&rx);
     let down = watch(&runtime, conn.pid());
@@ -217,9 +217,9 @@ fn panic_in_on_info_closes_1011() {
     runtime.shutdown(WAIT);
 }
 
-#[test]
-fn panic_in_on_connect_upgrades_then_closes_1011() {
-    let (server, rx) = start();
+on_both_bridges!(panic_in_on_connect_upgrades_then_closes_1011);
+fn panic_in_on_connect_upgrades_then_closes_1011(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let mut bystander = connect(server.local_addr(), "/");
     wait_connect(&rx);
     let mut ws = connect(server.local_addr(), "/panic");
@@ -236,9 +236,9 @@ fn panic_in_on_connect_upgrades_then_closes_1011() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn message_types_reach_on_message_in_order() {
-    let (server, rx) = start();
+on_both_bridges!(message_types_reach_on_message_in_order);
+fn message_types_reach_on_message_in_order(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let mut ws = connect(server.local_addr(), "/");
     let conn = wait_connect(&rx);
     for i in 0..100 {

@@ -22,10 +22,10 @@ fn fill_until_backpressure(conn: &ws_server::Conn) -> Error {
     panic!("the high-water mark never refused a send");
 }
 
-#[test]
-fn backpressure_closes_a_client_that_stops_reading_and_spares_others() {
+on_both_bridges!(backpressure_closes_a_client_that_stops_reading_and_spares_others);
+fn backpressure_closes_a_client_that_stops_reading_and_spares_others(bridge: Bridge) {
     let (server, rx) = start_with(
-        builder()
+        builder(bridge)
             .high_water(64 * 1024)
             .close_timeout(Duration::from_millis(500)),
     );
@@ -60,10 +60,10 @@ fn backpressure_closes_a_client_that_stops_reading_and_spares_others() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn backpressure_drop_policy_keeps_the_connection() {
+on_both_bridges!(backpressure_drop_policy_keeps_the_connection);
+fn backpressure_drop_policy_keeps_the_connection(bridge: Bridge) {
     let (server, rx) = start_with(
-        builder()
+        builder(bridge)
             .high_water(64 * 1024)
             .backpressure(Backpressure::Drop),
     );
@@ -78,9 +78,9 @@ fn backpressure_drop_policy_keeps_the_connection() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn over_max_connections_gets_503_before_the_upgrade() {
-    let (server, rx) = start_with(builder().max_connections(1));
+on_both_bridges!(over_max_connections_gets_503_before_the_upgrade);
+fn over_max_connections_gets_503_before_the_upgrade(bridge: Bridge) {
+    let (server, rx) = start_with(builder(bridge).max_connections(1));
     let first = connect(server.local_addr(), "/");
     let conn = wait_connect(&rx);
     match try_connect(server.local_addr(), "/") {
@@ -96,9 +96,9 @@ fn over_max_connections_gets_503_before_the_upgrade() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn half_a_request_is_dropped_at_the_handshake_timeout() {
-    let (server, _rx) = start_with(builder().handshake_timeout(Duration::from_millis(200)));
+on_both_bridges!(half_a_request_is_dropped_at_the_handshake_timeout);
+fn half_a_request_is_dropped_at_the_handshake_timeout(bridge: Bridge) {
+    let (server, _rx) = start_with(builder(bridge).handshake_timeout(Duration::from_millis(200)));
     let mut slow = TcpStream::connect(server.local_addr()).unwrap();
     slow.set_read_timeout(Some(WAIT)).unwrap();
     slow.write_all(b"GET / HTTP/1.1\r\nHost: loc").unwrap();
@@ -135,37 +135,45 @@ fn bad_input(builder: ws_server::ServerBuilder, bad: &[u8], code: u16) {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn unmasked_frame_closes_with_1002() {
-    bad_input(builder(), &[0x81, 0x02, b'h', b'i'], 1002);
+on_both_bridges!(unmasked_frame_closes_with_1002);
+fn unmasked_frame_closes_with_1002(bridge: Bridge) {
+    bad_input(builder(bridge), &[0x81, 0x02, b'h', b'i'], 1002);
 }
 
-#[test]
-fn oversized_frame_header_closes_with_1009_before_the_payload() {
+on_both_bridges!(oversized_frame_header_closes_with_1009_before_the_payload);
+fn oversized_frame_header_closes_with_1009_before_the_payload(bridge: Bridge) {
     // A binary frame announcing 1 GiB; not one payload byte is sent.
     let mut frame = vec![0x82, 0x80 | 127];
     frame.extend_from_slice(&(1u64 << 30).to_be_bytes());
     frame.extend_from_slice(&[1, 2, 3, 4]);
-    bad_input(builder().max_frame_size(1024), &frame, 1009);
+    bad_input(builder(bridge).max_frame_size(1024), &frame, 1009);
 }
 
-#[test]
-fn invalid_utf8_closes_with_1007() {
-    bad_input(builder(), &masked_frame(0x81, &[b'a', 0xff, 0xfe]), 1007);
+on_both_bridges!(invalid_utf8_closes_with_1007);
+fn invalid_utf8_closes_with_1007(bridge: Bridge) {
+    bad_input(
+        builder(bridge),
+        &masked_frame(0x81, &[b'a', 0xff, 0xfe]),
+        1007,
+    );
 }
 
-#[test]
-fn invalid_close_code_closes_with_1002() {
+on_both_bridges!(invalid_close_code_closes_with_1002);
+fn invalid_close_code_closes_with_1002(bridge: Bridge) {
     // Close code 999 may not appear on the wire.
-    bad_input(builder(), &masked_frame(0x88, &999u16.to_be_bytes()), 1002);
+    bad_input(
+        builder(bridge),
+        &masked_frame(0x88, &999u16.to_be_bytes()),
+        1002,
+    );
 }
 
+on_both_bridges!(answers_to_messages_before_a_protocol_error_precede_the_close);
 /// RFC 6455 §7.1.7 (and Autobahn 3.2, 4.1.3, 5.15): messages that arrived
 /// before a protocol error are handled and their answers go out before the
 /// close, even when the error is in the same packet.
-#[test]
-fn answers_to_messages_before_a_protocol_error_precede_the_close() {
-    let (server, rx) = start();
+fn answers_to_messages_before_a_protocol_error_precede_the_close(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let mut raw = Raw::connect(server.local_addr(), b"");
     let conn = wait_connect(&rx);
     let mut packet = masked_frame(0x81, b"first");
@@ -186,10 +194,10 @@ fn answers_to_messages_before_a_protocol_error_precede_the_close() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn missing_pong_drops_the_connection_as_1006() {
+on_both_bridges!(missing_pong_drops_the_connection_as_1006);
+fn missing_pong_drops_the_connection_as_1006(bridge: Bridge) {
     let (server, rx) = start_with(
-        builder()
+        builder(bridge)
             .ping_interval(Some(Duration::from_millis(20)))
             .pong_timeout(Some(Duration::from_millis(50))),
     );
@@ -203,10 +211,10 @@ fn missing_pong_drops_the_connection_as_1006() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn idle_connection_is_closed_with_1001() {
+on_both_bridges!(idle_connection_is_closed_with_1001);
+fn idle_connection_is_closed_with_1001(bridge: Bridge) {
     let (server, rx) = start_with(
-        builder()
+        builder(bridge)
             .ping_interval(None)
             .idle_timeout(Some(Duration::from_millis(50))),
     );

@@ -6,9 +6,9 @@ use common::*;
 use tungstenite::Message as W;
 use ws_server::Message;
 
-#[test]
-fn text_and_binary_are_echoed_as_distinct_types() {
-    let (server, rx) = start();
+on_both_bridges!(text_and_binary_are_echoed_as_distinct_types);
+fn text_and_binary_are_echoed_as_distinct_types(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let mut ws = connect(server.local_addr(), "/");
     let conn = wait_connect(&rx);
     ws.send(W::text("hello")).unwrap();
@@ -29,10 +29,10 @@ fn text_and_binary_are_echoed_as_distinct_types() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn one_mebibyte_message_round_trips() {
+on_both_bridges!(one_mebibyte_message_round_trips);
+fn one_mebibyte_message_round_trips(bridge: Bridge) {
     let (server, _rx) = start_with(
-        builder()
+        builder(bridge)
             .max_message_size(2 << 20)
             .max_frame_size(2 << 20)
             .high_water(4 << 20),
@@ -45,9 +45,9 @@ fn one_mebibyte_message_round_trips() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn fragmented_message_is_reassembled() {
-    let (server, rx) = start();
+on_both_bridges!(fragmented_message_is_reassembled);
+fn fragmented_message_is_reassembled(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let mut raw = Raw::connect(server.local_addr(), b"");
     // "Hel" + "lo" as a text frame without FIN and a final continuation frame.
     raw.send_raw(&masked_frame(0x01, b"Hel"));
@@ -67,9 +67,9 @@ fn fragmented_message_is_reassembled() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn ping_is_answered_with_pong_by_the_bridge() {
-    let (server, _rx) = start();
+on_both_bridges!(ping_is_answered_with_pong_by_the_bridge);
+fn ping_is_answered_with_pong_by_the_bridge(bridge: Bridge) {
+    let (server, _rx) = start(bridge);
     let mut raw = Raw::connect(server.local_addr(), b"");
     raw.send_raw(&masked_frame(0x89, b"are you there"));
     match raw.next_event() {
@@ -80,10 +80,10 @@ fn ping_is_answered_with_pong_by_the_bridge() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn server_pings_on_its_interval_and_client_pong_keeps_it_open() {
+on_both_bridges!(server_pings_on_its_interval_and_client_pong_keeps_it_open);
+fn server_pings_on_its_interval_and_client_pong_keeps_it_open(bridge: Bridge) {
     let (server, _rx) = start_with(
-        builder()
+        builder(bridge)
             .ping_interval(Some(std::time::Duration::from_millis(50)))
             .pong_timeout(Some(WAIT)),
     );
@@ -112,9 +112,9 @@ fn server_pings_on_its_interval_and_client_pong_keeps_it_open() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn frame_pipelined_with_the_request_head_arrives() {
-    let (server, rx) = start();
+on_both_bridges!(frame_pipelined_with_the_request_head_arrives);
+fn frame_pipelined_with_the_request_head_arrives(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let mut raw = Raw::connect(server.local_addr(), &masked_frame(0x81, b"early"));
     match raw.next_event() {
         Some(ws_codec::Event::Text(t)) => assert_eq!(t.as_str(), "early"),
@@ -131,9 +131,9 @@ fn frame_pipelined_with_the_request_head_arrives() {
     server.shutdown(WAIT);
 }
 
-#[test]
-fn plain_http_request_is_answered_by_on_http() {
-    let (server, _rx) = start();
+on_both_bridges!(plain_http_request_is_answered_by_on_http);
+fn plain_http_request_is_answered_by_on_http(bridge: Bridge) {
+    let (server, _rx) = start(bridge);
     let page = http(server.local_addr(), "GET /page HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("Content-Type: text/html"), "{page}");

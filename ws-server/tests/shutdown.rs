@@ -21,6 +21,7 @@ fn bridge_threads() -> Vec<String> {
             if comm.starts_with("ws-read")
                 || comm.starts_with("ws-write")
                 || comm.starts_with("ws-accept")
+                || comm.starts_with("ws-poll")
             {
                 names.push(comm);
             }
@@ -29,9 +30,16 @@ fn bridge_threads() -> Vec<String> {
     names
 }
 
+/// Both bridges in one test, one after the other: the thread check counts
+/// every bridge thread of the process.
 #[test]
 fn shutdown_closes_everything_with_1001_and_joins_every_thread() {
-    let (server, rx) = start();
+    shutdown_on(Bridge::Threads);
+    shutdown_on(Bridge::Poll);
+}
+
+fn shutdown_on(bridge: Bridge) {
+    let (server, rx) = start(bridge);
     let addr = server.local_addr();
 
     // Three clients that answer the close handshake, on their own threads.

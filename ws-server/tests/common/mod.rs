@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tungstenite::protocol::CloseFrame;
 use tungstenite::stream::MaybeTlsStream;
+pub use ws_server::Bridge;
 use ws_server::{
     CloseCode, Conn, Connect, Handler, HttpRequest, Message, Request, Response, Server,
     ServerBuilder,
@@ -152,12 +153,35 @@ pub fn wait_close(rx: &Receiver<Ev>, id: u64) -> (bool, u16, String) {
     })
 }
 
-pub fn builder() -> ServerBuilder {
-    Server::builder().bind("127.0.0.1:0").workers(2)
+/// Runs a test body `fn name(bridge: Bridge)` once per bridge, as the tests
+/// `name::threads` and `name::poll`.
+#[macro_export]
+macro_rules! on_both_bridges {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn threads() {
+                    super::$name(ws_server::Bridge::Threads)
+                }
+                #[test]
+                fn poll() {
+                    super::$name(ws_server::Bridge::Poll)
+                }
+            }
+        )+
+    };
 }
 
-pub fn start() -> (Server, Receiver<Ev>) {
-    start_with(builder())
+pub fn builder(bridge: Bridge) -> ServerBuilder {
+    Server::builder()
+        .bind("127.0.0.1:0")
+        .workers(2)
+        .bridge(bridge)
+}
+
+pub fn start(bridge: Bridge) -> (Server, Receiver<Ev>) {
+    start_with(builder(bridge))
 }
 
 pub fn start_with(builder: ServerBuilder) -> (Server, Receiver<Ev>) {
