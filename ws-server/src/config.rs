@@ -27,10 +27,10 @@ pub enum Backpressure {
 pub enum Bridge {
     /// One poller thread per server (`ws-poll-PORT`) serves every connection
     /// with readiness-based I/O (epoll through `mio`): one read buffer per
-    /// poller, no thread per connection, a few KB per idle connection.
-    Poll,
-    /// A reader and a writer thread per connection, blocking I/O. The default.
+    /// poller, no thread per connection, a few KB per idle connection. The default.
     #[default]
+    Poll,
+    /// A reader and a writer thread per connection, blocking I/O.
     Threads,
 }
 

@@ -76,7 +76,28 @@
 //! assert_eq!(report.forced, 0);
 //! ```
 //!
-//! # The thread bridge, and why
+//! # Two bridges
+//!
+//! The bridge moves bytes between the sockets, the ws-codec state machines
+//! and the actors. [`ServerBuilder::bridge`] chooses one of two; hooks, limits,
+//! timeouts and `on_close` codes are the same on both, and every test of this
+//! crate runs on both.
+//!
+//! ## The poll bridge ([`Bridge::Poll`], the default)
+//!
+//! One poller thread per server (`ws-poll-PORT`) serves every connection with
+//! readiness-based I/O (epoll through `mio`). The accept thread hands it each
+//! admitted socket. It reads the request head without blocking, hands the
+//! request to the actor and goes on when the hook's decision arrives; then it
+//! reads into one buffer per poller, feeds the codec and pushes each message
+//! into the actor's mailbox under its reserved tag. [`Conn`]'s sends encode
+//! into the codec's queue and wake the poller only when nothing was queued
+//! before; the poller writes what is queued in one vectored write and keeps
+//! what did not fit until the socket is writable. Heartbeat, idle, close and
+//! handshake timers of every connection live in one heap. An idle connection
+//! holds no read buffer: a few KB per connection, the actor included.
+//!
+//! ## The thread bridge ([`Bridge::Threads`])
 //!
 //! Per connection there are two small threads (64–128 KiB stacks) and one actor:
 //!
@@ -95,24 +116,18 @@
 //!   It runs the heartbeat (ping interval, pong deadline), the idle timeout
 //!   and ws-codec's close timer. Writes block for at most half a second at a
 //!   time, so a client that stops reading is still timed out.
-//! - the **actor** runs the hooks on an actor-core worker. [`Conn`]'s sends
-//!   only encode into the codec's queue and wake the writer if it sleeps:
-//!   no worker ever blocks on a socket, in the handshake, a read or a write.
 //!
-//! The three share the ws-codec connection behind one mutex that is held
+//! ## Common to both
+//!
+//! The **actor** runs the hooks on an actor-core worker; no worker ever
+//! blocks on a socket, in the handshake, a read or a write. The bridge and
+//! the actor share the ws-codec connection behind one mutex that is held
 //! only around codec calls, never across I/O. Because the codec is sans-IO
 //! and resumable, no read timeout or partial read can desynchronise the
-//! stream (the bug of the original design), and pings, pongs and the close
-//! handshake are answered by the bridge and the codec, never waiting on a
-//! busy handler. Shutdown does not wait for a read timeout: shutting the
-//! socket down wakes the reader at once.
-//!
-//! Why threads and not an event loop: blocking reads on dedicated threads
-//! need no readiness machinery and keep the per-message path to one read, one
-//! codec call and one mailbox push; with small stacks, ten thousand
-//! connections cost about twenty thousand mostly sleeping threads. A second
-//! bridge on an event loop can replace this one behind the same seam (the
-//! crate-internal `Io` trait: *notify* and *abort*), with the same hooks.
+//! stream, and pings, pongs and the close handshake are answered by the
+//! bridge and the codec, never waiting on a busy handler. Both bridges sit
+//! behind one crate-internal seam (`Io`: *notify*, *abort*, *interrupt_read*)
+//! and share the head parsing, the feeding of the codec and the timer rules.
 //!
 //! # Hooks and `on_close`
 //!

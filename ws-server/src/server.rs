@@ -45,7 +45,7 @@ const MAX_REJECTING: usize = 64;
 /// | [`close_timeout`](Self::close_timeout) | 5 s |
 /// | [`read_buffer_size`](Self::read_buffer_size) | 16 KiB |
 /// | [`stack_size`](Self::stack_size) | 128 KiB per bridge thread |
-/// | [`bridge`](Self::bridge) | [`Bridge::Threads`] (a reader and a writer thread per connection) |
+/// | [`bridge`](Self::bridge) | [`Bridge::Poll`] (one poller thread for every connection) |
 #[derive(Debug)]
 pub struct ServerBuilder {
     bind: Vec<SocketAddr>,
@@ -247,7 +247,7 @@ impl ServerBuilder {
         self
     }
 
-    /// How sockets are driven (default [`Bridge::Threads`]): see [`Bridge`].
+    /// How sockets are driven (default [`Bridge::Poll`]): see [`Bridge`].
     #[must_use]
     pub fn bridge(mut self, bridge: Bridge) -> Self {
         self.bridge = bridge;
@@ -670,6 +670,7 @@ mod tests {
         assert_eq!(s.max_message_size, 1 << 20);
         assert_eq!(s.max_fragments, 4096);
         assert_eq!(b.bind, vec![SocketAddr::from(([127, 0, 0, 1], 0))]);
+        assert_eq!(b.bridge, Bridge::Poll);
     }
 
     #[test]
