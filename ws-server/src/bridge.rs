@@ -50,6 +50,10 @@ impl Io for ThreadIo {
     fn wake_on_send(&self, parked: usize, _was_idle: bool) -> bool {
         parked > 0
     }
+    // The writer thread writes; a send only wakes it.
+    fn send_now(&self, _g: &mut Inner) -> Option<bool> {
+        None
+    }
 }
 
 /// Starts the bridge of an admitted connection.

@@ -16,7 +16,8 @@ use crate::error::Error;
 /// The seam between a connection and the I/O that drives it.
 ///
 /// The connection actor and [`Conn`] only ever queue bytes into the codec and
-/// call these methods; they never touch a socket. The thread bridge
+/// call these methods; they never block on a socket (the poll bridge's
+/// `send_now` is one non-blocking write). The thread bridge
 /// implements them with a condition variable and `TcpStream::shutdown`; the
 /// poll bridge with a queue of tokens and its poller's waker.
 pub(crate) trait Io: Send + Sync + 'static {
@@ -31,6 +32,11 @@ pub(crate) trait Io: Send + Sync + 'static {
     /// Whether a send that queued bytes must call `notify`: `parked` threads
     /// wait on the condition variable; `was_idle`: nothing was queued before.
     fn wake_on_send(&self, parked: usize, was_idle: bool) -> bool;
+    /// Writes what the codec queued now, without blocking, if nothing else
+    /// is being written (so the order holds: the caller holds the lock).
+    /// `None`: not done, `notify` if [`wake_on_send`](Self::wake_on_send)
+    /// says so; `Some(true)`: some bytes did not fit, `notify`.
+    fn send_now(&self, g: &mut Inner) -> Option<bool>;
 }
 
 /// Where a connection is in its life.
@@ -83,6 +89,11 @@ pub(crate) struct Inner {
     pub(crate) parked: usize,
     /// The reader has stopped: the writer flushes what is queued and ends.
     pub(crate) reader_done: bool,
+    /// Bytes a direct write from a send (poll bridge) could not write: the
+    /// poller writes them before anything else (counted in `writing`).
+    pub(crate) unsent: Vec<Bytes>,
+    /// The poll bridge's socket while the connection is open, for direct writes.
+    pub(crate) socket: Option<Arc<mio::net::TcpStream>>,
 }
 
 impl Inner {
@@ -181,6 +192,8 @@ impl Shared {
                 next_ping: None,
                 parked: 0,
                 reader_done: false,
+                unsent: Vec::new(),
+                socket: None,
             }),
             cv: Condvar::new(),
             in_flight: AtomicUsize::new(0),
@@ -372,11 +385,10 @@ impl Conn {
         // Wake the bridge only if it needs it: a busy thread writer finds the
         // bytes itself before it parks (it looks under this same lock), and a
         // poller that has not yet taken earlier bytes takes these with them.
-        let wake = self
-            .shared
-            .io
-            .get()
-            .is_some_and(|io| io.wake_on_send(g.parked, was_idle));
+        let wake = self.shared.io.get().is_some_and(|io| {
+            io.send_now(&mut g)
+                .unwrap_or_else(|| io.wake_on_send(g.parked, was_idle))
+        });
         drop(g);
         if wake {
             self.shared.notify();
@@ -410,6 +422,8 @@ mod tests {
             next_ping: None,
             parked: 0,
             reader_done: false,
+            unsent: Vec::new(),
+            socket: None,
         }
     }
 

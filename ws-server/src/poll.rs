@@ -22,13 +22,13 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use actor_core::ReservedTag;
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use ws_codec::CloseCode;
 use ws_handshake::Request;
 
-use crate::conn::{Decision, Io, Shared};
+use crate::conn::{Decision, Inner, Io, Phase, Shared};
 use crate::feed::{feed, Fed, Payload};
 use crate::server::ServerShared;
 use crate::session::{finish, parse_head, unavailable, upgrade_response, ConnectMsg, Head};
@@ -42,6 +42,9 @@ const READS_PER_TURN: usize = 4;
 
 /// Most buffers handed to one vectored write.
 const MAX_IOV: usize = 64;
+
+/// Most chunks a send writes directly.
+const DIRECT_CHUNKS: usize = 16;
 
 /// Least time an HTTP answer gets to be written (as the thread bridge).
 const MIN_ANSWER_TIME: Duration = Duration::from_millis(100);
@@ -105,6 +108,65 @@ impl Io for PollIo {
     fn wake_on_send(&self, _parked: usize, was_idle: bool) -> bool {
         was_idle
     }
+    fn send_now(&self, g: &mut Inner) -> Option<bool> {
+        send_now(g)
+    }
+}
+
+/// A send writes its frame itself while the poller has nothing to write: one
+/// non-blocking write, no wake-up. The caller holds the connection's lock, so
+/// nothing can be written between: what does not fit goes to `unsent`, which
+/// the poller writes first once it is woken.
+fn send_now(g: &mut Inner) -> Option<bool> {
+    if g.phase != Phase::Open || g.writing != 0 || g.aborted || !g.unsent.is_empty() {
+        return None;
+    }
+    let socket = Arc::clone(g.socket.as_ref()?);
+    let mut chunks: [Bytes; DIRECT_CHUNKS] = Default::default();
+    let mut k = 0;
+    while k < DIRECT_CHUNKS {
+        match g.codec.poll_transmit() {
+            Some(b) => {
+                chunks[k] = b;
+                k += 1;
+            }
+            None => break,
+        }
+    }
+    let mut first = 0;
+    while first < k {
+        let result = {
+            let mut slices = [IoSlice::new(&[]); DIRECT_CHUNKS];
+            for (slice, chunk) in slices.iter_mut().zip(&chunks[first..k]) {
+                *slice = IoSlice::new(chunk);
+            }
+            (&*socket).write_vectored(&slices[..k - first])
+        };
+        match result {
+            Ok(0) => break,
+            Ok(mut n) => {
+                while n > 0 {
+                    let len = chunks[first].len();
+                    if n >= len {
+                        n -= len;
+                        first += 1;
+                    } else {
+                        chunks[first].advance(n);
+                        n = 0;
+                    }
+                }
+            }
+            Err(e) if retry(&e) => {}
+            // Full, or failed: the poller takes over (and sees the error).
+            Err(_) => break,
+        }
+    }
+    for chunk in &mut chunks[first..k] {
+        let chunk = std::mem::take(chunk);
+        g.writing += chunk.len();
+        g.unsent.push(chunk);
+    }
+    Some(first < k || g.codec.pending_transmit_bytes() > 0)
 }
 
 impl std::fmt::Debug for Poller {
@@ -183,7 +245,8 @@ enum St {
 
 /// One connection on the poller.
 struct Slot {
-    stream: TcpStream,
+    /// Shared with `Inner::socket` while open, for direct writes from sends.
+    stream: Arc<TcpStream>,
     /// `None`: a client over `max_connections`, answered 503.
     conn: Option<Arc<Shared>>,
     state: St,
@@ -359,7 +422,7 @@ impl Loop {
             }));
         }
         self.slots[idx] = Some(Slot {
-            stream,
+            stream: Arc::new(stream),
             conn,
             state: St::Head,
             head: Vec::new(),
@@ -420,7 +483,10 @@ impl Loop {
         };
         self.free.push(idx);
         let Slot { stream, conn, .. } = slot;
-        // Closing the socket takes it out of the poll set.
+        if let Some(c) = &conn {
+            c.lock().socket = None;
+        }
+        // Closing the socket (its last handle) takes it out of the poll set.
         drop(stream);
         match (conn, outcome) {
             (Some(c), Outcome::Finish(close)) => finish(&c, &self.server, close),
@@ -481,8 +547,10 @@ impl Slot {
         self.state = St::Answering { close };
     }
 
-    fn shutting_down(&self, cx: &Cx<'_>) -> bool {
-        self.conn.as_ref().is_some_and(|c| c.lock().shutting_down) || cx.server.is_shutting_down()
+    /// `begin_shutdown` reached this connection (as the thread bridge's
+    /// `interrupt_read`): a head still arriving gets 503.
+    fn interrupted(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.lock().shutting_down)
     }
 
     /// Reads the request head; `None` once it is complete (the state changed).
@@ -493,14 +561,14 @@ impl Slot {
             if let Some(parsed) = parse_head(&self.head, settings) {
                 break parsed;
             }
-            if self.shutting_down(cx) || self.deadline.is_some_and(|d| cx.now >= d) {
+            if self.interrupted() || self.deadline.is_some_and(|d| cx.now >= d) {
                 break Head::Gone;
             }
             if !self.readable {
                 cx.consider(self.deadline);
                 return Some(Outcome::Wait);
             }
-            match self.stream.read(cx.scratch) {
+            match (&*self.stream).read(cx.scratch) {
                 Ok(0) => break Head::Gone,
                 Ok(n) => self.head.extend_from_slice(&cx.scratch[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
@@ -517,7 +585,11 @@ impl Slot {
             }
             return None;
         };
-        if self.shutting_down(cx) && (!matches!(parsed, Head::Gone) || conn.lock().shutting_down) {
+        let answer_503 = match parsed {
+            Head::Gone => self.interrupted(),
+            _ => server.is_shutting_down(),
+        };
+        if answer_503 {
             self.respond(cx, unavailable(), None);
             return None;
         }
@@ -596,6 +668,7 @@ impl Slot {
         {
             let mut g = conn.lock();
             g.writing += response.len();
+            g.socket = Some(Arc::clone(&self.stream));
             timers::open(&mut g, cx.now, &conn.settings);
         }
         self.state = St::Open;
@@ -625,7 +698,7 @@ impl Slot {
     /// Writes the HTTP answer, then FIN.
     fn answer(&mut self, cx: &mut Cx<'_>) -> Outcome {
         let done = match write_out(
-            &mut self.stream,
+            &self.stream,
             &mut self.out,
             &mut self.offset,
             &mut self.writable,
@@ -683,6 +756,8 @@ impl Slot {
                     conn.abort("write failed");
                     return Outcome::Finish(Some(conn.lock().final_close()));
                 }
+                // What a direct write left goes first (already counted).
+                self.out.extend(std::mem::take(&mut g.unsent));
                 while let Some(b) = g.codec.poll_transmit() {
                     g.writing += b.len();
                     self.out.push_back(b);
@@ -694,7 +769,7 @@ impl Slot {
                 cx.consider(self.deadline);
             }
             match write_out(
-                &mut self.stream,
+                &self.stream,
                 &mut self.out,
                 &mut self.offset,
                 &mut self.writable,
@@ -730,7 +805,7 @@ impl Slot {
                 return Outcome::Again;
             }
             reads += 1;
-            match self.stream.read(cx.scratch) {
+            match (&*self.stream).read(cx.scratch) {
                 Ok(0) => {
                     conn.abort("peer closed the TCP connection");
                     return Outcome::Finish(Some(conn.lock().final_close()));
@@ -763,7 +838,7 @@ impl Slot {
 
 /// Writes as much of `out` as the socket takes, vectored; the bytes written.
 fn write_out(
-    stream: &mut TcpStream,
+    mut stream: &TcpStream,
     out: &mut VecDeque<Bytes>,
     offset: &mut usize,
     writable: &mut bool,
