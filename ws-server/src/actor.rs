@@ -8,7 +8,7 @@ use actor_core::{tag, Actor, Context, ExitReason, Message as ActorMessage};
 use bytes::Bytes;
 use ws_codec::{CloseCode, Utf8Bytes};
 
-use crate::conn::{Conn, Decision, Shared};
+use crate::conn::{Conn, Decision, Phase, Shared};
 use crate::handler::{Connect, Handler, Message, Response};
 use crate::server::ServerShared;
 use crate::session::{ConnectMsg, DisconnectMsg};
@@ -67,7 +67,14 @@ impl<H: Handler> ConnActor<H> {
     }
 
     fn decide(&self, decision: Decision) {
-        self.conn.shared.lock().decision = Some(decision);
+        let mut g = self.conn.shared.lock();
+        if matches!(decision, Decision::Respond(_)) {
+            // Never upgraded: the handle is closed from now on, not only
+            // once the bridge has written the answer.
+            g.phase = Phase::Done;
+        }
+        g.decision = Some(decision);
+        drop(g);
         self.conn.shared.notify();
     }
 
