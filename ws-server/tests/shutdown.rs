@@ -76,6 +76,16 @@ fn shutdown_on(bridge: Bridge) {
     assert!(seen, "the half-open client was never admitted");
 
     assert!(!bridge_threads().is_empty());
+    if bridge == Bridge::Poll {
+        // Five connections, no thread of their own: the accept thread and one poller.
+        let port = addr.port();
+        let mut names = bridge_threads();
+        names.sort();
+        assert_eq!(
+            names,
+            vec![format!("ws-accept-{port}"), format!("ws-poll-{port}")]
+        );
+    }
     let report = server.shutdown(Duration::from_secs(1));
     assert_eq!(report.connections, 5);
     assert_eq!(report.forced, 1, "only the deaf client should need forcing");
