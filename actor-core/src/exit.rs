@@ -80,8 +80,9 @@ pub struct Down {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeout;
 
-/// Turns a caught panic payload into the message it carried.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// Turns a caught panic payload (from `catch_unwind`) into the message it carried, the
+/// text [`ExitReason::Panic`] holds. For layers that catch panics in their own hooks.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -100,7 +100,7 @@ mod worker;
 
 pub use actor::{from_fn, Actor, BlockingResult, Context, FnActor};
 pub use blocking::BlockingPanic;
-pub use exit::{Down, Exit, ExitReason, MonitorRef, Timeout};
+pub use exit::{panic_message, Down, Exit, ExitReason, MonitorRef, Timeout};
 pub use message::Message;
 pub use pid::Pid;
 pub use runtime::{

@@ -5,7 +5,8 @@
 //! of its input, and whatever it accepts or refuses turns into well-formed bytes.
 
 use ws_handshake::{
-    parse_request, parse_response, ClientRequest, Error, Limits, OriginPolicy, Reply, Request,
+    parse_http_request, parse_request, parse_response, ClientRequest, Error, HttpRequest, Limits,
+    OriginPolicy, Reply, Request,
 };
 
 /// Small enough that random inputs cross every limit.
@@ -26,9 +27,46 @@ pub fn handshake_parse(data: &[u8]) {
         check_request(data, &limits, &whole, &client);
         splits_agree(data, &whole, |b| parse_request(b, &limits));
 
+        let whole = parse_http_request(data, &limits);
+        check_http_request(data, &limits, &whole);
+        splits_agree(data, &whole, |b| parse_http_request(b, &limits));
+
         let whole = parse_response(data, &client, &limits);
         check_response(data, &limits, &whole);
         splits_agree(data, &whole, |b| parse_response(b, &client, &limits));
+    }
+}
+
+/// A plain HTTP request (the server's `on_http` path): the same bounds as an upgrade, and
+/// every accessor is a part of the bytes it claims.
+fn check_http_request(
+    data: &[u8],
+    limits: &Limits,
+    result: &Result<Option<(HttpRequest, usize)>, Error>,
+) {
+    match result {
+        Ok(None) => assert!(data.len() < limits.max_head_size),
+        Ok(Some((request, n))) => {
+            assert!(
+                *n <= data.len() && *n <= limits.max_head_size,
+                "consumed {n}"
+            );
+            assert_eq!(request.as_bytes(), &data[..*n]);
+            assert!(request.target().len() <= limits.max_target_len);
+            assert!(request.iter().count() <= limits.max_headers);
+            if request.version() == 1 {
+                assert!(request.host().is_some(), "HTTP/1.1 without Host accepted");
+            }
+            let _ = (request.method(), request.query(), request.header("host"));
+        }
+        Err(e) => {
+            let status = e.status();
+            assert!((400..=599).contains(&status), "{e:?} -> {status}");
+            assert!(
+                e.to_bytes().starts_with(b"HTTP/1.1 "),
+                "refusal is not a response"
+            );
+        }
     }
 }
 

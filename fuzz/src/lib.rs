@@ -11,7 +11,9 @@ mod replay {
 
     /// Feeds every file of `corpus/<target>` to `f`; a panic fails the test and names the file.
     fn replay(target: &str, f: fn(&[u8])) {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("corpus")
+            .join(target);
         let mut count = 0;
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
             let path = entry.unwrap().path();
@@ -20,7 +22,10 @@ mod replay {
             f(&data);
             count += 1;
         }
-        assert!(count > 0, "corpus for {target} is empty: commit a seed corpus");
+        assert!(
+            count > 0,
+            "corpus for {target} is empty: commit a seed corpus"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use actor_core::{tag, Actor, Context, ExitReason, Message as ActorMessage};
+use actor_core::{panic_message, tag, Actor, Context, ExitReason, Message as ActorMessage};
 use bytes::Bytes;
 use ws_codec::{CloseCode, Utf8Bytes};
 
@@ -93,7 +93,7 @@ impl<H: Handler> ConnActor<H> {
                     Err(payload) => {
                         let bytes = response_bytes(&Response::new(500, "internal server error"));
                         self.decide(Decision::Respond(bytes));
-                        ctx.stop(ExitReason::Panic(panic_text(&*payload)));
+                        ctx.stop(ExitReason::Panic(panic_message(&*payload)));
                     }
                 }
                 return;
@@ -158,7 +158,7 @@ impl<H: Handler> ConnActor<H> {
     /// A hook panicked: 1011 to the client, `on_close` with 1011, and the
     /// actor ends with the panic as its reason (seen by links and monitors).
     fn panicked(&mut self, ctx: &mut Context<'_>, payload: &(dyn Any + Send)) {
-        let text = panic_text(payload);
+        let text = panic_message(payload);
         let _ = self.conn.close(CloseCode::INTERNAL_ERROR, "internal error");
         self.close_once(CloseCode::INTERNAL_ERROR, "internal error");
         ctx.stop(ExitReason::Panic(text));
@@ -249,14 +249,4 @@ fn response_bytes(r: &Response) -> Vec<u8> {
         rejection = rejection.header(name, value);
     }
     rejection.to_bytes().unwrap_or_else(|e| e.to_bytes())
-}
-
-fn panic_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("panic with a non-string payload")
-    }
 }

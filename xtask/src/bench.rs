@@ -23,7 +23,9 @@ options:
   --reps N            repetitions of the matrix (default 5)
   --warmup SECS       warm-up per load run (default 1)
   --duration SECS     measured window per load run (default 4)
-  --servers a,b,...   subset of: ours, fastwebsockets, tokio-tungstenite, tungstenite-threads
+  --servers a,b,...   subset of: ours, ours-threads, fastwebsockets, tokio-tungstenite,
+                      tungstenite-threads (ours-threads: the echo example on the
+                      seed-shaped thread bridge, WS_BRIDGE=threads)
   --cases a,b,...     subset of: 1x20, 100x20, 1000x20, 10x64k, idle10k
   --idle-conns N      connections of the idle case (default 10000; 1000 with --quick)
   --ours-cmd CMD      how to start our server, `{addr}` replaced by the address
@@ -91,9 +93,11 @@ const CASES: &[Case] = &[
     },
 ];
 
-/// The servers: ours first, then the peers built in xtask/peers.
+/// The servers: ours first (default bridge, then the thread bridge), then the peers
+/// built in xtask/peers.
 const SERVERS: &[&str] = &[
     "ours",
+    "ours-threads",
     "fastwebsockets",
     "tokio-tungstenite",
     "tungstenite-threads",
@@ -232,20 +236,27 @@ impl Dirs {
 
     /// The command line that starts `server` on `addr`.
     fn server_cmd(&self, server: &str, addr: &str, ours_cmd: Option<&str>) -> Vec<String> {
+        let echo = || {
+            self.target
+                .join("release/examples/echo")
+                .display()
+                .to_string()
+        };
         match server {
             "ours" => match ours_cmd {
                 Some(cmd) => cmd
                     .split_whitespace()
                     .map(|w| w.replace("{addr}", addr))
                     .collect(),
-                None => vec![
-                    self.target
-                        .join("release/examples/echo")
-                        .display()
-                        .to_string(),
-                    addr.to_string(),
-                ],
+                None => vec![echo(), addr.to_string()],
             },
+            // `env` execs the server: the pid measured is still the server's.
+            "ours-threads" => vec![
+                "env".into(),
+                "WS_BRIDGE=threads".into(),
+                echo(),
+                addr.to_string(),
+            ],
             peer => vec![
                 self.peers_target
                     .join(format!("release/{peer}-echo"))
@@ -255,6 +266,11 @@ impl Dirs {
             ],
         }
     }
+}
+
+/// One of our own servers (either bridge), not a peer.
+fn is_ours(server: &str) -> bool {
+    server == "ours" || server == "ours-threads"
 }
 
 /// Does ws-server have its echo example yet?
@@ -268,7 +284,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if o.servers.is_empty() {
         o.servers = SERVERS
             .iter()
-            .filter(|s| **s != "ours" || o.ours_cmd.is_some() || ours_exists())
+            .filter(|s| !is_ours(s) || o.ours_cmd.is_some() || ours_exists())
             .map(|s| s.to_string())
             .collect();
         if !o.servers.iter().any(|s| s == "ours") {
@@ -323,14 +339,14 @@ fn build(o: &Options, dirs: &Dirs) -> Result<(), String> {
         "build ws-load",
         step::cargo(&["build", "--release", "--quiet", "-p", "ws-load"]),
     )?;
-    if o.servers.iter().any(|s| s != "ours") {
+    if o.servers.iter().any(|s| !is_ours(s)) {
         let manifest = step::root().join("xtask/peers/Cargo.toml");
         let mut cmd = step::cargo(&["build", "--release", "--quiet", "--manifest-path"]);
         cmd.arg(manifest)
             .env("CARGO_TARGET_DIR", &dirs.peers_target);
         step::run("build peers", cmd)?;
     }
-    if o.servers.iter().any(|s| s == "ours") && o.ours_cmd.is_none() {
+    if o.servers.iter().any(|s| is_ours(s)) && o.ours_cmd.is_none() {
         step::run(
             "build echo example",
             step::cargo(&[
@@ -689,7 +705,7 @@ somewhat as load rises: compare servers within one case, not across cases.
 
 /// A server's colour in the chart: fixed per server, whichever subset ran.
 fn colour(server: &str) -> &'static str {
-    const COLOURS: [&str; 4] = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
+    const COLOURS: [&str; 5] = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd"];
     let i = SERVERS.iter().position(|s| *s == server).unwrap_or(0);
     COLOURS[i % COLOURS.len()]
 }
@@ -1110,6 +1126,15 @@ mod tests {
         assert_eq!(
             d.server_cmd("ours", "a:1", None),
             ["/t/release/examples/echo", "a:1"]
+        );
+        assert_eq!(
+            d.server_cmd("ours-threads", "a:1", None),
+            [
+                "env",
+                "WS_BRIDGE=threads",
+                "/t/release/examples/echo",
+                "a:1"
+            ]
         );
         assert_eq!(
             d.server_cmd("fastwebsockets", "a:1", None),
