@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::io::Write;
+
 use common::*;
 use tungstenite::Message as W;
 use ws_server::Message;
@@ -143,5 +145,41 @@ fn plain_http_request_is_answered_by_on_http(bridge: Bridge) {
         "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n",
     );
     assert!(other.starts_with("HTTP/1.1 4"), "{other}");
+    server.shutdown(WAIT);
+}
+
+on_both_bridges!(many_large_echoes_arrive_whole_and_in_order);
+/// More than the socket buffers hold, written while the client does not read
+/// yet: the server's writes stop part-way and go on when it can write again,
+/// and every echo arrives whole and in order.
+fn many_large_echoes_arrive_whole_and_in_order(bridge: Bridge) {
+    const N: usize = 200;
+    const SIZE: usize = 32 * 1024;
+    let (server, _rx) = start_with(builder(bridge).high_water(64 << 20));
+    let mut raw = Raw::connect(server.local_addr(), &[]);
+    let mut wire = Vec::new();
+    for i in 0..N {
+        let mut payload = vec![(i % 251) as u8; SIZE];
+        payload[..4].copy_from_slice(&(i as u32).to_be_bytes());
+        raw.codec.send_binary(&payload).unwrap();
+        while let Some(b) = raw.codec.poll_transmit() {
+            wire.extend_from_slice(&b);
+        }
+    }
+    let mut tcp = raw.tcp.try_clone().unwrap();
+    tcp.set_write_timeout(Some(WAIT)).unwrap();
+    let writer = std::thread::spawn(move || tcp.write_all(&wire).unwrap());
+    for i in 0..N {
+        match raw.next_event() {
+            Some(ws_codec::Event::Binary(b)) => {
+                assert_eq!(b.len(), SIZE, "message {i}");
+                assert_eq!(u32::from_be_bytes(b[..4].try_into().unwrap()) as usize, i);
+                assert!(b[4..].iter().all(|&x| x == (i % 251) as u8), "message {i}");
+            }
+            other => panic!("message {i}: {other:?}"),
+        }
+    }
+    writer.join().unwrap();
+    drop(raw);
     server.shutdown(WAIT);
 }
