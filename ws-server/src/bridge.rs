@@ -33,8 +33,10 @@ const WRITE_TICK: Duration = Duration::from_millis(500);
 /// Most buffers handed to one vectored write.
 const MAX_IOV: usize = 64;
 
+/// The socket is shared by the reader, the writer and this seam: one file
+/// descriptor per connection (`&TcpStream` reads and writes).
 struct ThreadIo {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
 }
 
 impl Io for ThreadIo {
@@ -56,14 +58,33 @@ impl Io for ThreadIo {
     }
 }
 
+/// Memory mappings one connection costs this bridge: two threads, each with a
+/// stack, its guard page, a signal stack and its guard page.
+const MAPS_PER_CONNECTION: usize = 8;
+
+/// Most connections this bridge can hold on this machine. Linux caps a
+/// process's memory mappings (`vm.max_map_count`, 65 530 by default); a thread
+/// that cannot map its stacks aborts the whole process, so the server must
+/// answer 503 well before that. An eighth of the maps stays for the rest of
+/// the process (heap, libraries, the runtime). `None` where the limit is unknown.
+pub(crate) fn connection_cap() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?;
+    text.trim().parse().ok().map(cap_for_map_count)
+}
+
+fn cap_for_map_count(max_map_count: usize) -> usize {
+    max_map_count / 8 * 7 / MAPS_PER_CONNECTION
+}
+
 /// Starts the bridge of an admitted connection.
 pub(crate) fn spawn(
     stream: TcpStream,
     conn: Arc<Shared>,
     server: Arc<ServerShared>,
 ) -> io::Result<JoinHandle<()>> {
+    let stream = Arc::new(stream);
     let io = ThreadIo {
-        stream: stream.try_clone()?,
+        stream: Arc::clone(&stream),
     };
     let _ = conn.io.set(Box::new(io));
     thread::Builder::new()
@@ -82,17 +103,16 @@ pub(crate) fn spawn_rejection(
         .name("ws-reject".into())
         .stack_size(stack)
         .spawn(move || {
-            let mut stream = stream;
             let settings = &server.settings;
             let deadline = Instant::now() + settings.handshake_timeout;
             let mut head = Vec::new();
-            let answer = match read_head(&mut stream, &mut head, settings, deadline, || false) {
+            let answer = match read_head(&stream, &mut head, settings, deadline, || false) {
                 Head::Request(..) | Head::Http(..) => Some(unavailable()),
                 Head::Invalid(bytes) => Some(bytes),
                 Head::Gone => None,
             };
             if let Some(bytes) = answer {
-                respond_and_close(&mut stream, &bytes, deadline);
+                respond_and_close(&stream, &bytes, deadline);
             }
             server.rejection_done();
         })
@@ -122,7 +142,7 @@ pub(crate) fn begin_shutdown(conn: &Shared) {
 }
 
 fn read_head(
-    stream: &mut TcpStream,
+    mut stream: &TcpStream,
     head: &mut Vec<u8>,
     settings: &Settings,
     deadline: Instant,
@@ -157,7 +177,7 @@ fn retry(e: &io::Error) -> bool {
 }
 
 /// Writes an HTTP answer and closes, bounded by `deadline`.
-fn respond_and_close(stream: &mut TcpStream, bytes: &[u8], deadline: Instant) {
+fn respond_and_close(mut stream: &TcpStream, bytes: &[u8], deadline: Instant) {
     let left = deadline.saturating_duration_since(Instant::now());
     let _ = stream.set_write_timeout(Some(left.max(Duration::from_millis(100))));
     let _ = stream.write_all(bytes);
@@ -166,44 +186,44 @@ fn respond_and_close(stream: &mut TcpStream, bytes: &[u8], deadline: Instant) {
 }
 
 /// The reader thread: handshake, then reads until the connection ends.
-fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
+fn run(stream: Arc<TcpStream>, conn: &Arc<Shared>, server: &ServerShared) {
     let settings = &*conn.settings;
     let deadline = Instant::now() + settings.handshake_timeout;
     let mut head = Vec::new();
     let interrupted = || conn.lock().shutting_down;
-    let head_result = read_head(&mut stream, &mut head, settings, deadline, interrupted);
+    let head_result = read_head(&stream, &mut head, settings, deadline, interrupted);
     if server.is_shutting_down() && !matches!(head_result, Head::Gone) {
-        respond_and_close(&mut stream, &unavailable(), deadline);
+        respond_and_close(&stream, &unavailable(), deadline);
         return finish(conn, server, None);
     }
     let (request, used) = match head_result {
         Head::Request(r, n) => (r, n),
         Head::Http(r, refusal) => {
             if let Some(Decision::Respond(bytes)) = decide(conn, ConnectMsg::Http(r, refusal)) {
-                respond_and_close(&mut stream, &bytes, deadline);
+                respond_and_close(&stream, &bytes, deadline);
             }
             return finish(conn, server, None);
         }
         Head::Invalid(bytes) => {
-            respond_and_close(&mut stream, &bytes, deadline);
+            respond_and_close(&stream, &bytes, deadline);
             return finish(conn, server, None);
         }
         Head::Gone => {
             if conn.lock().shutting_down {
-                respond_and_close(&mut stream, &unavailable(), deadline);
+                respond_and_close(&stream, &unavailable(), deadline);
             }
             return finish(conn, server, None);
         }
     };
     // RFC 6455 §10.2: the origin policy is ws-handshake's to apply.
     if let Err(e) = server.origin_policy.check(&request) {
-        respond_and_close(&mut stream, &e.to_bytes(), deadline);
+        respond_and_close(&stream, &e.to_bytes(), deadline);
         return finish(conn, server, None);
     }
     let (protocol, headers) = match decide(conn, ConnectMsg::Upgrade(request.clone())) {
         None => return finish(conn, server, None),
         Some(Decision::Respond(bytes)) => {
-            respond_and_close(&mut stream, &bytes, deadline);
+            respond_and_close(&stream, &bytes, deadline);
             return finish(conn, server, None);
         }
         Some(Decision::Upgrade { protocol, headers }) => (protocol, headers),
@@ -213,7 +233,7 @@ fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
         Err(e) => {
             // The hook chose a subprotocol the client did not offer, or a bad
             // header: ws-handshake says which, and the client gets its status.
-            respond_and_close(&mut stream, &e.to_bytes(), deadline);
+            respond_and_close(&stream, &e.to_bytes(), deadline);
             return finish(
                 conn,
                 server,
@@ -222,7 +242,7 @@ fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
         }
     };
     let _ = stream.set_write_timeout(Some(settings.handshake_timeout));
-    if stream.write_all(&response).is_err() {
+    if (&*stream).write_all(&response).is_err() {
         conn.abort("upgrade not sent");
         return finish(
             conn,
@@ -232,13 +252,12 @@ fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
     }
     // Open: heartbeat starts, shutdown (if it began meanwhile) closes with 1001.
     timers::open(&mut conn.lock(), Instant::now(), settings);
-    let writer = match stream.try_clone().and_then(|w| {
-        let c = Arc::clone(conn);
-        thread::Builder::new()
-            .name(format!("ws-write-{}", conn.id))
-            .stack_size(settings.stack_size)
-            .spawn(move || write_loop(w, &c))
-    }) {
+    let (w, c) = (Arc::clone(&stream), Arc::clone(conn));
+    let writer = match thread::Builder::new()
+        .name(format!("ws-write-{}", conn.id))
+        .stack_size(settings.stack_size)
+        .spawn(move || write_loop(&w, &c))
+    {
         Ok(w) => w,
         Err(_) => {
             conn.abort("no writer thread");
@@ -246,7 +265,7 @@ fn run(mut stream: TcpStream, conn: &Arc<Shared>, server: &ServerShared) {
         }
     };
     let _ = stream.set_read_timeout(None);
-    read_loop(&mut stream, conn, &head[used..]);
+    read_loop(&stream, conn, &head[used..]);
     drop(head);
     {
         let mut g = conn.lock();
@@ -300,7 +319,7 @@ fn park<'a>(
 
 /// Reads frames until the close handshake completes, the peer leaves, or the
 /// socket is torn down.
-fn read_loop(stream: &mut TcpStream, conn: &Shared, pipelined: &[u8]) {
+fn read_loop(mut stream: &TcpStream, conn: &Shared, pipelined: &[u8]) {
     let limit = conn.settings.mailbox_limit;
     let size = conn.settings.read_buffer_size;
     let mut out = Vec::new();
@@ -362,7 +381,7 @@ fn fail_after_drain(conn: &Shared) {
 }
 
 /// The writer thread: writes what is queued and runs the connection's timers.
-fn write_loop(mut stream: TcpStream, conn: &Shared) {
+fn write_loop(stream: &TcpStream, conn: &Shared) {
     let _ = stream.set_write_timeout(Some(WRITE_TICK));
     let settings = &*conn.settings;
     let mut batch: Vec<Bytes> = Vec::new();
@@ -396,7 +415,7 @@ fn write_loop(mut stream: TcpStream, conn: &Shared) {
                 g = park(conn, g, next);
             }
         }
-        if write_batch(&mut stream, &mut batch, conn).is_err() {
+        if write_batch(stream, &mut batch, conn).is_err() {
             conn.abort("write failed");
             return;
         }
@@ -404,7 +423,7 @@ fn write_loop(mut stream: TcpStream, conn: &Shared) {
 }
 
 /// Writes every buffer of `batch`, vectored; clears it.
-fn write_batch(stream: &mut TcpStream, batch: &mut Vec<Bytes>, conn: &Shared) -> io::Result<()> {
+fn write_batch(mut stream: &TcpStream, batch: &mut Vec<Bytes>, conn: &Shared) -> io::Result<()> {
     let mut first = 0;
     let mut offset = 0;
     while first < batch.len() {
@@ -446,4 +465,16 @@ fn write_batch(stream: &mut TcpStream, batch: &mut Vec<Bytes>, conn: &Shared) ->
     }
     batch.clear();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cap_for_map_count;
+
+    #[test]
+    fn linux_default_map_count_caps_near_seven_thousand_connections() {
+        // 65 530 maps: 57 337 for connections, 8 each.
+        assert_eq!(cap_for_map_count(65_530), 7_167);
+        assert_eq!(cap_for_map_count(0), 0);
+    }
 }

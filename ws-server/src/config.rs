@@ -30,7 +30,9 @@ pub enum Bridge {
     /// poller, no thread per connection, a few KB per idle connection. The default.
     #[default]
     Poll,
-    /// A reader and a writer thread per connection, blocking I/O.
+    /// A reader and a writer thread per connection, blocking I/O. Threads
+    /// cost memory maps: `max_connections` is capped at what
+    /// `vm.max_map_count` allows (about 7 000 by Linux's default).
     Threads,
 }
 

@@ -127,6 +127,9 @@ impl ServerBuilder {
 
     /// Most connections open or handshaking at once (default 10 000); past
     /// it, a new client gets `503 Service Unavailable` before the upgrade.
+    /// [`Bridge::Threads`] lowers it to what the machine's memory-map limit
+    /// allows (two threads per connection: about 7 000 with Linux's default
+    /// `vm.max_map_count`).
     #[must_use]
     pub fn max_connections(mut self, n: usize) -> Self {
         self.settings.max_connections = n;
@@ -255,7 +258,7 @@ impl ServerBuilder {
     }
 
     /// Binds, starts the accept thread and returns at once.
-    pub fn serve<H: Handler>(self, handler: H) -> Result<Server, Error> {
+    pub fn serve<H: Handler>(mut self, handler: H) -> Result<Server, Error> {
         if let Some(e) = self.bind_error {
             return Err(Error::Bind(e));
         }
@@ -273,6 +276,13 @@ impl ServerBuilder {
                 (Some(runtime), handle)
             }
         };
+        if self.bridge == Bridge::Threads {
+            // Past the machine's thread capacity a new thread aborts the
+            // process: over the cap, clients get 503 like over max_connections.
+            if let Some(cap) = bridge::connection_cap() {
+                self.settings.max_connections = self.settings.max_connections.min(cap);
+            }
+        }
         let shared = Arc::new(ServerShared {
             settings: Arc::new(self.settings),
             origin_policy: self.origin_policy,
