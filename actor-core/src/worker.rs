@@ -269,8 +269,11 @@ fn finish(handle: &Handle, cell: &Cell, mut local: Local, reason: ExitReason) {
             shared.registry.remove_if(n, pid);
         }
     }
-    // 5. Reap the slot: the pid is now stale and its generation retired.
+    // 5. Reap the slot: the pid is now stale and its generation retired; the
+    //    actor no longer counts as live, before anyone can be told it is gone
+    //    (a monitor that got Down must never see it in `actor_count`).
     shared.slots.remove(pid);
+    shared.actor_gone();
     // 6. Tell links and monitors.
     if let Some(e) = extra {
         for l in e.links {
@@ -301,5 +304,4 @@ fn finish(handle: &Handle, cell: &Cell, mut local: Local, reason: ExitReason) {
     }
     // Monitors this actor held but whose Down was still queued die with it.
     drop(pending_sys);
-    shared.actor_gone();
 }
