@@ -1,34 +1,41 @@
-//! The mailbox: a system queue drained before the user queue, and the one atomic scheduling state.
+//! The mailbox: a system queue drained before the user queue, the scheduling
+//! state, and the actor's own state while it is not running, all under one lock.
 //!
-//! State machine (one `AtomicU8`):
+//! State machine (a field of the locked queue):
 //!
 //! ```text
 //!            send (only this sender enqueues)
 //!   IDLE ─────────────────────────────────▶ SCHEDULED
-//!    ▲                                         │ worker picks it up
-//!    │ queue empty, CAS RUNNING→IDLE           ▼
-//!    └──────────────────────────────────── RUNNING ◀──┐
-//!                                   send │            │ CAS to IDLE failed:
-//!                                        ▼            │ go round again
-//!                                     NOTIFIED ───────┘
+//!    ▲                                         │ worker picks it up (start_run)
+//!    │ queue empty under the lock              ▼
+//!    └──────────────────────────────────── RUNNING
 //! ```
 //!
-//! A message is pushed under the queue lock *before* the state is touched, so
-//! either the runner's final `pop` sees it, or the runner's CAS to IDLE fails
-//! (the sender made it NOTIFIED), or the sender finds IDLE and schedules the
-//! actor itself. Only the sender that wins IDLE → SCHEDULED enqueues it, so the
-//! actor is never on two run queues and never runs on two workers at once.
+//! A sender pushes and reads the state under the same lock the runner holds
+//! when it finds the queue empty and goes IDLE, so either the runner's
+//! `next_or_idle` sees the message, or the sender finds IDLE and schedules the
+//! actor itself; no NOTIFIED state and no separate CAS are needed. Only the
+//! sender that moves IDLE → SCHEDULED enqueues it, so the actor is never on two
+//! run queues and never runs on two workers at once.
+//!
+//! The actor's own state (`L`, the runtime's `Local`) is parked in the same
+//! lock while the actor is not running: `start_run` takes it out, and
+//! `next_or_idle` / `yield_turn` put it back in the same critical section that
+//! changes the state. One lock round trip per message and one per turn end,
+//! instead of a queue lock, a state CAS and a separate actor-state lock.
 
 use crate::exit::{Down, ExitReason};
 use crate::message::Message;
 use crate::pid::Pid;
-use crate::sync::{AtomicU8, Mutex, MutexGuard, Ordering};
+use crate::sync::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 
-const IDLE: u8 = 0;
-const SCHEDULED: u8 = 1;
-const RUNNING: u8 = 2;
-const NOTIFIED: u8 = 3;
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Idle,
+    Scheduled,
+    Running,
+}
 
 /// A system signal; always handled before any user message.
 #[derive(Debug)]
@@ -49,39 +56,66 @@ pub(crate) enum Signal {
     ReceiveTimeout,
 }
 
-/// What the runner pops next.
+/// What the runner pops next. Signals are rare and large, so they are boxed:
+/// an `Item` stays two words and a tag, cheap to move on the per-message path.
 #[derive(Debug)]
 pub(crate) enum Item {
-    Signal(Signal),
+    Signal(Box<Signal>),
     Message(Message),
 }
 
-#[derive(Debug, Default)]
-struct Queue {
-    sys: VecDeque<Signal>,
-    user: VecDeque<Message>,
-    closed: bool,
-}
-
-/// One actor's queues and scheduling state.
 #[derive(Debug)]
-pub(crate) struct Mailbox {
-    state: AtomicU8,
-    queue: Mutex<Queue>,
+struct Queue<L> {
+    sys: VecDeque<Box<Signal>>,
+    user: VecDeque<Message>,
+    state: State,
+    closed: bool,
+    /// The actor's own state while no worker runs it.
+    parked: Option<L>,
 }
 
-impl Mailbox {
-    /// A mailbox that starts SCHEDULED: the spawner enqueues the new actor itself.
-    pub(crate) fn new_scheduled() -> Mailbox {
+/// One actor's queues, scheduling state and (while not running) own state.
+#[derive(Debug)]
+pub(crate) struct Mailbox<L> {
+    queue: Mutex<Queue<L>>,
+}
+
+impl<L> Queue<L> {
+    fn pop(&mut self) -> Option<Item> {
+        if let Some(s) = self.sys.pop_front() {
+            return Some(Item::Signal(s));
+        }
+        self.user.pop_front().map(Item::Message)
+    }
+
+    /// After a push: IDLE → SCHEDULED (returns true: the caller enqueues).
+    fn notify(&mut self) -> bool {
+        if self.state == State::Idle {
+            self.state = State::Scheduled;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl<L> Mailbox<L> {
+    /// A mailbox that starts SCHEDULED, holding `local`: the spawner enqueues the new actor itself.
+    pub(crate) fn new_scheduled(local: L) -> Mailbox<L> {
         Mailbox {
-            state: AtomicU8::new(SCHEDULED),
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(Queue {
+                sys: VecDeque::new(),
+                user: VecDeque::new(),
+                state: State::Scheduled,
+                closed: false,
+                parked: Some(local),
+            }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Queue> {
-        // A panic never happens while this lock is held (only VecDeque ops), so
-        // poisoning cannot occur; recover the guard anyway rather than abort.
+    fn lock(&self) -> MutexGuard<'_, Queue<L>> {
+        // A panic never happens while this lock is held (only VecDeque ops and
+        // moves), so poisoning cannot occur; recover the guard anyway rather than abort.
         match self.queue.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -90,59 +124,51 @@ impl Mailbox {
 
     /// Queues a user message. `Ok(true)`: the caller moved IDLE → SCHEDULED and must enqueue.
     pub(crate) fn push(&self, msg: Message) -> Result<bool, Message> {
-        {
-            let mut q = self.lock();
-            if q.closed {
-                return Err(msg);
-            }
-            q.user.push_back(msg);
+        let mut q = self.lock();
+        if q.closed {
+            return Err(msg);
         }
-        Ok(self.notify())
+        q.user.push_back(msg);
+        Ok(q.notify())
     }
 
     /// Queues a system signal. `Ok(true)`: the caller must enqueue the actor.
     pub(crate) fn push_signal(&self, sig: Signal) -> Result<bool, Signal> {
-        {
-            let mut q = self.lock();
-            if q.closed {
-                return Err(sig);
-            }
-            q.sys.push_back(sig);
-        }
-        Ok(self.notify())
-    }
-
-    /// After a push: IDLE → SCHEDULED (returns true), RUNNING → NOTIFIED, else nothing.
-    fn notify(&self) -> bool {
-        let mut cur = self.state.load(Ordering::Acquire);
-        loop {
-            let next = match cur {
-                IDLE => SCHEDULED,
-                RUNNING => NOTIFIED,
-                _ => return false,
-            };
-            match self
-                .state
-                .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return next == SCHEDULED,
-                Err(actual) => cur = actual,
-            }
-        }
-    }
-
-    /// The worker took the actor off a run queue: SCHEDULED → RUNNING.
-    pub(crate) fn start_run(&self) {
-        self.state.swap(RUNNING, Ordering::AcqRel);
-    }
-
-    /// Next item: system signals first, then user messages.
-    pub(crate) fn pop(&self) -> Option<Item> {
         let mut q = self.lock();
-        if let Some(s) = q.sys.pop_front() {
-            return Some(Item::Signal(s));
+        if q.closed {
+            return Err(sig);
         }
-        q.user.pop_front().map(Item::Message)
+        q.sys.push_back(Box::new(sig));
+        Ok(q.notify())
+    }
+
+    /// The worker took the actor off a run queue: SCHEDULED → RUNNING. Returns
+    /// the actor's own state (None once it has exited) and the first item, if any.
+    pub(crate) fn start_run(&self) -> (Option<L>, Option<Item>) {
+        let mut q = self.lock();
+        q.state = State::Running;
+        let local = q.parked.take();
+        let item = q.pop();
+        (local, item)
+    }
+
+    /// Next item: system signals first, then user messages. Leaves the state alone.
+    pub(crate) fn pop(&self) -> Option<Item> {
+        self.lock().pop()
+    }
+
+    /// Next item, or, if both queues are empty, park the actor state held in
+    /// `local` and go RUNNING → IDLE in the same critical section (`None`): a
+    /// send after that finds IDLE and schedules the actor again. The state is
+    /// passed by reference so the common case (an item is there) moves nothing.
+    pub(crate) fn next_or_idle(&self, local: &mut Option<L>) -> Option<Item> {
+        let mut q = self.lock();
+        let item = q.pop();
+        if item.is_none() {
+            q.parked = local.take();
+            q.state = State::Idle;
+        }
+        item
     }
 
     /// Is a user message waiting?
@@ -155,33 +181,18 @@ impl Mailbox {
         self.lock().user.len()
     }
 
-    /// The queue looked empty: try RUNNING → IDLE. `false`: a send raced in
-    /// (state was NOTIFIED, now RUNNING again) and the runner must go round again.
-    pub(crate) fn try_idle(&self) -> bool {
-        match self
-            .state
-            .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => true,
-            Err(_) => {
-                // Only NOTIFIED is possible here: senders never touch RUNNING
-                // except to make it NOTIFIED, and nobody else changes it.
-                self.state.swap(RUNNING, Ordering::AcqRel);
-                false
-            }
-        }
-    }
-
-    /// Budget used up with work left: RUNNING/NOTIFIED → SCHEDULED; the runner re-enqueues.
-    pub(crate) fn yield_turn(&self) {
-        self.state.swap(SCHEDULED, Ordering::AcqRel);
+    /// Budget used up: park `local`, RUNNING → SCHEDULED; the runner re-enqueues.
+    pub(crate) fn yield_turn(&self, local: Option<L>) {
+        let mut q = self.lock();
+        q.parked = local;
+        q.state = State::Scheduled;
     }
 
     /// The actor exited: refuse further sends and hand back what was queued.
     pub(crate) fn close(&self) -> (Vec<Signal>, Vec<Message>) {
         let mut q = self.lock();
         q.closed = true;
-        let sys = q.sys.drain(..).collect();
+        let sys = q.sys.drain(..).map(|s| *s).collect();
         let user = q.user.drain(..).collect();
         (sys, user)
     }
@@ -189,6 +200,11 @@ impl Mailbox {
     /// Has the actor exited?
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
+    }
+
+    /// Takes the parked actor state out (runtime teardown), if it is parked.
+    pub(crate) fn take_parked(&self) -> Option<L> {
+        self.lock().parked.take()
     }
 }
 
@@ -198,45 +214,58 @@ mod tests {
 
     #[test]
     fn only_first_send_to_idle_schedules() {
-        let mb = Mailbox::new_scheduled();
+        let mb = Mailbox::new_scheduled(7u8);
         assert!(!mb.push(Message::new(1, ())).unwrap(), "already scheduled");
-        mb.start_run();
-        assert!(matches!(mb.pop(), Some(Item::Message(_))));
-        assert!(mb.pop().is_none());
-        assert!(mb.try_idle());
+        let (local, item) = mb.start_run();
+        assert_eq!(local, Some(7));
+        assert!(matches!(item, Some(Item::Message(_))));
+        assert!(mb.next_or_idle(&mut Some(7)).is_none(), "empty: goes idle");
         assert!(mb.push(Message::new(2, ())).unwrap(), "idle -> scheduled");
         assert!(
             !mb.push(Message::new(3, ())).unwrap(),
             "second sender does not"
         );
+        assert_eq!(mb.start_run().0, Some(7), "the parked state comes back");
     }
 
     #[test]
     fn send_while_running_is_not_lost() {
-        let mb = Mailbox::new_scheduled();
-        mb.start_run();
-        assert!(mb.pop().is_none());
-        // a send lands between the empty pop and the idle attempt
+        let mb = Mailbox::new_scheduled(());
+        let (mut local, item) = mb.start_run();
+        assert!(item.is_none());
+        // a send lands while the runner holds the actor
         assert!(!mb.push(Message::new(1, ())).unwrap());
-        assert!(!mb.try_idle(), "notified: must go round again");
-        assert!(matches!(mb.pop(), Some(Item::Message(_))));
-        assert!(mb.try_idle());
+        let item = mb.next_or_idle(&mut local).expect("not idle");
+        assert!(matches!(item, Item::Message(_)));
+        assert!(local.is_some(), "still held by the runner");
+        assert!(mb.next_or_idle(&mut local).is_none());
+        assert!(local.is_none(), "parked");
+    }
+
+    #[test]
+    fn yield_keeps_it_scheduled() {
+        let mb = Mailbox::new_scheduled(());
+        let (local, _) = mb.start_run();
+        mb.push(Message::new(1, ())).unwrap();
+        mb.yield_turn(local);
+        assert!(!mb.push(Message::new(2, ())).unwrap(), "still scheduled");
+        assert_eq!(mb.len(), 2);
     }
 
     #[test]
     fn system_queue_is_drained_first() {
-        let mb = Mailbox::new_scheduled();
+        let mb = Mailbox::new_scheduled(());
         for i in 0..10 {
             mb.push(Message::new(i, ())).unwrap();
         }
         mb.push_signal(Signal::Kill).unwrap();
-        assert!(matches!(mb.pop(), Some(Item::Signal(Signal::Kill))));
+        assert!(matches!(mb.pop(), Some(Item::Signal(s)) if matches!(*s, Signal::Kill)));
         assert_eq!(mb.len(), 10);
     }
 
     #[test]
     fn closed_mailbox_returns_the_message() {
-        let mb = Mailbox::new_scheduled();
+        let mb = Mailbox::new_scheduled(());
         mb.push(Message::new(1, 5u8)).unwrap();
         let (_, user) = mb.close();
         assert_eq!(user.len(), 1);

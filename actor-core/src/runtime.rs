@@ -325,7 +325,9 @@ impl Runtime {
         shared.blocking.stop_and_join();
         // Whatever is left (stuck past the timeout, or queued) is dropped here,
         // which also breaks Handle cycles held inside actor state.
-        drop(shared.slots.drain());
+        for cell in shared.slots.drain() {
+            drop(cell.mailbox.take_parked());
+        }
         while !shared.injector.steal().is_empty() {}
         shared.registry.clear();
         all_stopped
@@ -681,8 +683,7 @@ impl Shared {
         let cell = self.slots.insert(|pid| {
             Arc::new(Cell {
                 pid,
-                mailbox: Mailbox::new_scheduled(),
-                local: Mutex::new(Some(Local { actor, flags })),
+                mailbox: Mailbox::new_scheduled(Local { actor, flags }),
                 relations: Mutex::new(relations),
             })
         });

@@ -140,47 +140,64 @@ fn call(
 /// Runs one turn of `cell`; returns `true` if it used its whole budget and yielded.
 pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) -> bool {
     let shared = &*handle.shared;
-    cell.mailbox.start_run();
-    let mut guard = lock(&cell.local);
-    let Some(local) = guard.as_mut() else {
-        return false;
-    };
+    // `slot` holds the actor's own state while this worker runs it; the
+    // mailbox takes it back (in the same critical section) when it goes idle.
+    let (mut slot, mut item) = cell.mailbox.start_run();
     let pid = cell.pid;
     let mut exit = None;
-    if !local.flags.started {
-        local.flags.started = true;
-        exit = call(handle, pid, local, |a, ctx| a.started(ctx));
+    {
+        let Some(local) = slot.as_mut() else {
+            return false; // exited: nothing to run
+        };
+        if !local.flags.started {
+            local.flags.started = true;
+            exit = call(handle, pid, local, |a, ctx| a.started(ctx));
+        }
     }
     let mut budget = shared.budget;
     while exit.is_none() {
-        match cell.mailbox.pop() {
-            Some(Item::Message(m)) => {
+        let it = match item.take() {
+            Some(it) => it,
+            None => {
+                if let Some(local) = slot.as_mut() {
+                    if local.flags.receive_timeout.is_some() && !local.flags.timeout_armed {
+                        // Only actors with a receive timeout pay this extra look:
+                        // the timer is armed outside the mailbox lock.
+                        if let Some(it) = cell.mailbox.pop() {
+                            item = Some(it);
+                            continue;
+                        }
+                        arm_receive_timeout(shared, pid, local);
+                    }
+                }
+                match cell.mailbox.next_or_idle(&mut slot) {
+                    Some(it) => it,
+                    // Parked and IDLE: a later send schedules it again.
+                    None => return false,
+                }
+            }
+        };
+        let Some(local) = slot.as_mut() else {
+            return false;
+        };
+        match it {
+            Item::Message(m) => {
                 if local.flags.receive_timeout.is_some() {
                     local.flags.last_activity = Some(Instant::now());
                 }
                 exit = call(handle, pid, local, |a, ctx| a.handle(ctx, m));
             }
-            Some(Item::Signal(s)) => exit = signal(handle, &cell, local, s),
-            None => {
-                arm_receive_timeout(shared, pid, local);
-                if cell.mailbox.try_idle() {
-                    return false;
-                }
-                continue;
-            }
+            Item::Signal(s) => exit = signal(handle, &cell, local, *s),
         }
         budget -= 1;
         if budget == 0 && exit.is_none() {
-            drop(guard);
-            cell.mailbox.yield_turn();
+            cell.mailbox.yield_turn(slot);
             shared.schedule(cell);
             return true;
         }
     }
     let reason = exit.unwrap_or(ExitReason::Normal);
-    let local = guard.take();
-    drop(guard);
-    if let Some(local) = local {
+    if let Some(local) = slot {
         finish(handle, &cell, local, reason);
     }
     false

@@ -24,31 +24,40 @@ use message::Message;
 
 /// What a worker does with an actor it took off a run queue, with a budget;
 /// when the budget is spent the actor is "re-enqueued" and picked up again.
-/// `running` is held exactly while the state says this runner owns the actor
-/// (in the runtime, the actor's state lock is held over the same span).
-fn run(mb: &Mailbox, running: &AtomicBool, handled: &AtomicUsize, budget: usize) {
+/// `running` is held exactly while this runner holds the actor's own state
+/// (taken out of the mailbox by `start_run`, parked again by `next_or_idle`
+/// or `yield_turn`). The actor state counts the items it handled, so a lost
+/// hand-over of that state shows up as a wrong count.
+fn run(mb: &Mailbox<usize>, running: &AtomicBool, handled: &AtomicUsize, budget: usize) {
     'turn: loop {
-        mb.start_run();
+        let (mut local, mut item) = mb.start_run();
+        assert!(local.is_some(), "a scheduled actor has its state parked");
         assert!(!running.swap(true, Ordering::SeqCst), "ran on two workers");
         let mut left = budget;
         loop {
-            match mb.pop() {
-                Some(Item::Message(_)) | Some(Item::Signal(_)) => {
-                    handled.fetch_add(1, Ordering::SeqCst);
-                    left -= 1;
-                    if left == 0 {
-                        running.store(false, Ordering::SeqCst);
-                        mb.yield_turn();
-                        continue 'turn;
-                    }
-                }
+            let _it = match item.take() {
+                Some(it) => it,
                 None => {
                     running.store(false, Ordering::SeqCst);
-                    if mb.try_idle() {
-                        return;
+                    match mb.next_or_idle(&mut local) {
+                        Some(it) => {
+                            assert!(!running.swap(true, Ordering::SeqCst), "ran on two workers");
+                            it
+                        }
+                        None => {
+                            assert!(local.is_none(), "the state was parked");
+                            return;
+                        }
                     }
-                    assert!(!running.swap(true, Ordering::SeqCst), "ran on two workers");
                 }
+            };
+            *local.as_mut().expect("held while running") += 1;
+            handled.fetch_add(1, Ordering::SeqCst);
+            left -= 1;
+            if left == 0 {
+                running.store(false, Ordering::SeqCst);
+                mb.yield_turn(local);
+                continue 'turn;
             }
         }
     }
@@ -58,7 +67,7 @@ fn model(budget: usize, signal: bool) {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(3);
     b.check(move || {
-        let mb = Arc::new(Mailbox::new_scheduled());
+        let mb = Arc::new(Mailbox::new_scheduled(0usize));
         let running = Arc::new(AtomicBool::new(false));
         let handled = Arc::new(AtomicUsize::new(0));
         let senders: Vec<_> = (0..2)
@@ -87,9 +96,13 @@ fn model(budget: usize, signal: bool) {
             2,
             "a message was left behind"
         );
-        // Everything is drained and the actor is IDLE: the next send schedules it.
+        // Everything is drained and the actor is IDLE: the next send schedules
+        // it, and the actor state parked last saw both messages.
         assert!(mb.pop().is_none());
         assert!(mb.push(Message::new(9, ())).unwrap());
+        let (local, item) = mb.start_run();
+        assert_eq!(local, Some(2), "actor state lost an update");
+        assert!(item.is_some());
     });
 }
 
@@ -111,7 +124,7 @@ fn signal_and_message_racing_idle() {
 #[test]
 fn close_racing_a_send_either_delivers_or_returns_the_message() {
     loom::model(|| {
-        let mb = Arc::new(Mailbox::new_scheduled());
+        let mb = Arc::new(Mailbox::new_scheduled(()));
         let m2 = mb.clone();
         let t = loom::thread::spawn(move || m2.push(Message::new(1, ())).is_err());
         let (_, drained) = mb.close();
