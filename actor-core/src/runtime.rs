@@ -599,14 +599,25 @@ impl Shared {
 
     pub(crate) fn send_msg(&self, pid: Pid, msg: Message) -> Result<(), SendError> {
         let mut msg = Some(msg);
-        let r = self.slots.with(pid, |cell| {
+        let push = |cell: &Arc<Cell>, msg: &mut Option<Message>| {
             let m = msg.take().unwrap_or_else(|| Message::new(0, ()));
             match cell.mailbox.push(m) {
                 Ok(true) => Ok(Some(Arc::clone(cell))),
                 Ok(false) => Ok(None),
                 Err(m) => Err(m),
             }
-        });
+        };
+        // A worker first looks in its own pid cache (no shared lock); on a
+        // miss it takes the cell from the table and caches it.
+        let r = match worker::with_cached(self.id, pid, |cell| push(cell, &mut msg)) {
+            Some(r) => Some(r),
+            None if worker::caches_pids(self.id) => self.slots.get(pid).map(|cell| {
+                let r = push(&cell, &mut msg);
+                worker::remember(self.id, cell);
+                r
+            }),
+            None => self.slots.with(pid, |cell| push(cell, &mut msg)),
+        };
         match r {
             Some(Ok(Some(cell))) => {
                 self.schedule(cell);

@@ -8,6 +8,7 @@ use crate::actor::{lock, Cell, Context, Local};
 use crate::exit::{panic_message, Down, Exit, ExitReason, Timeout};
 use crate::mailbox::{Item, Signal};
 use crate::message::Message;
+use crate::pid::Pid;
 use crate::runtime::{Handle, Shared};
 use crate::tag;
 use crate::timer::Pending;
@@ -26,6 +27,63 @@ struct LocalQueue {
 
 thread_local! {
     static LOCAL: RefCell<Option<LocalQueue>> = const { RefCell::new(None) };
+    static PIDS: RefCell<PidCache> = const {
+        RefCell::new(PidCache {
+            runtime: 0,
+            cells: Vec::new(),
+        })
+    };
+}
+
+/// Entries in a worker's pid cache (direct-mapped on the pid's slot index).
+const PID_CACHE: usize = 64;
+
+/// A worker's small cache of pid → cell, so a send from a handler usually
+/// skips the slot table's shard lock. An entry is used only if the cell's pid
+/// (index *and* generation) matches, so it can never reach a successor; a
+/// cached cell of an exited actor has a closed mailbox, and the send fails
+/// with `NoProc` exactly as a table miss would. Dead cells it still holds are
+/// empty shells (their state and queues are dropped at exit), at most
+/// `PID_CACHE` per worker, dropped when the worker exits.
+struct PidCache {
+    /// The runtime whose worker this thread is (0: not a worker, never used).
+    runtime: u64,
+    cells: Vec<Option<Arc<Cell>>>,
+}
+
+/// Runs `f` on the cached cell for `pid`, if this thread is a worker of
+/// `runtime` and has it cached; `None` otherwise.
+pub(crate) fn with_cached<R>(runtime: u64, pid: Pid, f: impl FnOnce(&Arc<Cell>) -> R) -> Option<R> {
+    PIDS.with(|c| {
+        let c = c.try_borrow().ok()?;
+        if c.runtime != runtime {
+            return None;
+        }
+        let cell = c.cells.get(pid.index as usize % PID_CACHE)?.as_ref()?;
+        if cell.pid != pid {
+            return None;
+        }
+        Some(f(cell))
+    })
+}
+
+/// Does this thread keep a pid cache for `runtime` (is it one of its workers)?
+pub(crate) fn caches_pids(runtime: u64) -> bool {
+    PIDS.with(|c| c.try_borrow().is_ok_and(|c| c.runtime == runtime))
+}
+
+/// Caches `cell` on this worker (evicting whatever shared its entry).
+pub(crate) fn remember(runtime: u64, cell: Arc<Cell>) {
+    let evicted = PIDS.with(|c| {
+        let mut c = c.try_borrow_mut().ok()?;
+        if c.runtime != runtime {
+            return None;
+        }
+        let i = cell.pid.index as usize % PID_CACHE;
+        c.cells.get_mut(i)?.replace(cell)
+    });
+    // Dropped outside the borrow: the last reference to a dead cell may go here.
+    drop(evicted);
 }
 
 /// Pushes onto this thread's own deque if it is a worker of runtime `runtime`;
@@ -95,6 +153,11 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
             queue,
         });
     });
+    PIDS.with(|c| {
+        let mut c = c.borrow_mut();
+        c.runtime = shared.id;
+        c.cells = (0..PID_CACHE).map(|_| None).collect();
+    });
     let handle = Handle {
         shared: Arc::clone(&shared),
     };
@@ -118,8 +181,14 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
         parker.park();
         shared.cancel_sleep(index);
     }
-    // Drop queued cells here, on this thread, before the deque goes away.
+    // Drop queued and cached cells here, on this thread, before the deque goes away.
     LOCAL.with(|l| drop(l.borrow_mut().take()));
+    let cached = PIDS.with(|c| {
+        let mut c = c.borrow_mut();
+        c.runtime = 0;
+        std::mem::take(&mut c.cells)
+    });
+    drop(cached);
 }
 
 /// Calls one actor callback with panics caught; returns an exit reason if the actor must stop.
