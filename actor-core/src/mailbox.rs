@@ -56,12 +56,37 @@ pub(crate) enum Signal {
     ReceiveTimeout,
 }
 
-/// What the runner pops next. Signals are rare and large, so they are boxed:
-/// an `Item` stays two words and a tag, cheap to move on the per-message path.
+/// What the runner handles next. Signals are rare and large, so they are
+/// boxed: an `Item` stays two words and a tag, cheap to move per message.
 #[derive(Debug)]
 pub(crate) enum Item {
     Signal(Box<Signal>),
     Message(Message),
+}
+
+/// What a runner took out of the mailbox in one critical section: one signal,
+/// or up to the rest of its budget in user messages. The worker owns it and
+/// reuses its buffer from turn to turn.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    signal: Option<Box<Signal>>,
+    user: VecDeque<Message>,
+}
+
+impl Batch {
+    /// The next item taken, if any is left.
+    pub(crate) fn next(&mut self) -> Option<Item> {
+        if let Some(s) = self.signal.take() {
+            return Some(Item::Signal(s));
+        }
+        self.user.pop_front().map(Item::Message)
+    }
+
+    /// Drops whatever is left (the actor exited mid-batch).
+    pub(crate) fn clear(&mut self) {
+        self.signal = None;
+        self.user.clear();
+    }
 }
 
 #[derive(Debug)]
@@ -81,11 +106,20 @@ pub(crate) struct Mailbox<L> {
 }
 
 impl<L> Queue<L> {
-    fn pop(&mut self) -> Option<Item> {
+    /// Moves the next work into `out`: the oldest signal alone if there is one
+    /// (signals jump the user queue), else up to `max` user messages. `false`:
+    /// nothing was queued.
+    fn fill(&mut self, out: &mut Batch, max: usize) -> bool {
         if let Some(s) = self.sys.pop_front() {
-            return Some(Item::Signal(s));
+            out.signal = Some(s);
+            return true;
         }
-        self.user.pop_front().map(Item::Message)
+        let n = self.user.len().min(max);
+        if n == 0 {
+            return false;
+        }
+        out.user.extend(self.user.drain(..n));
+        true
     }
 
     /// After a push: IDLE → SCHEDULED (returns true: the caller enqueues).
@@ -143,32 +177,34 @@ impl<L> Mailbox<L> {
     }
 
     /// The worker took the actor off a run queue: SCHEDULED → RUNNING. Returns
-    /// the actor's own state (None once it has exited) and the first item, if any.
-    pub(crate) fn start_run(&self) -> (Option<L>, Option<Item>) {
+    /// the actor's own state (None once it has exited) and fills `out` with
+    /// the first work (at most `max` messages), all in one critical section.
+    pub(crate) fn start_run(&self, out: &mut Batch, max: usize) -> Option<L> {
         let mut q = self.lock();
         q.state = State::Running;
         let local = q.parked.take();
-        let item = q.pop();
-        (local, item)
+        q.fill(out, max);
+        local
     }
 
-    /// Next item: system signals first, then user messages. Leaves the state alone.
-    pub(crate) fn pop(&self) -> Option<Item> {
-        self.lock().pop()
+    /// Fills `out` with the next work (see `start_run`); leaves the state alone.
+    pub(crate) fn refill(&self, out: &mut Batch, max: usize) -> bool {
+        self.lock().fill(out, max)
     }
 
-    /// Next item, or, if both queues are empty, park the actor state held in
-    /// `local` and go RUNNING → IDLE in the same critical section (`None`): a
-    /// send after that finds IDLE and schedules the actor again. The state is
-    /// passed by reference so the common case (an item is there) moves nothing.
-    pub(crate) fn next_or_idle(&self, local: &mut Option<L>) -> Option<Item> {
+    /// Fills `out` with the next work, or, if both queues are empty, parks the
+    /// actor state held in `local` and goes RUNNING → IDLE in the same
+    /// critical section (`false`): a send after that finds IDLE and schedules
+    /// the actor again. The state is passed by reference so the common case
+    /// (work is there) moves nothing.
+    pub(crate) fn next_or_idle(&self, local: &mut Option<L>, out: &mut Batch, max: usize) -> bool {
         let mut q = self.lock();
-        let item = q.pop();
-        if item.is_none() {
-            q.parked = local.take();
-            q.state = State::Idle;
+        if q.fill(out, max) {
+            return true;
         }
-        item
+        q.parked = local.take();
+        q.state = State::Idle;
+        false
     }
 
     /// Is a user message waiting?
@@ -212,40 +248,73 @@ impl<L> Mailbox<L> {
 mod tests {
     use super::*;
 
+    fn tags(b: &mut Batch) -> Vec<u64> {
+        let mut v = Vec::new();
+        while let Some(Item::Message(m)) = b.next() {
+            v.push(m.tag());
+        }
+        v
+    }
+
     #[test]
     fn only_first_send_to_idle_schedules() {
         let mb = Mailbox::new_scheduled(7u8);
+        let mut b = Batch::default();
         assert!(!mb.push(Message::new(1, ())).unwrap(), "already scheduled");
-        let (local, item) = mb.start_run();
-        assert_eq!(local, Some(7));
-        assert!(matches!(item, Some(Item::Message(_))));
-        assert!(mb.next_or_idle(&mut Some(7)).is_none(), "empty: goes idle");
+        assert_eq!(mb.start_run(&mut b, 64), Some(7));
+        assert_eq!(tags(&mut b), [1]);
+        assert!(
+            !mb.next_or_idle(&mut Some(7), &mut b, 64),
+            "empty: goes idle"
+        );
         assert!(mb.push(Message::new(2, ())).unwrap(), "idle -> scheduled");
         assert!(
             !mb.push(Message::new(3, ())).unwrap(),
             "second sender does not"
         );
-        assert_eq!(mb.start_run().0, Some(7), "the parked state comes back");
+        assert_eq!(
+            mb.start_run(&mut b, 64),
+            Some(7),
+            "the parked state comes back"
+        );
+        assert_eq!(tags(&mut b), [2, 3]);
     }
 
     #[test]
     fn send_while_running_is_not_lost() {
         let mb = Mailbox::new_scheduled(());
-        let (mut local, item) = mb.start_run();
-        assert!(item.is_none());
+        let mut b = Batch::default();
+        let mut local = mb.start_run(&mut b, 64);
+        assert!(b.next().is_none());
         // a send lands while the runner holds the actor
         assert!(!mb.push(Message::new(1, ())).unwrap());
-        let item = mb.next_or_idle(&mut local).expect("not idle");
-        assert!(matches!(item, Item::Message(_)));
+        assert!(mb.next_or_idle(&mut local, &mut b, 64), "not idle");
+        assert_eq!(tags(&mut b), [1]);
         assert!(local.is_some(), "still held by the runner");
-        assert!(mb.next_or_idle(&mut local).is_none());
+        assert!(!mb.next_or_idle(&mut local, &mut b, 64));
         assert!(local.is_none(), "parked");
+    }
+
+    #[test]
+    fn a_batch_takes_at_most_max_messages() {
+        let mb = Mailbox::new_scheduled(());
+        let mut b = Batch::default();
+        for i in 0..10 {
+            mb.push(Message::new(i, ())).unwrap();
+        }
+        let _ = mb.start_run(&mut b, 4);
+        assert_eq!(tags(&mut b), [0, 1, 2, 3]);
+        assert_eq!(mb.len(), 6);
+        assert!(mb.refill(&mut b, 64));
+        assert_eq!(tags(&mut b), [4, 5, 6, 7, 8, 9]);
+        assert!(!mb.refill(&mut b, 64));
     }
 
     #[test]
     fn yield_keeps_it_scheduled() {
         let mb = Mailbox::new_scheduled(());
-        let (local, _) = mb.start_run();
+        let mut b = Batch::default();
+        let local = mb.start_run(&mut b, 64);
         mb.push(Message::new(1, ())).unwrap();
         mb.yield_turn(local);
         assert!(!mb.push(Message::new(2, ())).unwrap(), "still scheduled");
@@ -255,11 +324,14 @@ mod tests {
     #[test]
     fn system_queue_is_drained_first() {
         let mb = Mailbox::new_scheduled(());
+        let mut b = Batch::default();
         for i in 0..10 {
             mb.push(Message::new(i, ())).unwrap();
         }
         mb.push_signal(Signal::Kill).unwrap();
-        assert!(matches!(mb.pop(), Some(Item::Signal(s)) if matches!(*s, Signal::Kill)));
+        assert!(mb.refill(&mut b, 64));
+        assert!(matches!(b.next(), Some(Item::Signal(s)) if matches!(*s, Signal::Kill)));
+        assert!(b.next().is_none(), "a signal comes alone");
         assert_eq!(mb.len(), 10);
     }
 

@@ -433,7 +433,9 @@ impl Handle {
             .unwrap_or(false)
     }
 
-    /// Queued user messages of `pid` (None if it is gone): lets a bridge apply backpressure.
+    /// Queued user messages of `pid` (None if it is gone): lets a bridge apply
+    /// backpressure. Messages its worker has already taken for the current
+    /// turn (at most the budget) are no longer counted.
     #[must_use]
     pub fn mailbox_len(&self, pid: Pid) -> Option<usize> {
         self.shared.slots.with(pid, |c| c.mailbox.len())

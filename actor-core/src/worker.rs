@@ -6,7 +6,7 @@
 
 use crate::actor::{lock, Cell, Context, Local};
 use crate::exit::{panic_message, Down, Exit, ExitReason, Timeout};
-use crate::mailbox::{Item, Signal};
+use crate::mailbox::{Batch, Item, Signal};
 use crate::message::Message;
 use crate::pid::Pid;
 use crate::runtime::{Handle, Shared};
@@ -162,10 +162,11 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
         shared: Arc::clone(&shared),
     };
     let mut tick: u32 = 0;
+    let mut batch = Batch::default();
     while !shared.stop.load(Ordering::Acquire) {
         tick = tick.wrapping_add(1);
         if let Some(cell) = find_task(&shared, index, tick) {
-            if run_cell(&handle, cell) {
+            if run_cell(&handle, cell, &mut batch) {
                 // An actor used its whole budget: look at the injector next, so
                 // a flood measured in messages (not turns) cannot starve it.
                 tick = tick
@@ -207,15 +208,22 @@ fn call(
 }
 
 /// Runs one turn of `cell`; returns `true` if it used its whole budget and yielded.
-pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) -> bool {
+///
+/// `batch` is the worker's reusable buffer: the mailbox moves work into it in
+/// one critical section (a signal alone, or up to the rest of the budget in
+/// user messages), so a busy actor pays one lock per batch, not per message.
+/// It is empty again when this returns.
+pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>, batch: &mut Batch) -> bool {
     let shared = &*handle.shared;
+    let mut budget = shared.budget;
     // `slot` holds the actor's own state while this worker runs it; the
     // mailbox takes it back (in the same critical section) when it goes idle.
-    let (mut slot, mut item) = cell.mailbox.start_run();
+    let mut slot = cell.mailbox.start_run(batch, budget);
     let pid = cell.pid;
     let mut exit = None;
     {
         let Some(local) = slot.as_mut() else {
+            batch.clear();
             return false; // exited: nothing to run
         };
         if !local.flags.started {
@@ -223,31 +231,27 @@ pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) -> bool {
             exit = call(handle, pid, local, |a, ctx| a.started(ctx));
         }
     }
-    let mut budget = shared.budget;
     while exit.is_none() {
-        let it = match item.take() {
+        let Some(local) = slot.as_mut() else {
+            break;
+        };
+        let it = match batch.next() {
             Some(it) => it,
             None => {
-                if let Some(local) = slot.as_mut() {
-                    if local.flags.receive_timeout.is_some() && !local.flags.timeout_armed {
-                        // Only actors with a receive timeout pay this extra look:
-                        // the timer is armed outside the mailbox lock.
-                        if let Some(it) = cell.mailbox.pop() {
-                            item = Some(it);
-                            continue;
-                        }
-                        arm_receive_timeout(shared, pid, local);
+                if local.flags.receive_timeout.is_some() && !local.flags.timeout_armed {
+                    // Only actors with a receive timeout pay this extra look:
+                    // the timer is armed outside the mailbox lock.
+                    if cell.mailbox.refill(batch, budget) {
+                        continue;
                     }
+                    arm_receive_timeout(shared, pid, local);
                 }
-                match cell.mailbox.next_or_idle(&mut slot) {
-                    Some(it) => it,
-                    // Parked and IDLE: a later send schedules it again.
-                    None => return false,
+                if cell.mailbox.next_or_idle(&mut slot, batch, budget) {
+                    continue;
                 }
+                // Parked and IDLE: a later send schedules it again.
+                return false;
             }
-        };
-        let Some(local) = slot.as_mut() else {
-            return false;
         };
         match it {
             Item::Message(m) => {
@@ -260,6 +264,7 @@ pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) -> bool {
         }
         budget -= 1;
         if budget == 0 && exit.is_none() {
+            // The batch never holds more than the budget, so it is empty here.
             cell.mailbox.yield_turn(slot);
             shared.schedule(cell);
             return true;
@@ -269,6 +274,8 @@ pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) -> bool {
     if let Some(local) = slot {
         finish(handle, &cell, local, reason);
     }
+    // Messages taken but not handled go the way of the queued ones, after the hook.
+    batch.clear();
     false
 }
 

@@ -19,7 +19,7 @@ mod sync;
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
-use mailbox::{Item, Mailbox, Signal};
+use mailbox::{Batch, Mailbox, Signal};
 use message::Message;
 
 /// What a worker does with an actor it took off a run queue, with a budget;
@@ -27,34 +27,30 @@ use message::Message;
 /// `running` is held exactly while this runner holds the actor's own state
 /// (taken out of the mailbox by `start_run`, parked again by `next_or_idle`
 /// or `yield_turn`). The actor state counts the items it handled, so a lost
-/// hand-over of that state shows up as a wrong count.
+/// hand-over of that state shows up as a wrong count. Work comes out of the
+/// mailbox in batches of at most the remaining budget, as in the runtime.
 fn run(mb: &Mailbox<usize>, running: &AtomicBool, handled: &AtomicUsize, budget: usize) {
+    let mut batch = Batch::default();
     'turn: loop {
-        let (mut local, mut item) = mb.start_run();
+        let mut left = budget;
+        let mut local = mb.start_run(&mut batch, left);
         assert!(local.is_some(), "a scheduled actor has its state parked");
         assert!(!running.swap(true, Ordering::SeqCst), "ran on two workers");
-        let mut left = budget;
         loop {
-            let _it = match item.take() {
-                Some(it) => it,
-                None => {
-                    running.store(false, Ordering::SeqCst);
-                    match mb.next_or_idle(&mut local) {
-                        Some(it) => {
-                            assert!(!running.swap(true, Ordering::SeqCst), "ran on two workers");
-                            it
-                        }
-                        None => {
-                            assert!(local.is_none(), "the state was parked");
-                            return;
-                        }
-                    }
+            if batch.next().is_none() {
+                running.store(false, Ordering::SeqCst);
+                if !mb.next_or_idle(&mut local, &mut batch, left) {
+                    assert!(local.is_none(), "the state was parked");
+                    return;
                 }
-            };
+                assert!(!running.swap(true, Ordering::SeqCst), "ran on two workers");
+                continue;
+            }
             *local.as_mut().expect("held while running") += 1;
             handled.fetch_add(1, Ordering::SeqCst);
             left -= 1;
             if left == 0 {
+                assert!(batch.next().is_none(), "a batch never exceeds the budget");
                 running.store(false, Ordering::SeqCst);
                 mb.yield_turn(local);
                 continue 'turn;
@@ -98,11 +94,15 @@ fn model(budget: usize, signal: bool) {
         );
         // Everything is drained and the actor is IDLE: the next send schedules
         // it, and the actor state parked last saw both messages.
-        assert!(mb.pop().is_none());
+        let mut batch = Batch::default();
+        assert!(!mb.refill(&mut batch, 64));
         assert!(mb.push(Message::new(9, ())).unwrap());
-        let (local, item) = mb.start_run();
-        assert_eq!(local, Some(2), "actor state lost an update");
-        assert!(item.is_some());
+        assert_eq!(
+            mb.start_run(&mut batch, 64),
+            Some(2),
+            "actor state lost an update"
+        );
+        assert!(batch.next().is_some());
     });
 }
 
@@ -119,6 +119,11 @@ fn budget_yield_racing_senders() {
 #[test]
 fn signal_and_message_racing_idle() {
     model(1, true);
+}
+
+#[test]
+fn signal_and_message_racing_idle_batched() {
+    model(64, true);
 }
 
 #[test]
