@@ -561,6 +561,16 @@ impl Shared {
         self.wake_one();
     }
 
+    /// Like `schedule`, for a cell a send just moved IDLE → SCHEDULED: on a
+    /// worker it goes to that worker's LIFO slot and runs next, without waking
+    /// anyone (no other worker could take it); whatever it displaces, or the
+    /// cell itself when sent from outside the workers, is scheduled as usual.
+    fn schedule_sent(&self, cell: Arc<Cell>) {
+        if let Some(cell) = worker::put_lifo(self.id, cell) {
+            self.schedule(cell);
+        }
+    }
+
     fn wake_one(&self) {
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.num_sleeping.load(Ordering::SeqCst) == 0 {
@@ -622,7 +632,7 @@ impl Shared {
         };
         match r {
             Some(Ok(Some(cell))) => {
-                self.schedule(cell);
+                self.schedule_sent(cell);
                 Ok(())
             }
             Some(Ok(None)) => Ok(()),

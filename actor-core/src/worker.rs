@@ -23,7 +23,17 @@ use std::time::Instant;
 struct LocalQueue {
     runtime: u64,
     queue: Worker<Arc<Cell>>,
+    /// The actor a handler on this worker just woke with a send: run next,
+    /// before the deque, so a request/reply pair skips the deque round trip
+    /// (tokio's `lifo_slot`). Never stolen; only this worker fills it, and
+    /// only while it runs an actor, so it is empty whenever the worker parks.
+    lifo: std::cell::Cell<Option<Arc<Cell>>>,
 }
+
+/// Turns in a row a worker may take from its LIFO slot before the slot's
+/// occupant goes to the back of the deque, so a pair of actors sending to each
+/// other cannot keep the rest of the deque (and the injector) waiting.
+const MAX_LIFO_STREAK: u32 = 8;
 
 thread_local! {
     static LOCAL: RefCell<Option<LocalQueue>> = const { RefCell::new(None) };
@@ -101,13 +111,31 @@ pub(crate) fn push_local(runtime: u64, cell: Arc<Cell>) -> Option<Arc<Cell>> {
     })
 }
 
-/// crossbeam-deque's `find_task`, with the injector checked first every
-/// `injector_interval` turns so injected work is never starved by a busy deque.
-fn find_task(shared: &Shared, index: usize, tick: u32) -> Option<Arc<Cell>> {
+/// Puts `cell` (just moved IDLE → SCHEDULED by a send) in this thread's LIFO
+/// slot if it is a worker of `runtime`. Returns what still needs a run queue:
+/// the slot's previous occupant, or `cell` itself on any other thread.
+pub(crate) fn put_lifo(runtime: u64, cell: Arc<Cell>) -> Option<Arc<Cell>> {
+    LOCAL.with(|l| match l.try_borrow() {
+        Ok(b) => match b.as_ref() {
+            Some(q) if q.runtime == runtime => q.lifo.replace(Some(cell)),
+            _ => Some(cell),
+        },
+        Err(_) => Some(cell),
+    })
+}
+
+fn take_lifo() -> Option<Arc<Cell>> {
+    LOCAL.with(|l| l.borrow().as_ref().and_then(|q| q.lifo.take()))
+}
+
+/// crossbeam-deque's `find_task`, with the injector checked first when
+/// `injector_first` (every `injector_interval` turns, and after an actor used
+/// its whole budget) so injected work is never starved by a busy deque.
+fn find_task(shared: &Shared, index: usize, injector_first: bool) -> Option<Arc<Cell>> {
     LOCAL.with(|l| {
         let b = l.borrow();
         let local = &b.as_ref()?.queue;
-        if tick % shared.injector_interval == 0 {
+        if injector_first {
             if let Some(c) = steal_loop(|| shared.injector.steal_batch_and_pop(local)) {
                 return Some(c);
             }
@@ -151,6 +179,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
         *l.borrow_mut() = Some(LocalQueue {
             runtime: shared.id,
             queue,
+            lifo: std::cell::Cell::new(None),
         });
     });
     PIDS.with(|c| {
@@ -162,15 +191,40 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
         shared: Arc::clone(&shared),
     };
     let mut tick: u32 = 0;
+    let mut injector_due = false;
+    let mut lifo_streak: u32 = 0;
     let mut batch = Batch::default();
     while !shared.stop.load(Ordering::Acquire) {
         tick = tick.wrapping_add(1);
-        if let Some(cell) = find_task(&shared, index, tick) {
+        if tick % shared.injector_interval == 0 {
+            injector_due = true;
+        }
+        let lifo = if !injector_due && lifo_streak < MAX_LIFO_STREAK {
+            take_lifo()
+        } else {
+            None
+        };
+        let next = match lifo {
+            Some(cell) => {
+                lifo_streak += 1;
+                Some(cell)
+            }
+            None => {
+                lifo_streak = 0;
+                // Streak over (or the injector is due): the slot's occupant
+                // queues behind everything else.
+                if let Some(cell) = take_lifo() {
+                    shared.schedule(cell);
+                }
+                let first = std::mem::take(&mut injector_due);
+                find_task(&shared, index, first)
+            }
+        };
+        if let Some(cell) = next {
             if run_cell(&handle, cell, &mut batch) {
                 // An actor used its whole budget: look at the injector next, so
                 // a flood measured in messages (not turns) cannot starve it.
-                tick = tick
-                    .wrapping_add(shared.injector_interval - tick % shared.injector_interval - 1);
+                injector_due = true;
             }
             continue;
         }
