@@ -162,6 +162,7 @@ impl<L> Mailbox<L> {
     }
 
     /// Queues a user message. `Ok(true)`: the caller moved IDLE → SCHEDULED and must enqueue.
+    #[inline]
     pub(crate) fn push(&self, msg: Message) -> Result<bool, Message> {
         let mut q = self.lock();
         if q.closed {

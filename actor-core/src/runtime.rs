@@ -609,37 +609,59 @@ impl Shared {
 
     // ---- delivery ---------------------------------------------------------
 
+    /// Delivers a user message. A worker first looks in its own pid cache (no
+    /// shared lock); everything else goes through the slot table.
+    #[inline]
     pub(crate) fn send_msg(&self, pid: Pid, msg: Message) -> Result<(), SendError> {
-        let mut msg = Some(msg);
-        let push = |cell: &Arc<Cell>, msg: &mut Option<Message>| {
-            let m = msg.take().unwrap_or_else(|| Message::new(0, ()));
-            match cell.mailbox.push(m) {
-                Ok(true) => Ok(Some(Arc::clone(cell))),
-                Ok(false) => Ok(None),
-                Err(m) => Err(m),
-            }
-        };
-        // A worker first looks in its own pid cache (no shared lock); on a
-        // miss it takes the cell from the table and caches it.
-        let r = match worker::with_cached(self.id, pid, |cell| push(cell, &mut msg)) {
-            Some(r) => Some(r),
-            None if worker::caches_pids(self.id) => self.slots.get(pid).map(|cell| {
-                let r = push(&cell, &mut msg);
-                worker::remember(self.id, cell);
-                r
-            }),
-            None => self.slots.with(pid, |cell| push(cell, &mut msg)),
-        };
-        match r {
-            Some(Ok(Some(cell))) => {
+        match worker::with_cached(self.id, pid, msg, Self::push_to) {
+            Ok(pushed) => self.pushed(pushed),
+            Err(msg) => self.send_uncached(pid, msg),
+        }
+    }
+
+    /// Queues `msg` on `cell`; `Ok(Some(cell))`: it went IDLE → SCHEDULED.
+    #[inline]
+    fn push_to(cell: &Arc<Cell>, msg: Message) -> Result<Option<Arc<Cell>>, Message> {
+        match cell.mailbox.push(msg) {
+            Ok(true) => Ok(Some(Arc::clone(cell))),
+            Ok(false) => Ok(None),
+            Err(m) => Err(m),
+        }
+    }
+
+    #[inline]
+    fn pushed(&self, pushed: Result<Option<Arc<Cell>>, Message>) -> Result<(), SendError> {
+        match pushed {
+            Ok(Some(cell)) => {
                 self.schedule_sent(cell);
                 Ok(())
             }
-            Some(Ok(None)) => Ok(()),
-            Some(Err(m)) => Err(SendError::NoProc(m)),
-            None => Err(SendError::NoProc(
-                msg.take().unwrap_or_else(|| Message::new(0, ())),
-            )),
+            Ok(None) => Ok(()),
+            Err(m) => Err(SendError::NoProc(m)),
+        }
+    }
+
+    fn send_uncached(&self, pid: Pid, msg: Message) -> Result<(), SendError> {
+        if worker::caches_pids(self.id) {
+            // A worker's miss: take the cell from the table and cache it.
+            return match self.slots.get(pid) {
+                Some(cell) => {
+                    let r = Self::push_to(&cell, msg);
+                    worker::remember(self.id, cell);
+                    self.pushed(r)
+                }
+                None => Err(SendError::NoProc(msg)),
+            };
+        }
+        let mut msg = Some(msg);
+        let r = self.slots.with(pid, |cell| match msg.take() {
+            Some(m) => Self::push_to(cell, m),
+            None => Ok(None),
+        });
+        match (r, msg) {
+            (Some(r), _) => self.pushed(r),
+            (None, Some(m)) => Err(SendError::NoProc(m)),
+            (None, None) => Ok(()), // unreachable: the closure only runs on a hit
         }
     }
 

@@ -61,19 +61,26 @@ struct PidCache {
     cells: Vec<Option<Arc<Cell>>>,
 }
 
-/// Runs `f` on the cached cell for `pid`, if this thread is a worker of
-/// `runtime` and has it cached; `None` otherwise.
-pub(crate) fn with_cached<R>(runtime: u64, pid: Pid, f: impl FnOnce(&Arc<Cell>) -> R) -> Option<R> {
+/// Runs `f` on the cached cell for `pid` and `msg`, if this thread is a
+/// worker of `runtime` and has it cached; hands `msg` back otherwise.
+#[inline]
+pub(crate) fn with_cached<R>(
+    runtime: u64,
+    pid: Pid,
+    msg: Message,
+    f: impl FnOnce(&Arc<Cell>, Message) -> R,
+) -> Result<R, Message> {
     PIDS.with(|c| {
-        let c = c.try_borrow().ok()?;
+        let Ok(c) = c.try_borrow() else {
+            return Err(msg);
+        };
         if c.runtime != runtime {
-            return None;
+            return Err(msg);
         }
-        let cell = c.cells.get(pid.index as usize % PID_CACHE)?.as_ref()?;
-        if cell.pid != pid {
-            return None;
+        match c.cells.get(pid.index as usize % PID_CACHE) {
+            Some(Some(cell)) if cell.pid == pid => Ok(f(cell, msg)),
+            _ => Err(msg),
         }
-        Some(f(cell))
     })
 }
 
