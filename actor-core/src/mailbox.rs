@@ -82,6 +82,18 @@ impl Batch {
         self.user.pop_front().map(Item::Message)
     }
 
+    /// Does the batch hold user messages (then it holds no signal)?
+    #[inline]
+    pub(crate) fn has_user(&self) -> bool {
+        !self.user.is_empty()
+    }
+
+    /// The next user message, if the batch holds user messages.
+    #[inline]
+    pub(crate) fn next_user(&mut self) -> Option<Message> {
+        self.user.pop_front()
+    }
+
     /// Drops whatever is left (the actor exited mid-batch).
     pub(crate) fn clear(&mut self) {
         self.signal = None;

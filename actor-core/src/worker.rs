@@ -268,6 +268,36 @@ fn call(
     }
 }
 
+/// Handles the user messages in `batch` (while `budget` lasts and the actor
+/// does not stop) under one `catch_unwind` rather than one per message;
+/// returns an exit reason if the actor must stop.
+fn handle_batch(
+    handle: &Handle,
+    pid: crate::Pid,
+    local: &mut Local,
+    batch: &mut Batch,
+    budget: &mut usize,
+) -> Option<ExitReason> {
+    let Local { actor, flags } = local;
+    let mut ctx = Context { handle, pid, flags };
+    let run = catch_unwind(AssertUnwindSafe(|| {
+        while *budget > 0 && ctx.flags.stop.is_none() {
+            let Some(m) = batch.next_user() else {
+                break;
+            };
+            if ctx.flags.receive_timeout.is_some() {
+                ctx.flags.last_activity = Some(Instant::now());
+            }
+            *budget -= 1;
+            actor.handle(&mut ctx, m);
+        }
+    }));
+    match run {
+        Ok(()) => ctx.flags.stop.take(),
+        Err(p) => Some(ExitReason::Panic(panic_message(&*p))),
+    }
+}
+
 /// Runs one turn of `cell`; returns `true` if it used its whole budget and yielded.
 ///
 /// `batch` is the worker's reusable buffer: the mailbox moves work into it in
@@ -296,6 +326,17 @@ pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>, batch: &mut Batch) -> b
         let Some(local) = slot.as_mut() else {
             break;
         };
+        // User messages, the common case: a run of them under one catch_unwind.
+        if batch.has_user() {
+            exit = handle_batch(handle, pid, local, batch, &mut budget);
+            if budget == 0 && exit.is_none() {
+                // The batch never holds more than the budget, so it is empty here.
+                cell.mailbox.yield_turn(slot);
+                shared.schedule(cell);
+                return true;
+            }
+            continue;
+        }
         let it = match batch.next() {
             Some(it) => it,
             None => {
