@@ -85,12 +85,12 @@ impl fmt::Debug for Local {
     }
 }
 
-/// One actor: its pid, mailbox (with the scheduling state), own state and relations.
+/// One actor: its pid, mailbox (with the scheduling state and, while the
+/// actor is not running, its own state) and relations.
 #[derive(Debug)]
 pub(crate) struct Cell {
     pub(crate) pid: Pid,
-    pub(crate) mailbox: Mailbox,
-    pub(crate) local: Mutex<Option<Local>>,
+    pub(crate) mailbox: Mailbox<Local>,
     pub(crate) relations: Mutex<Relations>,
 }
 

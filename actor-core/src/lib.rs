@@ -6,9 +6,11 @@
 //!   a time with `&mut self` ([`Actor`], or a closure via [`Handle::spawn_fn`]).
 //!   It never runs on two workers at once; it handles at most a budget of
 //!   messages per turn, then yields its worker to the others.
-//! - **Workers.** `N` threads, each with a crossbeam deque: own deque, then the
-//!   global injector (checked first every few turns so it is never starved),
-//!   then stealing; they park when there is no work, so idle actors cost no CPU.
+//! - **Workers.** `N` threads, each with a crossbeam deque: first the actor a
+//!   handler on this worker just woke with a send (a LIFO slot, a few turns in
+//!   a row at most), then the own deque, the global injector (checked first
+//!   every few turns so it is never starved), then stealing; they park when
+//!   there is no work, so idle actors cost no CPU.
 //! - **Tags.** A message is a `u64` tag plus a payload of any `Send` type, read
 //!   back with a checked [`Message::downcast`]. Tags at the top of the range are
 //!   reserved ([`tag`]): exit signals, WebSocket events for protocol bridges

@@ -325,7 +325,9 @@ impl Runtime {
         shared.blocking.stop_and_join();
         // Whatever is left (stuck past the timeout, or queued) is dropped here,
         // which also breaks Handle cycles held inside actor state.
-        drop(shared.slots.drain());
+        for cell in shared.slots.drain() {
+            drop(cell.mailbox.take_parked());
+        }
         while !shared.injector.steal().is_empty() {}
         shared.registry.clear();
         all_stopped
@@ -431,7 +433,9 @@ impl Handle {
             .unwrap_or(false)
     }
 
-    /// Queued user messages of `pid` (None if it is gone): lets a bridge apply backpressure.
+    /// Queued user messages of `pid` (None if it is gone): lets a bridge apply
+    /// backpressure. Messages its worker has already taken for the current
+    /// turn (at most the budget) are no longer counted.
     #[must_use]
     pub fn mailbox_len(&self, pid: Pid) -> Option<usize> {
         self.shared.slots.with(pid, |c| c.mailbox.len())
@@ -557,6 +561,16 @@ impl Shared {
         self.wake_one();
     }
 
+    /// Like `schedule`, for a cell a send just moved IDLE → SCHEDULED: on a
+    /// worker it goes to that worker's LIFO slot and runs next, without waking
+    /// anyone (no other worker could take it); whatever it displaces, or the
+    /// cell itself when sent from outside the workers, is scheduled as usual.
+    fn schedule_sent(&self, cell: Arc<Cell>) {
+        if let Some(cell) = worker::put_lifo(self.id, cell) {
+            self.schedule(cell);
+        }
+    }
+
     fn wake_one(&self) {
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.num_sleeping.load(Ordering::SeqCst) == 0 {
@@ -595,26 +609,59 @@ impl Shared {
 
     // ---- delivery ---------------------------------------------------------
 
+    /// Delivers a user message. A worker first looks in its own pid cache (no
+    /// shared lock); everything else goes through the slot table.
+    #[inline]
     pub(crate) fn send_msg(&self, pid: Pid, msg: Message) -> Result<(), SendError> {
-        let mut msg = Some(msg);
-        let r = self.slots.with(pid, |cell| {
-            let m = msg.take().unwrap_or_else(|| Message::new(0, ()));
-            match cell.mailbox.push(m) {
-                Ok(true) => Ok(Some(Arc::clone(cell))),
-                Ok(false) => Ok(None),
-                Err(m) => Err(m),
-            }
-        });
-        match r {
-            Some(Ok(Some(cell))) => {
-                self.schedule(cell);
+        match worker::with_cached(self.id, pid, msg, Self::push_to) {
+            Ok(pushed) => self.pushed(pushed),
+            Err(msg) => self.send_uncached(pid, msg),
+        }
+    }
+
+    /// Queues `msg` on `cell`; `Ok(Some(cell))`: it went IDLE → SCHEDULED.
+    #[inline]
+    fn push_to(cell: &Arc<Cell>, msg: Message) -> Result<Option<Arc<Cell>>, Message> {
+        match cell.mailbox.push(msg) {
+            Ok(true) => Ok(Some(Arc::clone(cell))),
+            Ok(false) => Ok(None),
+            Err(m) => Err(m),
+        }
+    }
+
+    #[inline]
+    fn pushed(&self, pushed: Result<Option<Arc<Cell>>, Message>) -> Result<(), SendError> {
+        match pushed {
+            Ok(Some(cell)) => {
+                self.schedule_sent(cell);
                 Ok(())
             }
-            Some(Ok(None)) => Ok(()),
-            Some(Err(m)) => Err(SendError::NoProc(m)),
-            None => Err(SendError::NoProc(
-                msg.take().unwrap_or_else(|| Message::new(0, ())),
-            )),
+            Ok(None) => Ok(()),
+            Err(m) => Err(SendError::NoProc(m)),
+        }
+    }
+
+    fn send_uncached(&self, pid: Pid, msg: Message) -> Result<(), SendError> {
+        if worker::caches_pids(self.id) {
+            // A worker's miss: take the cell from the table and cache it.
+            return match self.slots.get(pid) {
+                Some(cell) => {
+                    let r = Self::push_to(&cell, msg);
+                    worker::remember(self.id, cell);
+                    self.pushed(r)
+                }
+                None => Err(SendError::NoProc(msg)),
+            };
+        }
+        let mut msg = Some(msg);
+        let r = self.slots.with(pid, |cell| match msg.take() {
+            Some(m) => Self::push_to(cell, m),
+            None => Ok(None),
+        });
+        match (r, msg) {
+            (Some(r), _) => self.pushed(r),
+            (None, Some(m)) => Err(SendError::NoProc(m)),
+            (None, None) => Ok(()), // unreachable: the closure only runs on a hit
         }
     }
 
@@ -681,8 +728,7 @@ impl Shared {
         let cell = self.slots.insert(|pid| {
             Arc::new(Cell {
                 pid,
-                mailbox: Mailbox::new_scheduled(),
-                local: Mutex::new(Some(Local { actor, flags })),
+                mailbox: Mailbox::new_scheduled(Local { actor, flags }),
                 relations: Mutex::new(relations),
             })
         });

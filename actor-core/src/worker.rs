@@ -6,8 +6,9 @@
 
 use crate::actor::{lock, Cell, Context, Local};
 use crate::exit::{panic_message, Down, Exit, ExitReason, Timeout};
-use crate::mailbox::{Item, Signal};
+use crate::mailbox::{Batch, Item, Signal};
 use crate::message::Message;
+use crate::pid::Pid;
 use crate::runtime::{Handle, Shared};
 use crate::tag;
 use crate::timer::Pending;
@@ -22,10 +23,84 @@ use std::time::Instant;
 struct LocalQueue {
     runtime: u64,
     queue: Worker<Arc<Cell>>,
+    /// The actor a handler on this worker just woke with a send: run next,
+    /// before the deque, so a request/reply pair skips the deque round trip
+    /// (tokio's `lifo_slot`). Never stolen; only this worker fills it, and
+    /// only while it runs an actor, so it is empty whenever the worker parks.
+    lifo: std::cell::Cell<Option<Arc<Cell>>>,
 }
+
+/// Turns in a row a worker may take from its LIFO slot before the slot's
+/// occupant goes to the back of the deque, so a pair of actors sending to each
+/// other cannot keep the rest of the deque (and the injector) waiting.
+const MAX_LIFO_STREAK: u32 = 8;
 
 thread_local! {
     static LOCAL: RefCell<Option<LocalQueue>> = const { RefCell::new(None) };
+    static PIDS: RefCell<PidCache> = const {
+        RefCell::new(PidCache {
+            runtime: 0,
+            cells: Vec::new(),
+        })
+    };
+}
+
+/// Entries in a worker's pid cache (direct-mapped on the pid's slot index).
+const PID_CACHE: usize = 64;
+
+/// A worker's small cache of pid → cell, so a send from a handler usually
+/// skips the slot table's shard lock. An entry is used only if the cell's pid
+/// (index *and* generation) matches, so it can never reach a successor; a
+/// cached cell of an exited actor has a closed mailbox, and the send fails
+/// with `NoProc` exactly as a table miss would. Dead cells it still holds are
+/// empty shells (their state and queues are dropped at exit), at most
+/// `PID_CACHE` per worker, dropped when the worker exits.
+struct PidCache {
+    /// The runtime whose worker this thread is (0: not a worker, never used).
+    runtime: u64,
+    cells: Vec<Option<Arc<Cell>>>,
+}
+
+/// Runs `f` on the cached cell for `pid` and `msg`, if this thread is a
+/// worker of `runtime` and has it cached; hands `msg` back otherwise.
+#[inline]
+pub(crate) fn with_cached<R>(
+    runtime: u64,
+    pid: Pid,
+    msg: Message,
+    f: impl FnOnce(&Arc<Cell>, Message) -> R,
+) -> Result<R, Message> {
+    PIDS.with(|c| {
+        let Ok(c) = c.try_borrow() else {
+            return Err(msg);
+        };
+        if c.runtime != runtime {
+            return Err(msg);
+        }
+        match c.cells.get(pid.index as usize % PID_CACHE) {
+            Some(Some(cell)) if cell.pid == pid => Ok(f(cell, msg)),
+            _ => Err(msg),
+        }
+    })
+}
+
+/// Does this thread keep a pid cache for `runtime` (is it one of its workers)?
+pub(crate) fn caches_pids(runtime: u64) -> bool {
+    PIDS.with(|c| c.try_borrow().is_ok_and(|c| c.runtime == runtime))
+}
+
+/// Caches `cell` on this worker (evicting whatever shared its entry).
+pub(crate) fn remember(runtime: u64, cell: Arc<Cell>) {
+    let evicted = PIDS.with(|c| {
+        let mut c = c.try_borrow_mut().ok()?;
+        if c.runtime != runtime {
+            return None;
+        }
+        let i = cell.pid.index as usize % PID_CACHE;
+        c.cells.get_mut(i)?.replace(cell)
+    });
+    // Dropped outside the borrow: the last reference to a dead cell may go here.
+    drop(evicted);
 }
 
 /// Pushes onto this thread's own deque if it is a worker of runtime `runtime`;
@@ -43,13 +118,31 @@ pub(crate) fn push_local(runtime: u64, cell: Arc<Cell>) -> Option<Arc<Cell>> {
     })
 }
 
-/// crossbeam-deque's `find_task`, with the injector checked first every
-/// `injector_interval` turns so injected work is never starved by a busy deque.
-fn find_task(shared: &Shared, index: usize, tick: u32) -> Option<Arc<Cell>> {
+/// Puts `cell` (just moved IDLE → SCHEDULED by a send) in this thread's LIFO
+/// slot if it is a worker of `runtime`. Returns what still needs a run queue:
+/// the slot's previous occupant, or `cell` itself on any other thread.
+pub(crate) fn put_lifo(runtime: u64, cell: Arc<Cell>) -> Option<Arc<Cell>> {
+    LOCAL.with(|l| match l.try_borrow() {
+        Ok(b) => match b.as_ref() {
+            Some(q) if q.runtime == runtime => q.lifo.replace(Some(cell)),
+            _ => Some(cell),
+        },
+        Err(_) => Some(cell),
+    })
+}
+
+fn take_lifo() -> Option<Arc<Cell>> {
+    LOCAL.with(|l| l.borrow().as_ref().and_then(|q| q.lifo.take()))
+}
+
+/// crossbeam-deque's `find_task`, with the injector checked first when
+/// `injector_first` (every `injector_interval` turns, and after an actor used
+/// its whole budget) so injected work is never starved by a busy deque.
+fn find_task(shared: &Shared, index: usize, injector_first: bool) -> Option<Arc<Cell>> {
     LOCAL.with(|l| {
         let b = l.borrow();
         let local = &b.as_ref()?.queue;
-        if tick % shared.injector_interval == 0 {
+        if injector_first {
             if let Some(c) = steal_loop(|| shared.injector.steal_batch_and_pop(local)) {
                 return Some(c);
             }
@@ -93,20 +186,52 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
         *l.borrow_mut() = Some(LocalQueue {
             runtime: shared.id,
             queue,
+            lifo: std::cell::Cell::new(None),
         });
+    });
+    PIDS.with(|c| {
+        let mut c = c.borrow_mut();
+        c.runtime = shared.id;
+        c.cells = (0..PID_CACHE).map(|_| None).collect();
     });
     let handle = Handle {
         shared: Arc::clone(&shared),
     };
     let mut tick: u32 = 0;
+    let mut injector_due = false;
+    let mut lifo_streak: u32 = 0;
+    let mut batch = Batch::default();
     while !shared.stop.load(Ordering::Acquire) {
         tick = tick.wrapping_add(1);
-        if let Some(cell) = find_task(&shared, index, tick) {
-            if run_cell(&handle, cell) {
+        if tick % shared.injector_interval == 0 {
+            injector_due = true;
+        }
+        let lifo = if !injector_due && lifo_streak < MAX_LIFO_STREAK {
+            take_lifo()
+        } else {
+            None
+        };
+        let next = match lifo {
+            Some(cell) => {
+                lifo_streak += 1;
+                Some(cell)
+            }
+            None => {
+                lifo_streak = 0;
+                // Streak over (or the injector is due): the slot's occupant
+                // queues behind everything else.
+                if let Some(cell) = take_lifo() {
+                    shared.schedule(cell);
+                }
+                let first = std::mem::take(&mut injector_due);
+                find_task(&shared, index, first)
+            }
+        };
+        if let Some(cell) = next {
+            if run_cell(&handle, cell, &mut batch) {
                 // An actor used its whole budget: look at the injector next, so
                 // a flood measured in messages (not turns) cannot starve it.
-                tick = tick
-                    .wrapping_add(shared.injector_interval - tick % shared.injector_interval - 1);
+                injector_due = true;
             }
             continue;
         }
@@ -118,8 +243,14 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
         parker.park();
         shared.cancel_sleep(index);
     }
-    // Drop queued cells here, on this thread, before the deque goes away.
+    // Drop queued and cached cells here, on this thread, before the deque goes away.
     LOCAL.with(|l| drop(l.borrow_mut().take()));
+    let cached = PIDS.with(|c| {
+        let mut c = c.borrow_mut();
+        c.runtime = 0;
+        std::mem::take(&mut c.cells)
+    });
+    drop(cached);
 }
 
 /// Calls one actor callback with panics caught; returns an exit reason if the actor must stop.
@@ -137,52 +268,116 @@ fn call(
     }
 }
 
+/// Handles the user messages in `batch` (while `budget` lasts and the actor
+/// does not stop) under one `catch_unwind` rather than one per message;
+/// returns an exit reason if the actor must stop.
+fn handle_batch(
+    handle: &Handle,
+    pid: crate::Pid,
+    local: &mut Local,
+    batch: &mut Batch,
+    budget: &mut usize,
+) -> Option<ExitReason> {
+    let Local { actor, flags } = local;
+    let mut ctx = Context { handle, pid, flags };
+    let run = catch_unwind(AssertUnwindSafe(|| {
+        while *budget > 0 && ctx.flags.stop.is_none() {
+            let Some(m) = batch.next_user() else {
+                break;
+            };
+            if ctx.flags.receive_timeout.is_some() {
+                ctx.flags.last_activity = Some(Instant::now());
+            }
+            *budget -= 1;
+            actor.handle(&mut ctx, m);
+        }
+    }));
+    match run {
+        Ok(()) => ctx.flags.stop.take(),
+        Err(p) => Some(ExitReason::Panic(panic_message(&*p))),
+    }
+}
+
 /// Runs one turn of `cell`; returns `true` if it used its whole budget and yielded.
-pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>) -> bool {
+///
+/// `batch` is the worker's reusable buffer: the mailbox moves work into it in
+/// one critical section (a signal alone, or up to the rest of the budget in
+/// user messages), so a busy actor pays one lock per batch, not per message.
+/// It is empty again when this returns.
+pub(crate) fn run_cell(handle: &Handle, cell: Arc<Cell>, batch: &mut Batch) -> bool {
     let shared = &*handle.shared;
-    cell.mailbox.start_run();
-    let mut guard = lock(&cell.local);
-    let Some(local) = guard.as_mut() else {
-        return false;
-    };
+    let mut budget = shared.budget;
+    // `slot` holds the actor's own state while this worker runs it; the
+    // mailbox takes it back (in the same critical section) when it goes idle.
+    let mut slot = cell.mailbox.start_run(batch, budget);
     let pid = cell.pid;
     let mut exit = None;
-    if !local.flags.started {
-        local.flags.started = true;
-        exit = call(handle, pid, local, |a, ctx| a.started(ctx));
+    {
+        let Some(local) = slot.as_mut() else {
+            batch.clear();
+            return false; // exited: nothing to run
+        };
+        if !local.flags.started {
+            local.flags.started = true;
+            exit = call(handle, pid, local, |a, ctx| a.started(ctx));
+        }
     }
-    let mut budget = shared.budget;
     while exit.is_none() {
-        match cell.mailbox.pop() {
-            Some(Item::Message(m)) => {
+        let Some(local) = slot.as_mut() else {
+            break;
+        };
+        // User messages, the common case: a run of them under one catch_unwind.
+        if batch.has_user() {
+            exit = handle_batch(handle, pid, local, batch, &mut budget);
+            if budget == 0 && exit.is_none() {
+                // The batch never holds more than the budget, so it is empty here.
+                cell.mailbox.yield_turn(slot);
+                shared.schedule(cell);
+                return true;
+            }
+            continue;
+        }
+        let it = match batch.next() {
+            Some(it) => it,
+            None => {
+                if local.flags.receive_timeout.is_some() && !local.flags.timeout_armed {
+                    // Only actors with a receive timeout pay this extra look:
+                    // the timer is armed outside the mailbox lock.
+                    if cell.mailbox.refill(batch, budget) {
+                        continue;
+                    }
+                    arm_receive_timeout(shared, pid, local);
+                }
+                if cell.mailbox.next_or_idle(&mut slot, batch, budget) {
+                    continue;
+                }
+                // Parked and IDLE: a later send schedules it again.
+                return false;
+            }
+        };
+        match it {
+            Item::Message(m) => {
                 if local.flags.receive_timeout.is_some() {
                     local.flags.last_activity = Some(Instant::now());
                 }
                 exit = call(handle, pid, local, |a, ctx| a.handle(ctx, m));
             }
-            Some(Item::Signal(s)) => exit = signal(handle, &cell, local, s),
-            None => {
-                arm_receive_timeout(shared, pid, local);
-                if cell.mailbox.try_idle() {
-                    return false;
-                }
-                continue;
-            }
+            Item::Signal(s) => exit = signal(handle, &cell, local, *s),
         }
         budget -= 1;
         if budget == 0 && exit.is_none() {
-            drop(guard);
-            cell.mailbox.yield_turn();
+            // The batch never holds more than the budget, so it is empty here.
+            cell.mailbox.yield_turn(slot);
             shared.schedule(cell);
             return true;
         }
     }
     let reason = exit.unwrap_or(ExitReason::Normal);
-    let local = guard.take();
-    drop(guard);
-    if let Some(local) = local {
+    if let Some(local) = slot {
         finish(handle, &cell, local, reason);
     }
+    // Messages taken but not handled go the way of the queued ones, after the hook.
+    batch.clear();
     false
 }
 
@@ -269,8 +464,11 @@ fn finish(handle: &Handle, cell: &Cell, mut local: Local, reason: ExitReason) {
             shared.registry.remove_if(n, pid);
         }
     }
-    // 5. Reap the slot: the pid is now stale and its generation retired.
+    // 5. Reap the slot: the pid is now stale and its generation retired; the
+    //    actor no longer counts as live, before anyone can be told it is gone
+    //    (a monitor that got Down must never see it in `actor_count`).
     shared.slots.remove(pid);
+    shared.actor_gone();
     // 6. Tell links and monitors.
     if let Some(e) = extra {
         for l in e.links {
@@ -301,5 +499,4 @@ fn finish(handle: &Handle, cell: &Cell, mut local: Local, reason: ExitReason) {
     }
     // Monitors this actor held but whose Down was still queued die with it.
     drop(pending_sys);
-    shared.actor_gone();
 }

@@ -19,36 +19,41 @@ mod sync;
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
-use mailbox::{Item, Mailbox, Signal};
+use mailbox::{Batch, Mailbox, Signal};
 use message::Message;
 
 /// What a worker does with an actor it took off a run queue, with a budget;
 /// when the budget is spent the actor is "re-enqueued" and picked up again.
-/// `running` is held exactly while the state says this runner owns the actor
-/// (in the runtime, the actor's state lock is held over the same span).
-fn run(mb: &Mailbox, running: &AtomicBool, handled: &AtomicUsize, budget: usize) {
+/// `running` is held exactly while this runner holds the actor's own state
+/// (taken out of the mailbox by `start_run`, parked again by `next_or_idle`
+/// or `yield_turn`). The actor state counts the items it handled, so a lost
+/// hand-over of that state shows up as a wrong count. Work comes out of the
+/// mailbox in batches of at most the remaining budget, as in the runtime.
+fn run(mb: &Mailbox<usize>, running: &AtomicBool, handled: &AtomicUsize, budget: usize) {
+    let mut batch = Batch::default();
     'turn: loop {
-        mb.start_run();
-        assert!(!running.swap(true, Ordering::SeqCst), "ran on two workers");
         let mut left = budget;
+        let mut local = mb.start_run(&mut batch, left);
+        assert!(local.is_some(), "a scheduled actor has its state parked");
+        assert!(!running.swap(true, Ordering::SeqCst), "ran on two workers");
         loop {
-            match mb.pop() {
-                Some(Item::Message(_)) | Some(Item::Signal(_)) => {
-                    handled.fetch_add(1, Ordering::SeqCst);
-                    left -= 1;
-                    if left == 0 {
-                        running.store(false, Ordering::SeqCst);
-                        mb.yield_turn();
-                        continue 'turn;
-                    }
+            if batch.next().is_none() {
+                running.store(false, Ordering::SeqCst);
+                if !mb.next_or_idle(&mut local, &mut batch, left) {
+                    assert!(local.is_none(), "the state was parked");
+                    return;
                 }
-                None => {
-                    running.store(false, Ordering::SeqCst);
-                    if mb.try_idle() {
-                        return;
-                    }
-                    assert!(!running.swap(true, Ordering::SeqCst), "ran on two workers");
-                }
+                assert!(!running.swap(true, Ordering::SeqCst), "ran on two workers");
+                continue;
+            }
+            *local.as_mut().expect("held while running") += 1;
+            handled.fetch_add(1, Ordering::SeqCst);
+            left -= 1;
+            if left == 0 {
+                assert!(batch.next().is_none(), "a batch never exceeds the budget");
+                running.store(false, Ordering::SeqCst);
+                mb.yield_turn(local);
+                continue 'turn;
             }
         }
     }
@@ -58,7 +63,7 @@ fn model(budget: usize, signal: bool) {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(3);
     b.check(move || {
-        let mb = Arc::new(Mailbox::new_scheduled());
+        let mb = Arc::new(Mailbox::new_scheduled(0usize));
         let running = Arc::new(AtomicBool::new(false));
         let handled = Arc::new(AtomicUsize::new(0));
         let senders: Vec<_> = (0..2)
@@ -87,9 +92,17 @@ fn model(budget: usize, signal: bool) {
             2,
             "a message was left behind"
         );
-        // Everything is drained and the actor is IDLE: the next send schedules it.
-        assert!(mb.pop().is_none());
+        // Everything is drained and the actor is IDLE: the next send schedules
+        // it, and the actor state parked last saw both messages.
+        let mut batch = Batch::default();
+        assert!(!mb.refill(&mut batch, 64));
         assert!(mb.push(Message::new(9, ())).unwrap());
+        assert_eq!(
+            mb.start_run(&mut batch, 64),
+            Some(2),
+            "actor state lost an update"
+        );
+        assert!(batch.next().is_some());
     });
 }
 
@@ -109,9 +122,14 @@ fn signal_and_message_racing_idle() {
 }
 
 #[test]
+fn signal_and_message_racing_idle_batched() {
+    model(64, true);
+}
+
+#[test]
 fn close_racing_a_send_either_delivers_or_returns_the_message() {
     loom::model(|| {
-        let mb = Arc::new(Mailbox::new_scheduled());
+        let mb = Arc::new(Mailbox::new_scheduled(()));
         let m2 = mb.clone();
         let t = loom::thread::spawn(move || m2.push(Message::new(1, ())).is_err());
         let (_, drained) = mb.close();

@@ -134,6 +134,59 @@ fn send_to_exited_actor_returns_the_message_and_never_reaches_a_successor() {
     assert!(rx.try_recv().is_err());
 }
 
+/// Sends from a handler go through the worker's pid cache: a cached cell of an
+/// exited actor must still refuse the message, and a successor in the same
+/// slot must get only what is sent to its own pid.
+#[test]
+fn sends_from_a_worker_to_a_stale_pid_fail_even_after_slot_reuse() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let (watcher, downs) = probe(&h);
+    let (hits_tx, hits) = pair::<(Pid, u64)>();
+    let target_fn = move |hits_tx: Sender<(Pid, u64)>| {
+        actor_core::from_fn(move |ctx: &mut Context<'_>, m: Message| {
+            hits_tx.send((ctx.self_pid(), m.tag())).unwrap();
+            if m.tag() == 2 {
+                ctx.stop(ExitReason::Normal);
+            }
+        })
+    };
+    let (target, _) = h.spawn_opts(
+        target_fn(hits_tx.clone()),
+        SpawnOptions::new().monitor(watcher),
+    );
+    let (res_tx, res) = pair::<Result<(), u64>>();
+    let sender = h.spawn_fn(move |ctx: &mut Context<'_>, m: Message| {
+        let (to, tag): (Pid, u64) = m.downcast().unwrap();
+        let r = ctx.send(to, tag, ()).map_err(|e| e.into_message().tag());
+        res_tx.send(r).unwrap();
+    });
+    h.send(sender, 1, (target, 1u64)).unwrap();
+    assert_eq!(recv(&res), Ok(()));
+    assert_eq!(recv(&hits), (target, 1));
+    h.send(sender, 1, (target, 2u64)).unwrap();
+    assert_eq!(recv(&res), Ok(()));
+    assert_eq!(recv(&hits), (target, 2));
+    recv(&downs);
+    // Reuse the slot under a new generation.
+    let mut successor = None;
+    for _ in 0..1000 {
+        let p = h.spawn(target_fn(hits_tx.clone()));
+        if p.index() == target.index() {
+            successor = Some(p);
+            break;
+        }
+    }
+    let successor = successor.expect("the freed slot is reused");
+    assert_ne!(successor, target);
+    h.send(sender, 1, (target, 3u64)).unwrap();
+    assert_eq!(recv(&res), Err(3), "a stale pid reached something");
+    h.send(sender, 1, (successor, 4u64)).unwrap();
+    assert_eq!(recv(&res), Ok(()));
+    assert_eq!(recv(&hits), (successor, 4));
+    assert!(hits.try_recv().is_err());
+}
+
 #[test]
 fn pid_prints_erlang_style() {
     let rt = rt(1);

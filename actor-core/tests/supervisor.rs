@@ -66,6 +66,23 @@ fn children(h: &Handle, sup: Pid) -> Vec<(String, Option<Pid>)> {
     recv(&rx).downcast().unwrap()
 }
 
+/// Monitors `target` from a fresh actor; the receiver gets its `Down`.
+fn watch(h: &Handle, target: Pid) -> Receiver<Message> {
+    let (tx, rx) = pair();
+    let (ack_tx, ack) = pair::<()>();
+    let w = h.spawn_fn(move |ctx: &mut Context<'_>, m: Message| {
+        if m.tag() == 0 {
+            ctx.monitor(target);
+            ack_tx.send(()).unwrap();
+        } else {
+            let _ = tx.send(m);
+        }
+    });
+    h.send(w, 0, ()).unwrap();
+    recv(&ack);
+    rx
+}
+
 fn pid_of(h: &Handle, sup: Pid, id: &str) -> Pid {
     children(h, sup)
         .into_iter()
@@ -164,11 +181,17 @@ fn transient_restarts_only_after_abnormal_exit_and_temporary_never() {
     );
     h.send(pid_of(&h, sup, "a"), QUIT, ()).unwrap();
     assert_eq!(recv(&evs), Ev::Stopped("a", ExitReason::Normal));
-    h.send(pid_of(&h, sup, "b"), CRASH, ()).unwrap();
+    let b = pid_of(&h, sup, "b");
+    let b_down = watch(&h, b);
+    h.send(b, CRASH, ()).unwrap();
     assert_eq!(
         recv(&evs),
         Ev::Stopped("b", ExitReason::Panic("b crashed".into()))
     );
+    // b's exit signal reaches the supervisor before its Down reaches a monitor;
+    // without this wait c's exit could overtake it and the list below could
+    // still hold b (the stop hook runs before links are told).
+    recv(&b_down);
     // Neither was restarted: the next event is c's, and b is gone from the list.
     h.send(pid_of(&h, sup, "c"), QUIT, ()).unwrap();
     assert_eq!(recv(&evs), Ev::Stopped("c", ExitReason::Normal));
