@@ -543,9 +543,10 @@ fn summary(case: &Case, j: &Value) -> String {
     let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
     if case.idle {
         format!(
-            "{:.0} B/conn upgraded, {:.0} B/conn echoed, errors {}",
+            "{:.0} B/conn upgraded, {:.0} B/conn echoed, {:.0} setups/s, errors {}",
             f("rss_per_conn_upgraded_bytes"),
             f("rss_per_conn_echoed_bytes"),
+            f("setup_conn_per_s"),
             j["errors"]
         )
     } else {
@@ -659,8 +660,10 @@ fn render(o: &Options, results: &Results, args: &[String], load: &str) -> String
             "Idle connections: {conns} opened and held; the server's RSS growth over its \
              baseline (VmRSS, /proc) divided by the connections, after the upgrades and after \
              one 20-byte echo on each. A thread-per-connection server also holds a kernel stack \
-             per thread (16 KiB on x86-64) that VmRSS does not show.\n\n\
-             | server | bytes/conn upgraded | bytes/conn after one echo | errors |\n|---|---:|---:|---:|\n"
+             per thread (16 KiB on x86-64) that VmRSS does not show. `setups/s`: connections \
+             opened and upgraded per second while the client opens them all (TCP connect + \
+             handshake, ws-load's own figure).\n\n\
+             | server | bytes/conn upgraded | bytes/conn after one echo | setups/s | errors |\n|---|---:|---:|---:|---:|\n"
         ));
         for server in &o.servers {
             let Some(runs) = results.get(&(server.clone(), idle.name)) else {
@@ -668,9 +671,10 @@ fn render(o: &Options, results: &Results, args: &[String], load: &str) -> String
             };
             let errors: u64 = runs.iter().filter_map(|j| j["errors"].as_u64()).sum();
             s.push_str(&format!(
-                "| {server} | {} | {} | {errors} |\n",
+                "| {server} | {} | {} | {} | {errors} |\n",
                 fmt(median(runs, "rss_per_conn_upgraded_bytes"), 0),
-                fmt(median(runs, "rss_per_conn_echoed_bytes"), 0)
+                fmt(median(runs, "rss_per_conn_echoed_bytes"), 0),
+                fmt(median(runs, "setup_conn_per_s"), 0)
             ));
         }
         s.push('\n');
@@ -776,8 +780,9 @@ fn chart(o: &Options, results: &Results) -> String {
 fn ratios(o: &Options, results: &Results) -> String {
     let mut s = String::from(
         "Ratios, ours against each peer (medians): `msg/s` ours/peer (above 1: ours \
-         faster); `CPU/msg` and `RSS/conn` peer/ours (above 1: ours cheaper).\n\n\
-         | case | peer | msg/s | CPU/msg | RSS/conn |\n|---|---|---:|---:|---:|\n",
+         faster); `CPU/msg` and `RSS/conn` peer/ours (above 1: ours cheaper); `setups/s` \
+         ours/peer (above 1: ours faster).\n\n\
+         | case | peer | msg/s | CPU/msg | RSS/conn | setups/s |\n|---|---|---:|---:|---:|---:|\n",
     );
     for case in &o.cases {
         let get = |server: &str, key: &str| {
@@ -794,13 +799,14 @@ fn ratios(o: &Options, results: &Results) -> String {
             };
             if case.idle {
                 s.push_str(&format!(
-                    "| {} | {peer} | – | – | {} |\n",
+                    "| {} | {peer} | – | – | {} | {} |\n",
                     case.name,
-                    ratio("rss_per_conn_echoed_bytes", false)
+                    ratio("rss_per_conn_echoed_bytes", false),
+                    ratio("setup_conn_per_s", true)
                 ));
             } else {
                 s.push_str(&format!(
-                    "| {} | {peer} | {} | {} | – |\n",
+                    "| {} | {peer} | {} | {} | – | – |\n",
                     case.name,
                     ratio("msg_per_s", true),
                     ratio("server_cpu_us_per_msg", false)
