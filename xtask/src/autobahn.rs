@@ -663,6 +663,12 @@ impl Run {
             utc_now()
         );
         let _ = writeln!(md, "- Server command: `{}`", self.server);
+        // The echo example picks its bridge from WS_BRIDGE (ws-server's default when unset).
+        let bridge = std::env::var("WS_BRIDGE").map_or_else(
+            |_| "unset (ws-server's default bridge)".to_string(),
+            |b| format!("`{b}`"),
+        );
+        let _ = writeln!(md, "- WS_BRIDGE: {bridge}");
         let _ = writeln!(
             md,
             "- Suite: autobahntestsuite 25.10.1 with autobahn 0.10.9, ported to Python 3 by \
