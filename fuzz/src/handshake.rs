@@ -37,6 +37,15 @@ pub fn handshake_parse(data: &[u8]) {
     }
 }
 
+/// The bounds every parsed head keeps: it claims no more than it was given or than the head
+/// limit, its bytes are the input's, and its target and field count are within the limits.
+fn check_head(data: &[u8], limits: &Limits, request: &HttpRequest, n: usize) {
+    assert!(n <= data.len() && n <= limits.max_head_size, "consumed {n}");
+    assert_eq!(request.as_bytes(), &data[..n]);
+    assert!(request.target().len() <= limits.max_target_len);
+    assert!(request.iter().count() <= limits.max_headers);
+}
+
 /// A plain HTTP request (the server's `on_http` path): the same bounds as an upgrade, and
 /// every accessor is a part of the bytes it claims.
 fn check_http_request(
@@ -47,13 +56,7 @@ fn check_http_request(
     match result {
         Ok(None) => assert!(data.len() < limits.max_head_size),
         Ok(Some((request, n))) => {
-            assert!(
-                *n <= data.len() && *n <= limits.max_head_size,
-                "consumed {n}"
-            );
-            assert_eq!(request.as_bytes(), &data[..*n]);
-            assert!(request.target().len() <= limits.max_target_len);
-            assert!(request.iter().count() <= limits.max_headers);
+            check_head(data, limits, request, *n);
             if request.version() == 1 {
                 assert!(request.host().is_some(), "HTTP/1.1 without Host accepted");
             }
@@ -84,13 +87,7 @@ fn check_request(
             limits.max_head_size
         ),
         Ok(Some((request, n))) => {
-            assert!(
-                *n <= data.len() && *n <= limits.max_head_size,
-                "consumed {n}"
-            );
-            assert_eq!(request.as_bytes(), &data[..*n]);
-            assert!(request.target().len() <= limits.max_target_len);
-            assert!(request.iter().count() <= limits.max_headers);
+            check_head(data, limits, request.as_http(), *n);
             assert_eq!(request.key().len(), 24);
             assert!(request.path().starts_with('/'));
             let _ = (request.query(), request.host(), request.origin());
