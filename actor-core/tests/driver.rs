@@ -22,6 +22,7 @@ struct Fake {
     target: OnceLock<(Handle, Pid)>,
     parks: AtomicUsize,
     polls: AtomicUsize,
+    unparks: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -71,6 +72,7 @@ impl Driver for Fake {
         self.deliver(pending);
     }
     fn unpark(&self) {
+        self.unparks.fetch_add(1, Ordering::SeqCst);
         let mut s = self.state.lock().unwrap();
         s.woken = true;
         self.cv.notify_all();
@@ -87,9 +89,10 @@ fn runtime(workers: usize, fake: &Arc<Fake>) -> Runtime {
 }
 
 #[test]
-fn what_the_driver_sends_runs_on_the_worker_that_polled_it() {
+fn what_the_driver_sends_runs_on_the_worker_that_polled_it_without_a_wake_up() {
     let fake = Arc::new(Fake::default());
-    let rt = runtime(2, &fake);
+    // One worker, so no other can steal what the driver scheduled.
+    let rt = runtime(1, &fake);
     let h = rt.handle();
     let (tx, rx) = channel();
     let pid = h.spawn_fn(move |_ctx: &mut Context<'_>, m: Message| {
@@ -97,14 +100,36 @@ fn what_the_driver_sends_runs_on_the_worker_that_polled_it() {
         let _ = tx.send(from == std::thread::current().id());
     });
     let _ = fake.target.set((h.clone(), pid));
-    for i in 0..200 {
+    fake.input(0);
+    assert!(recv(&rx));
+    let unparks = fake.unparks.load(Ordering::SeqCst);
+    for i in 1..200 {
         fake.input(i);
         assert!(
             recv(&rx),
-            "message {i} ran on another worker than the driver's"
+            "message {i} ran on another thread than the driver's"
         );
     }
-    assert!(fake.parks.load(Ordering::SeqCst) > 0);
+    // The sends made inside `park` woke nobody: the worker ran them after it.
+    assert_eq!(fake.unparks.load(Ordering::SeqCst), unparks);
+    assert!(fake.parks.load(Ordering::SeqCst) >= 200);
+    assert!(rt.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn events_reach_their_actor_with_two_workers() {
+    let fake = Arc::new(Fake::default());
+    let rt = runtime(2, &fake);
+    let h = rt.handle();
+    let (tx, rx) = channel();
+    let pid = h.spawn_fn(move |_ctx: &mut Context<'_>, m: Message| {
+        let _ = tx.send(m.tag());
+    });
+    let _ = fake.target.set((h.clone(), pid));
+    for i in 0..200 {
+        fake.input(i);
+        assert_eq!(recv(&rx), i);
+    }
     assert!(rt.shutdown(Duration::from_secs(5)));
 }
 
