@@ -1,5 +1,6 @@
-//! The poll bridge: one poller thread per server serves every connection with
-//! readiness-based I/O (epoll through `mio`).
+//! The poll bridge: one poller per server serves every connection with
+//! readiness-based I/O (epoll through `mio`), on a thread of its own or run by
+//! the runtime's workers as their I/O driver ([`PollDriver`]).
 //!
 //! The accept thread hands admitted sockets to the poller (a queue and its
 //! waker). Per connection the poller keeps a small [`Slot`] indexed by the
@@ -154,7 +155,7 @@ impl actor_core::Driver for PollDriver {
     }
 }
 
-/// What the poller thread shares with everyone who wakes it.
+/// What the poller shares with everyone who wakes it.
 struct PollShared {
     waker: Waker,
     queue: Mutex<Queue>,
