@@ -87,6 +87,7 @@
 mod actor;
 mod blocking;
 mod exit;
+mod idle;
 mod link;
 mod mailbox;
 mod message;
@@ -106,7 +107,7 @@ pub use exit::{panic_message, Down, Exit, ExitReason, MonitorRef, Timeout};
 pub use message::Message;
 pub use pid::Pid;
 pub use runtime::{
-    Builder, Error, Handle, Runtime, SendError, SpawnOptions, DROP_SHUTDOWN_TIMEOUT,
+    Builder, Driver, Error, Handle, Runtime, SendError, SpawnOptions, DROP_SHUTDOWN_TIMEOUT,
 };
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor, WhichChildren, INTENSITY_REACHED};
 pub use tag::ReservedTag;

@@ -3,6 +3,7 @@
 use crate::actor::{from_fn, lock, Actor, Cell, Flags, Local};
 use crate::blocking::{Blocking, BlockingPanic};
 use crate::exit::{panic_message, Down, ExitReason, MonitorRef};
+use crate::idle::Idle;
 use crate::link::Relations;
 use crate::mailbox::{Mailbox, Signal};
 use crate::message::Message;
@@ -20,6 +21,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// A busy worker polls the driver every this many turns (tokio's 61).
+const DRIVER_INTERVAL: u32 = 61;
 
 /// How long dropping a [`Runtime`] waits for actors to stop.
 pub const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -138,6 +142,33 @@ impl SpawnOptions {
     }
 }
 
+/// An I/O driver the workers poll themselves (see [`Builder::driver`]).
+///
+/// One worker at a time holds it. A holder with nothing to run blocks in
+/// [`park`](Driver::park) instead of sleeping, and every few turns a busy
+/// worker that can take it calls [`poll_now`](Driver::poll_now). Messages the
+/// driver sends from inside either call land on the calling worker's own queue
+/// and run right after it returns, with no cross-thread wake-up.
+pub trait Driver: Send + Sync + 'static {
+    /// Waits for I/O (or [`unpark`](Driver::unpark)) and handles it. May
+    /// return early or spuriously; must return soon after `unpark`, including
+    /// an `unpark` that came before the call.
+    fn park(&self);
+    /// Handles whatever I/O is ready, without blocking.
+    fn poll_now(&self);
+    /// Makes a current or the next `park` return (from any thread).
+    fn unpark(&self);
+}
+
+#[derive(Clone, Default)]
+struct DriverSlot(Option<Arc<dyn Driver>>);
+
+impl fmt::Debug for DriverSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
+
 /// Configures and starts a [`Runtime`].
 #[derive(Clone, Debug)]
 pub struct Builder {
@@ -146,6 +177,7 @@ pub struct Builder {
     budget: usize,
     injector_interval: u32,
     blocking_threads: usize,
+    driver: DriverSlot,
 }
 
 impl Default for Builder {
@@ -156,6 +188,7 @@ impl Default for Builder {
             budget: 64,
             injector_interval: 31,
             blocking_threads: 64,
+            driver: DriverSlot::default(),
         }
     }
 }
@@ -190,6 +223,15 @@ impl Builder {
         self
     }
 
+    /// Lets the workers run `driver` themselves when they have nothing else
+    /// to do (see [`Driver`]), so I/O it handles wakes actors on the same
+    /// worker. Default: none, workers just sleep.
+    #[must_use]
+    pub fn driver(mut self, driver: Arc<dyn Driver>) -> Builder {
+        self.driver = DriverSlot(Some(driver));
+        self
+    }
+
     /// Starts the workers and the timer thread.
     pub fn build(self) -> Result<Runtime, Error> {
         if self.workers == 0 {
@@ -207,8 +249,9 @@ impl Builder {
             injector: Injector::new(),
             stealers: queues.iter().map(Worker::stealer).collect(),
             unparkers: parkers.iter().map(|p| p.unparker().clone()).collect(),
-            sleepers: Mutex::new(Vec::new()),
-            num_sleeping: AtomicUsize::new(0),
+            idle: Idle::new(),
+            driver: self.driver.0,
+            driver_interval: DRIVER_INTERVAL,
             stop: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             live: AtomicUsize::new(0),
@@ -314,6 +357,9 @@ impl Runtime {
         shared.stop.store(true, Ordering::SeqCst);
         for u in &shared.unparkers {
             u.unpark();
+        }
+        if let Some(d) = &shared.driver {
+            d.unpark();
         }
         shared.timer.stop();
         let me = std::thread::current().id();
@@ -527,8 +573,10 @@ pub(crate) struct Shared {
     pub(crate) injector: Injector<Arc<Cell>>,
     pub(crate) stealers: Vec<Stealer<Arc<Cell>>>,
     unparkers: Vec<Unparker>,
-    sleepers: Mutex<Vec<usize>>,
-    num_sleeping: AtomicUsize,
+    pub(crate) idle: Idle,
+    pub(crate) driver: Option<Arc<dyn Driver>>,
+    /// A busy worker polls the driver every this many turns.
+    pub(crate) driver_interval: u32,
     pub(crate) stop: AtomicBool,
     closing: AtomicBool,
     live: AtomicUsize,
@@ -554,11 +602,20 @@ impl Shared {
     // ---- scheduling -------------------------------------------------------
 
     /// Puts a cell that just became SCHEDULED on a run queue and wakes a sleeper.
+    /// Inside the driver the cell runs on this worker right after the driver
+    /// returns, so the wake-up waits until then (see `worker::leave_driver`).
     pub(crate) fn schedule(&self, cell: Arc<Cell>) {
-        if let Some(cell) = worker::push_local(self.id, cell) {
-            self.injector.push(cell);
+        match worker::push_local(self.id, cell) {
+            Some(cell) => {
+                self.injector.push(cell);
+                self.wake_one();
+            }
+            None => {
+                if !worker::defer_wake() {
+                    self.wake_one();
+                }
+            }
         }
-        self.wake_one();
     }
 
     /// Like `schedule`, for a cell a send just moved IDLE → SCHEDULED: on a
@@ -571,39 +628,15 @@ impl Shared {
         }
     }
 
-    fn wake_one(&self) {
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.num_sleeping.load(Ordering::SeqCst) == 0 {
-            return;
-        }
-        let idx = {
-            let mut s = lock(&self.sleepers);
-            let i = s.pop();
-            if i.is_some() {
-                self.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+    pub(crate) fn wake_one(&self) {
+        match self.idle.pop_sleeper() {
+            Some((_, true)) => {
+                if let Some(d) = &self.driver {
+                    d.unpark();
+                }
             }
-            i
-        };
-        if let Some(i) = idx {
-            self.unparkers[i].unpark();
-        }
-    }
-
-    /// Worker `i` is about to park: announce it (then it must re-check for work).
-    pub(crate) fn announce_sleep(&self, i: usize) {
-        let mut s = lock(&self.sleepers);
-        s.push(i);
-        self.num_sleeping.fetch_add(1, Ordering::SeqCst);
-        drop(s);
-        std::sync::atomic::fence(Ordering::SeqCst);
-    }
-
-    /// Worker `i` found work or woke: withdraw the announcement if still there.
-    pub(crate) fn cancel_sleep(&self, i: usize) {
-        let mut s = lock(&self.sleepers);
-        if let Some(pos) = s.iter().position(|&x| x == i) {
-            s.swap_remove(pos);
-            self.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+            Some((i, false)) => self.unparkers[i].unpark(),
+            None => {}
         }
     }
 

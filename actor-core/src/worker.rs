@@ -28,6 +28,11 @@ struct LocalQueue {
     /// (tokio's `lifo_slot`). Never stolen; only this worker fills it, and
     /// only while it runs an actor, so it is empty whenever the worker parks.
     lifo: std::cell::Cell<Option<Arc<Cell>>>,
+    /// This worker is inside the driver: what it schedules goes on its own
+    /// deque, and the wake-up for it waits until the driver returns.
+    in_driver: std::cell::Cell<bool>,
+    /// Something was scheduled inside the driver (see `leave_driver`).
+    deferred: std::cell::Cell<bool>,
 }
 
 /// Turns in a row a worker may take from its LIFO slot before the slot's
@@ -124,11 +129,64 @@ pub(crate) fn push_local(runtime: u64, cell: Arc<Cell>) -> Option<Arc<Cell>> {
 pub(crate) fn put_lifo(runtime: u64, cell: Arc<Cell>) -> Option<Arc<Cell>> {
     LOCAL.with(|l| match l.try_borrow() {
         Ok(b) => match b.as_ref() {
-            Some(q) if q.runtime == runtime => q.lifo.replace(Some(cell)),
+            Some(q) if q.runtime == runtime && !q.in_driver.get() => q.lifo.replace(Some(cell)),
             _ => Some(cell),
         },
         Err(_) => Some(cell),
     })
+}
+
+/// Called after `push_local` put a cell on this worker's own deque: `true` if
+/// this worker is inside the driver, so the wake-up is left to `leave_driver`.
+pub(crate) fn defer_wake() -> bool {
+    LOCAL.with(|l| match l.try_borrow() {
+        Ok(b) => match b.as_ref() {
+            Some(q) if q.in_driver.get() => {
+                q.deferred.set(true);
+                true
+            }
+            _ => false,
+        },
+        Err(_) => false,
+    })
+}
+
+fn enter_driver() {
+    LOCAL.with(|l| {
+        if let Some(q) = l.borrow().as_ref() {
+            q.in_driver.set(true);
+        }
+    });
+}
+
+/// Out of the driver: returns whether it scheduled anything here.
+fn leave_driver() -> bool {
+    LOCAL.with(|l| match l.borrow().as_ref() {
+        Some(q) => {
+            q.in_driver.set(false);
+            q.deferred.replace(false)
+        }
+        None => false,
+    })
+}
+
+/// Runs `f` (a driver call) on this worker, then releases the driver. If the
+/// driver scheduled actors here and more than one is queued, another sleeper
+/// is woken to steal some of them.
+fn in_driver(shared: &Shared, f: impl FnOnce(&dyn crate::Driver)) {
+    if let Some(d) = &shared.driver {
+        enter_driver();
+        f(&**d);
+        let deferred = leave_driver();
+        shared.idle.release_driver();
+        if deferred && local_len() > 1 {
+            shared.wake_one();
+        }
+    }
+}
+
+fn local_len() -> usize {
+    LOCAL.with(|l| l.borrow().as_ref().map_or(0, |q| q.queue.len()))
 }
 
 fn take_lifo() -> Option<Arc<Cell>> {
@@ -187,6 +245,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
             runtime: shared.id,
             queue,
             lifo: std::cell::Cell::new(None),
+            in_driver: std::cell::Cell::new(false),
+            deferred: std::cell::Cell::new(false),
         });
     });
     PIDS.with(|c| {
@@ -205,6 +265,13 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
         tick = tick.wrapping_add(1);
         if tick % shared.injector_interval == 0 {
             injector_due = true;
+        }
+        if tick % shared.driver_interval == 0
+            && shared.driver.is_some()
+            && shared.idle.try_take_driver()
+        {
+            // Busy workers still look at I/O now and then.
+            in_driver(&shared, |d| d.poll_now());
         }
         let lifo = if !injector_due && lifo_streak < MAX_LIFO_STREAK {
             take_lifo()
@@ -235,13 +302,25 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
             }
             continue;
         }
-        shared.announce_sleep(index);
+        let driver = shared.driver.is_some() && shared.idle.try_take_driver();
+        shared.idle.announce_sleep(index, driver);
         if has_work(&shared) || shared.stop.load(Ordering::SeqCst) {
-            shared.cancel_sleep(index);
+            shared.idle.cancel_sleep(index);
+            if driver {
+                shared.idle.release_driver();
+            }
             continue;
         }
-        parker.park();
-        shared.cancel_sleep(index);
+        if driver {
+            // Block in the driver; whoever wakes this worker unparks it.
+            in_driver(&shared, |d| {
+                d.park();
+                shared.idle.cancel_sleep(index);
+            });
+        } else {
+            parker.park();
+            shared.idle.cancel_sleep(index);
+        }
     }
     // Drop queued and cached cells here, on this thread, before the deque goes away.
     LOCAL.with(|l| drop(l.borrow_mut().take()));

@@ -1,5 +1,6 @@
-//! Model-checks the mailbox state machine under loom: every interleaving of
-//! senders racing the runner going idle.
+//! Model-checks the mailbox state machine under loom (every interleaving of
+//! senders racing the runner going idle) and the idle protocol (workers going
+//! to sleep, one of them in the I/O driver, racing a sender's wake-up).
 //!
 //! Run with: `RUSTFLAGS="--cfg loom" cargo test -p actor-core --release --test loom`
 //! (a plain `cargo test` compiles this file to nothing).
@@ -8,6 +9,8 @@
 
 #[path = "../src/exit.rs"]
 mod exit;
+#[path = "../src/idle.rs"]
+mod idle;
 #[path = "../src/mailbox.rs"]
 mod mailbox;
 #[path = "../src/message.rs"]
@@ -136,4 +139,134 @@ fn close_racing_a_send_either_delivers_or_returns_the_message() {
         let refused = t.join().unwrap();
         assert_eq!(usize::from(refused) + drained.len(), 1);
     });
+}
+
+/// Something a worker blocks on: the I/O driver's poll or its own parker.
+/// A wake-up before the wait is kept (as an eventfd or a parker token is).
+#[derive(Default)]
+struct Gate {
+    woken: loom::sync::Mutex<bool>,
+    cv: loom::sync::Condvar,
+}
+
+impl Gate {
+    fn park(&self) {
+        let mut w = self.woken.lock().unwrap();
+        while !*w {
+            w = self.cv.wait(w).unwrap();
+        }
+        *w = false;
+    }
+    fn unpark(&self) {
+        *self.woken.lock().unwrap() = true;
+        self.cv.notify_all();
+    }
+}
+
+struct World {
+    idle: idle::Idle,
+    work: AtomicUsize,
+    stop: AtomicBool,
+    driver: Gate,
+    parkers: Vec<Gate>,
+    done: loom::sync::Mutex<usize>,
+    done_cv: loom::sync::Condvar,
+}
+
+impl World {
+    /// `Shared::wake_one`: wake the popped sleeper the way it sleeps.
+    fn wake_one(&self) {
+        match self.idle.pop_sleeper() {
+            Some((_, true)) => self.driver.unpark(),
+            Some((i, false)) => self.parkers[i].unpark(),
+            None => {}
+        }
+    }
+
+    /// `worker::run`'s idle path, with "running" reduced to taking the work.
+    fn worker(&self, i: usize) {
+        loop {
+            let n = self.work.swap(0, Ordering::SeqCst);
+            if n > 0 {
+                *self.done.lock().unwrap() += n;
+                self.done_cv.notify_all();
+                continue;
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let driver = self.idle.try_take_driver();
+            self.idle.announce_sleep(i, driver);
+            if self.work.load(Ordering::SeqCst) > 0 || self.stop.load(Ordering::SeqCst) {
+                self.idle.cancel_sleep(i);
+                if driver {
+                    self.idle.release_driver();
+                }
+                continue;
+            }
+            if driver {
+                self.driver.park();
+                self.idle.cancel_sleep(i);
+                self.idle.release_driver();
+            } else {
+                self.parkers[i].park();
+                self.idle.cancel_sleep(i);
+            }
+        }
+    }
+}
+
+/// `workers` idle workers (one may take the driver) and one send: the send's
+/// wake-up reaches a worker that runs it, whichever way it sleeps (a lost
+/// wake-up leaves every thread blocked, which loom reports as a deadlock).
+/// Then shutdown: stop, unpark every parker and the driver, join.
+fn idle_model(workers: usize) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(move || {
+        let world = Arc::new(World {
+            idle: idle::Idle::new(),
+            work: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            driver: Gate::default(),
+            parkers: (0..workers).map(|_| Gate::default()).collect(),
+            done: loom::sync::Mutex::new(0),
+            done_cv: loom::sync::Condvar::new(),
+        });
+        let threads: Vec<_> = (0..workers)
+            .map(|i| {
+                let w = world.clone();
+                loom::thread::spawn(move || w.worker(i))
+            })
+            .collect();
+        // The send: make the work visible, then wake one sleeper.
+        world.work.fetch_add(1, Ordering::SeqCst);
+        world.wake_one();
+        {
+            let mut done = world.done.lock().unwrap();
+            while *done == 0 {
+                done = world.done_cv.wait(done).unwrap();
+            }
+        }
+        // Runtime::shutdown.
+        world.stop.store(true, Ordering::SeqCst);
+        for p in &world.parkers {
+            p.unpark();
+        }
+        world.driver.unpark();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*world.done.lock().unwrap(), 1);
+    });
+}
+
+#[test]
+fn a_send_wakes_the_worker_parked_in_the_driver() {
+    idle_model(1);
+}
+
+#[test]
+fn a_send_wakes_a_worker_whether_it_sleeps_in_the_driver_or_not() {
+    idle_model(2);
 }

@@ -85,8 +85,12 @@
 //!
 //! ## The poll bridge ([`Bridge::Poll`], the default)
 //!
-//! One poller thread per server (`ws-poll-PORT`) serves every connection with
-//! readiness-based I/O (epoll through `mio`). The accept thread hands it each
+//! One poller per server serves every connection with readiness-based I/O
+//! (epoll through `mio`). When the server builds its own runtime, the
+//! runtime's workers run it (actor-core's [`Driver`](actor_core::Driver) hook:
+//! a worker with nothing to do blocks in the poller, so a message it reads
+//! runs on that same worker); otherwise it has a thread of its own
+//! (`ws-poll-PORT`; see [`ServerBuilder::poller_thread`]). The accept thread hands it each
 //! admitted socket. It reads the request head without blocking, hands the
 //! request to the actor and goes on when the hook's decision arrives; then it
 //! reads into one buffer per poller, feeds the codec and pushes each message

@@ -1,5 +1,6 @@
-//! The poll bridge: one poller thread per server serves every connection with
-//! readiness-based I/O (epoll through `mio`).
+//! The poll bridge: one poller per server serves every connection with
+//! readiness-based I/O (epoll through `mio`), on a thread of its own or run by
+//! the runtime's workers as their I/O driver ([`PollDriver`]).
 //!
 //! The accept thread hands admitted sockets to the poller (a queue and its
 //! waker). Per connection the poller keeps a small [`Slot`] indexed by the
@@ -17,7 +18,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -49,13 +50,112 @@ const DIRECT_CHUNKS: usize = 16;
 /// Least time an HTTP answer gets to be written (as the thread bridge).
 const MIN_ANSWER_TIME: Duration = Duration::from_millis(100);
 
-/// The server's handle on its poller thread.
+/// The server's handle on its poller: a thread of its own, or a driver the
+/// runtime's workers run (see [`PollDriver`]).
 pub(crate) struct Poller {
     shared: Arc<PollShared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    driver: Option<Arc<PollDriver>>,
 }
 
-/// What the poller thread shares with everyone who wakes it.
+/// The poller run by the actor-core workers themselves: whichever worker holds
+/// the driver runs one turn (poll, handle events, run due timers) in `park`
+/// (blocking) or `poll_now`, so the messages it decodes land on that worker's
+/// own queue and run there without a cross-thread wake-up. One holder at a
+/// time, so the state's lock is uncontended (shutdown aside).
+pub(crate) struct PollDriver {
+    shared: Arc<PollShared>,
+    state: Mutex<DriverState>,
+    /// Where `park` waits while there is no loop (before the server starts it
+    /// and after it stops): an `unpark` flag, so the state's lock is never
+    /// held while waiting for nothing.
+    gate: Mutex<bool>,
+    gate_cv: Condvar,
+}
+
+enum DriverState {
+    /// No loop (not started yet, or stopped): just the poll instance.
+    Waiting(Poll),
+    Running(Box<Loop>),
+    /// Only between two of the above, under the lock.
+    Gone,
+}
+
+impl PollDriver {
+    /// A poll instance and its waker, before the server (and its runtime) exists.
+    pub(crate) fn new() -> io::Result<Arc<PollDriver>> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        Ok(Arc::new(PollDriver {
+            shared: Arc::new(PollShared {
+                waker,
+                queue: Mutex::new(Queue::default()),
+            }),
+            state: Mutex::new(DriverState::Waiting(poll)),
+            gate: Mutex::new(false),
+            gate_cv: Condvar::new(),
+        }))
+    }
+
+    fn open_gate(&self) {
+        *self.gate.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.gate_cv.notify_all();
+    }
+
+    fn wait_gate(&self) {
+        let mut g = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        while !*g {
+            g = self.gate_cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        *g = false;
+    }
+
+    fn state(&self) -> MutexGuard<'_, DriverState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn run(&self, block: bool) {
+        let mut st = self.state();
+        match &mut *st {
+            DriverState::Running(looper) => {
+                if !looper.turn(block) {
+                    stop_loop(&mut st);
+                }
+            }
+            DriverState::Waiting(_) | DriverState::Gone => {
+                drop(st);
+                if block {
+                    self.wait_gate();
+                }
+            }
+        }
+    }
+}
+
+/// Ends every connection still on the loop and drops it (its server with it).
+fn stop_loop(st: &mut DriverState) {
+    if let DriverState::Running(mut looper) = std::mem::replace(st, DriverState::Gone) {
+        looper.end_all();
+        let Loop { poll, .. } = *looper;
+        *st = DriverState::Waiting(poll);
+    }
+}
+
+impl actor_core::Driver for PollDriver {
+    fn park(&self) {
+        self.run(true);
+    }
+    fn poll_now(&self) {
+        self.run(false);
+    }
+    fn unpark(&self) {
+        // Both: the worker may be in the loop's poll or at the gate.
+        let _ = self.shared.waker.wake();
+        self.open_gate();
+    }
+}
+
+/// What the poller shares with everyone who wakes it.
 struct PollShared {
     waker: Waker,
     queue: Mutex<Queue>,
@@ -184,27 +284,34 @@ impl Poller {
             waker,
             queue: Mutex::new(Queue::default()),
         });
-        let read_size = server.settings.read_buffer_size;
-        let looper = Loop {
-            poll,
-            shared: Arc::clone(&shared),
-            server,
-            slots: Vec::new(),
-            free: Vec::new(),
-            heap: BinaryHeap::new(),
-            // The one read buffer of the poller, `read_buffer_size` long.
-            scratch: vec![0; read_size].into_boxed_slice(),
-            payloads: Vec::new(),
-            again: Vec::new(),
-            round: 0,
-        };
+        let looper = Loop::new(poll, Arc::clone(&shared), server);
         let thread = thread::Builder::new()
             .name(format!("ws-poll-{port}"))
             .spawn(move || looper.run())?;
         Ok(Poller {
             shared,
             thread: Mutex::new(Some(thread)),
+            driver: None,
         })
+    }
+
+    /// Starts the poller inside `driver`, which the server's own runtime
+    /// already runs on its workers.
+    pub(crate) fn start_driven(server: Arc<ServerShared>, driver: Arc<PollDriver>) -> Poller {
+        {
+            let mut st = driver.state();
+            if let DriverState::Waiting(poll) = std::mem::replace(&mut *st, DriverState::Gone) {
+                let shared = Arc::clone(&driver.shared);
+                *st = DriverState::Running(Box::new(Loop::new(poll, shared, server)));
+            }
+        }
+        // A worker may be waiting at the gate: have it look again.
+        driver.open_gate();
+        Poller {
+            shared: Arc::clone(&driver.shared),
+            thread: Mutex::new(None),
+            driver: Some(driver),
+        }
     }
 
     /// Hands an admitted socket to the poller; `None`: answer 503 and close.
@@ -218,6 +325,13 @@ impl Poller {
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(t) = thread {
             let _ = t.join();
+        }
+        if let Some(d) = &self.driver {
+            // The wake-up above gets a worker out of the loop's poll, and no
+            // turn blocks once `stop` is set, so the lock comes free; then
+            // end what is left here (unless that worker already did).
+            let _ = d.shared.waker.wake();
+            stop_loop(&mut d.state());
         }
     }
 }
@@ -281,6 +395,7 @@ enum Outcome {
 
 struct Loop {
     poll: Poll,
+    events: Events,
     shared: Arc<PollShared>,
     server: Arc<ServerShared>,
     slots: Vec<Option<Slot>>,
@@ -293,87 +408,113 @@ struct Loop {
 }
 
 impl Loop {
+    fn new(poll: Poll, shared: Arc<PollShared>, server: Arc<ServerShared>) -> Loop {
+        let read_size = server.settings.read_buffer_size;
+        Loop {
+            poll,
+            events: Events::with_capacity(1024),
+            shared,
+            server,
+            slots: Vec::new(),
+            free: Vec::new(),
+            heap: BinaryHeap::new(),
+            // The one read buffer of the poller, `read_buffer_size` long.
+            scratch: vec![0; read_size].into_boxed_slice(),
+            payloads: Vec::new(),
+            again: Vec::new(),
+            round: 0,
+        }
+    }
+
+    /// The dedicated poller thread: turns until stopped.
     fn run(mut self) {
-        let mut events = Events::with_capacity(1024);
-        loop {
-            let now = Instant::now();
-            let mut timeout = if self.again.is_empty() {
-                self.heap
-                    .peek()
-                    .map(|Reverse((t, _))| t.saturating_duration_since(now))
-            } else {
-                Some(Duration::ZERO)
-            };
-            {
-                let mut q = self.shared.queue();
-                if q.stop || !q.ready.is_empty() || !q.admitted.is_empty() {
-                    timeout = Some(Duration::ZERO);
-                } else if timeout != Some(Duration::ZERO) {
-                    q.sleeping = true;
-                }
-            }
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    // Not expected from epoll_wait; do not spin on it.
-                    thread::sleep(Duration::from_millis(10));
-                }
-            }
-            self.round += 1;
-            // Taken before anything is driven: a slot that runs out of reads
-            // this round goes on next round.
-            let again = std::mem::take(&mut self.again);
-            let (admitted, ready, stop) = {
-                let mut q = self.shared.queue();
-                q.sleeping = false;
-                (
-                    std::mem::take(&mut q.admitted),
-                    std::mem::take(&mut q.ready),
-                    q.stop,
-                )
-            };
-            for ev in events.iter() {
-                let Token(idx) = ev.token();
-                if let Some(Some(slot)) = self.slots.get_mut(idx) {
-                    if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                        slot.readable = true;
-                    }
-                    if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
-                        slot.writable = true;
-                    }
-                    self.drive_once(idx);
-                }
-            }
-            for idx in ready {
-                self.drive_once(idx);
-            }
-            for idx in again {
-                self.drive_once(idx);
-            }
-            for (stream, conn) in admitted {
-                self.insert(stream, conn);
-            }
-            let now = Instant::now();
-            let mut due = Vec::new();
-            while let Some(Reverse((t, idx))) = self.heap.peek().copied() {
-                if t > now {
-                    break;
-                }
-                self.heap.pop();
-                due.push((t, idx));
-            }
-            for (t, idx) in due {
-                if let Some(Some(slot)) = self.slots.get_mut(idx) {
-                    if slot.timer == Some(t) {
-                        slot.timer = None;
-                        self.drive(idx);
-                    }
-                }
-            }
-            if stop {
-                break;
+        while self.turn(true) {}
+        self.end_all();
+    }
+
+    /// One turn: polls (waiting, if `block`, until readiness, a wake-up or the
+    /// next timer), drives what is ready, runs due timers. `false`: stopped.
+    fn turn(&mut self, block: bool) -> bool {
+        let now = Instant::now();
+        let mut timeout = if self.again.is_empty() && block {
+            self.heap
+                .peek()
+                .map(|Reverse((t, _))| t.saturating_duration_since(now))
+        } else {
+            Some(Duration::ZERO)
+        };
+        {
+            let mut q = self.shared.queue();
+            if q.stop || !q.ready.is_empty() || !q.admitted.is_empty() {
+                timeout = Some(Duration::ZERO);
+            } else if timeout != Some(Duration::ZERO) {
+                q.sleeping = true;
             }
         }
-        // Stopped: whatever is left ends now.
+        if let Err(e) = self.poll.poll(&mut self.events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                // Not expected from epoll_wait; do not spin on it.
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.round += 1;
+        // Taken before anything is driven: a slot that runs out of reads
+        // this round goes on next round.
+        let again = std::mem::take(&mut self.again);
+        let (admitted, ready, stop) = {
+            let mut q = self.shared.queue();
+            q.sleeping = false;
+            (
+                std::mem::take(&mut q.admitted),
+                std::mem::take(&mut q.ready),
+                q.stop,
+            )
+        };
+        let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        for ev in events.iter() {
+            let Token(idx) = ev.token();
+            if let Some(Some(slot)) = self.slots.get_mut(idx) {
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    slot.readable = true;
+                }
+                if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+                    slot.writable = true;
+                }
+                self.drive_once(idx);
+            }
+        }
+        self.events = events;
+        for idx in ready {
+            self.drive_once(idx);
+        }
+        for idx in again {
+            self.drive_once(idx);
+        }
+        for (stream, conn) in admitted {
+            self.insert(stream, conn);
+        }
+        let now = Instant::now();
+        let mut due = Vec::new();
+        while let Some(Reverse((t, idx))) = self.heap.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.heap.pop();
+            due.push((t, idx));
+        }
+        for (t, idx) in due {
+            if let Some(Some(slot)) = self.slots.get_mut(idx) {
+                if slot.timer == Some(t) {
+                    slot.timer = None;
+                    self.drive(idx);
+                }
+            }
+        }
+        !stop
+    }
+
+    /// Stopped: whatever is left ends now.
+    fn end_all(&mut self) {
         for idx in 0..self.slots.len() {
             if let Some(conn) = self.slots[idx].as_ref().and_then(|s| s.conn.clone()) {
                 conn.abort("server stopped");

@@ -16,7 +16,7 @@ use crate::config::*;
 use crate::conn::{Conn, Shared};
 use crate::error::Error;
 use crate::handler::Handler;
-use crate::poll::Poller;
+use crate::poll::{PollDriver, Poller};
 
 /// Most connections answered 503 at the same time when over `max_connections`;
 /// past it, extra clients are dropped without an answer.
@@ -45,7 +45,8 @@ const MAX_REJECTING: usize = 64;
 /// | [`close_timeout`](Self::close_timeout) | 5 s |
 /// | [`read_buffer_size`](Self::read_buffer_size) | 16 KiB |
 /// | [`stack_size`](Self::stack_size) | 128 KiB per bridge thread |
-/// | [`bridge`](Self::bridge) | [`Bridge::Poll`] (one poller thread for every connection) |
+/// | [`bridge`](Self::bridge) | [`Bridge::Poll`] (one poller for every connection) |
+/// | [`poller_thread`](Self::poller_thread) | off: the poller runs inside the server's runtime workers |
 #[derive(Debug)]
 pub struct ServerBuilder {
     bind: Vec<SocketAddr>,
@@ -54,6 +55,7 @@ pub struct ServerBuilder {
     workers: Option<usize>,
     origin_policy: ws_handshake::OriginPolicy,
     bridge: Bridge,
+    poller_thread: bool,
     settings: Settings,
 }
 
@@ -75,6 +77,7 @@ impl ServerBuilder {
             workers: None,
             origin_policy: ws_handshake::OriginPolicy::any(),
             bridge: Bridge::default(),
+            poller_thread: false,
             settings: Settings {
                 max_connections: DEFAULT_MAX_CONNECTIONS,
                 handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -257,6 +260,18 @@ impl ServerBuilder {
         self
     }
 
+    /// With [`Bridge::Poll`]: run the poller on a thread of its own
+    /// (`ws-poll-PORT`) rather than inside the workers of the runtime the
+    /// server builds (the default: a worker with nothing to run polls the
+    /// sockets itself, so a message read there runs its actor on that same
+    /// worker, without a cross-thread wake-up). Always on with
+    /// [`runtime`](Self::runtime), whose workers the server did not build.
+    #[must_use]
+    pub fn poller_thread(mut self, on: bool) -> Self {
+        self.poller_thread = on;
+        self
+    }
+
     /// Binds, starts the accept thread and returns at once.
     pub fn serve<H: Handler>(mut self, handler: H) -> Result<Server, Error> {
         if let Some(e) = self.bind_error {
@@ -264,12 +279,18 @@ impl ServerBuilder {
         }
         let listener = TcpListener::bind(&self.bind[..]).map_err(Error::Bind)?;
         let local_addr = listener.local_addr().map_err(Error::Io)?;
+        let mut driver = None;
         let (runtime, handle) = match self.runtime {
             Some(handle) => (None, handle),
             None => {
                 let mut builder = Runtime::builder();
                 if let Some(n) = self.workers {
                     builder = builder.workers(n);
+                }
+                if self.bridge == Bridge::Poll && !self.poller_thread {
+                    let d = PollDriver::new().map_err(Error::Io)?;
+                    builder = builder.driver(Arc::clone(&d) as Arc<dyn actor_core::Driver>);
+                    driver = Some(d);
                 }
                 let runtime = builder.build().map_err(Error::Runtime)?;
                 let handle = runtime.handle();
@@ -293,8 +314,10 @@ impl ServerBuilder {
             poller: OnceLock::new(),
         });
         if self.bridge == Bridge::Poll {
-            let poller =
-                Poller::start(Arc::clone(&shared), local_addr.port()).map_err(Error::Io)?;
+            let poller = match driver {
+                Some(d) => Poller::start_driven(Arc::clone(&shared), d),
+                None => Poller::start(Arc::clone(&shared), local_addr.port()).map_err(Error::Io)?,
+            };
             let _ = shared.poller.set(poller);
         }
         let handler = Arc::new(handler);
@@ -681,6 +704,7 @@ mod tests {
         assert_eq!(s.max_fragments, 4096);
         assert_eq!(b.bind, vec![SocketAddr::from(([127, 0, 0, 1], 0))]);
         assert_eq!(b.bridge, Bridge::Poll);
+        assert!(!b.poller_thread);
     }
 
     #[test]

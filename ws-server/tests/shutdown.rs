@@ -34,12 +34,13 @@ fn bridge_threads() -> Vec<String> {
 /// every bridge thread of the process.
 #[test]
 fn shutdown_closes_everything_with_1001_and_joins_every_thread() {
-    shutdown_on(Bridge::Threads);
-    shutdown_on(Bridge::Poll);
+    shutdown_on(Bridge::Threads, false);
+    shutdown_on(Bridge::Poll, false);
+    shutdown_on(Bridge::Poll, true);
 }
 
-fn shutdown_on(bridge: Bridge) {
-    let (server, rx) = start(bridge);
+fn shutdown_on(bridge: Bridge, poller_thread: bool) {
+    let (server, rx) = start_with(builder(bridge).poller_thread(poller_thread));
     let addr = server.local_addr();
 
     // Three clients that answer the close handshake, on their own threads.
@@ -77,14 +78,16 @@ fn shutdown_on(bridge: Bridge) {
 
     assert!(!bridge_threads().is_empty());
     if bridge == Bridge::Poll {
-        // Five connections, no thread of their own: the accept thread and one poller.
+        // Five connections, no thread of their own: the accept thread, and
+        // the poller runs inside the runtime's workers unless asked otherwise.
         let port = addr.port();
         let mut names = bridge_threads();
         names.sort();
-        assert_eq!(
-            names,
-            vec![format!("ws-accept-{port}"), format!("ws-poll-{port}")]
-        );
+        let mut expected = vec![format!("ws-accept-{port}")];
+        if poller_thread {
+            expected.push(format!("ws-poll-{port}"));
+        }
+        assert_eq!(names, expected);
     }
     let report = server.shutdown(Duration::from_secs(1));
     assert_eq!(report.connections, 5);
