@@ -8,7 +8,8 @@
 //! connection's lock only around codec calls, never across I/O. Nothing here
 //! runs user code, so the threads get small stacks.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
@@ -20,18 +21,16 @@ use bytes::{Bytes, BytesMut};
 use ws_codec::CloseCode;
 
 use crate::config::Settings;
-use crate::conn::{bytes_len, Decision, Inner, Io, Phase, Shared};
+use crate::conn::{Decision, Inner, Io, Phase, Shared};
 use crate::feed::{feed, Fed};
 use crate::server::ServerShared;
 use crate::session::{finish, parse_head, unavailable, upgrade_response, ConnectMsg, Head};
 use crate::timers::{self, next_deadline, timers};
+use crate::write::write_queue;
 
 /// Longest a write may block before the writer looks at its timers again
 /// (only reached when the peer stops reading).
 const WRITE_TICK: Duration = Duration::from_millis(500);
-
-/// Most buffers handed to one vectored write.
-const MAX_IOV: usize = 64;
 
 /// The socket is shared by the reader, the writer and this seam: one file
 /// descriptor per connection (`&TcpStream` reads and writes).
@@ -49,12 +48,10 @@ impl Io for ThreadIo {
     fn interrupt_read(&self) {
         let _ = self.stream.shutdown(Shutdown::Read);
     }
-    fn wake_on_send(&self, parked: usize, _was_idle: bool) -> bool {
-        parked > 0
-    }
-    // The writer thread writes; a send only wakes it.
-    fn send_now(&self, _g: &mut Inner) -> Option<bool> {
-        None
+    // The writer thread writes; a send wakes it only if it sleeps (a busy
+    // writer finds the bytes itself before it parks, under this same lock).
+    fn queued(&self, g: &mut Inner, _was_idle: bool) -> bool {
+        g.parked > 0
     }
 }
 
@@ -384,7 +381,7 @@ fn fail_after_drain(conn: &Shared) {
 fn write_loop(stream: &TcpStream, conn: &Shared) {
     let _ = stream.set_write_timeout(Some(WRITE_TICK));
     let settings = &*conn.settings;
-    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batch: VecDeque<Bytes> = VecDeque::new();
     loop {
         {
             let mut g = conn.lock();
@@ -399,10 +396,10 @@ fn write_loop(stream: &TcpStream, conn: &Shared) {
                     return;
                 }
                 while let Some(b) = g.codec.poll_transmit() {
-                    batch.push(b);
+                    g.writing += b.len();
+                    batch.push_back(b);
                 }
                 if !batch.is_empty() {
-                    g.writing += bytes_len(&batch);
                     break;
                 }
                 if g.codec.should_close_transport() || g.reader_done {
@@ -422,33 +419,12 @@ fn write_loop(stream: &TcpStream, conn: &Shared) {
     }
 }
 
-/// Writes every buffer of `batch`, vectored; clears it.
-fn write_batch(mut stream: &TcpStream, batch: &mut Vec<Bytes>, conn: &Shared) -> io::Result<()> {
-    let mut first = 0;
-    let mut offset = 0;
-    while first < batch.len() {
-        let slices: Vec<IoSlice<'_>> = batch[first..]
-            .iter()
-            .take(MAX_IOV)
-            .enumerate()
-            .map(|(i, b)| IoSlice::new(if i == 0 { &b[offset..] } else { &b[..] }))
-            .collect();
-        match stream.write_vectored(&slices) {
+/// Writes every buffer of `batch`, vectored; empties it.
+fn write_batch(stream: &TcpStream, batch: &mut VecDeque<Bytes>, conn: &Shared) -> io::Result<()> {
+    while !batch.is_empty() {
+        match write_queue(stream, batch) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(mut n) => {
-                conn.lock().writing -= n;
-                while n > 0 {
-                    let left = batch[first].len() - offset;
-                    if n >= left {
-                        n -= left;
-                        first += 1;
-                        offset = 0;
-                    } else {
-                        offset += n;
-                        n = 0;
-                    }
-                }
-            }
+            Ok(n) => conn.lock().writing -= n,
             Err(e) if retry(&e) => {
                 // The peer is not reading: run the timers (close timeout,
                 // pong deadline) so a stuck peer is still dropped in time.
@@ -463,7 +439,6 @@ fn write_batch(mut stream: &TcpStream, batch: &mut Vec<Bytes>, conn: &Shared) ->
             Err(e) => return Err(e),
         }
     }
-    batch.clear();
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use crate::error::Error;
 ///
 /// The connection actor and [`Conn`] only ever queue bytes into the codec and
 /// call these methods; they never block on a socket (the poll bridge's
-/// `send_now` is one non-blocking write). The thread bridge
+/// `queued` does one non-blocking write). The thread bridge
 /// implements them with a condition variable and `TcpStream::shutdown`; the
 /// poll bridge with a queue of tokens and its poller's waker.
 pub(crate) trait Io: Send + Sync + 'static {
@@ -29,14 +29,10 @@ pub(crate) trait Io: Send + Sync + 'static {
     /// Wake a reader blocked on the request head (shutdown), keeping the
     /// socket writable for the 503.
     fn interrupt_read(&self);
-    /// Whether a send that queued bytes must call `notify`: `parked` threads
-    /// wait on the condition variable; `was_idle`: nothing was queued before.
-    fn wake_on_send(&self, parked: usize, was_idle: bool) -> bool;
-    /// Writes what the codec queued now, without blocking, if nothing else
-    /// is being written (so the order holds: the caller holds the lock).
-    /// `None`: not done, `notify` if [`wake_on_send`](Self::wake_on_send)
-    /// says so; `Some(true)`: some bytes did not fit, `notify`.
-    fn send_now(&self, g: &mut Inner) -> Option<bool>;
+    /// A send queued bytes in the codec (the caller holds the lock; `was_idle`:
+    /// nothing was queued before): write them now without blocking, or not;
+    /// `true` if the bridge must be notified to do the rest.
+    fn queued(&self, g: &mut Inner, was_idle: bool) -> bool;
 }
 
 /// Where a connection is in its life.
@@ -382,24 +378,18 @@ impl Conn {
         let was_idle = g.codec.pending_transmit_bytes() == 0;
         f(&mut g.codec).map_err(map_send)?;
         g.last_data = Instant::now();
-        // Wake the bridge only if it needs it: a busy thread writer finds the
-        // bytes itself before it parks (it looks under this same lock), and a
-        // poller that has not yet taken earlier bytes takes these with them.
-        let wake = self.shared.io.get().is_some_and(|io| {
-            io.send_now(&mut g)
-                .unwrap_or_else(|| io.wake_on_send(g.parked, was_idle))
-        });
+        // Each bridge says whether it needs a wake-up (or writes at once).
+        let wake = self
+            .shared
+            .io
+            .get()
+            .is_some_and(|io| io.queued(&mut g, was_idle));
         drop(g);
         if wake {
             self.shared.notify();
         }
         Ok(())
     }
-}
-
-/// Bytes the writer wrote: a helper for the bridge.
-pub(crate) fn bytes_len(batch: &[Bytes]) -> usize {
-    batch.iter().map(Bytes::len).sum()
 }
 
 #[cfg(test)]

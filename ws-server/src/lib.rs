@@ -160,6 +160,7 @@ mod poll;
 mod server;
 mod session;
 mod timers;
+mod write;
 
 pub use config::{
     Backpressure, Bridge, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HIGH_WATER,

@@ -32,13 +32,9 @@ pub(super) enum DriverState {
 impl PollDriver {
     /// A poll instance and its waker, before the server (and its runtime) exists.
     pub(crate) fn new() -> io::Result<Arc<PollDriver>> {
-        let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
+        let (poll, shared) = PollShared::new()?;
         Ok(Arc::new(PollDriver {
-            shared: Arc::new(PollShared {
-                waker,
-                queue: Mutex::new(Queue::default()),
-            }),
+            shared,
             state: Mutex::new(DriverState::Waiting(poll)),
             gate: Mutex::new(false),
             gate_cv: Condvar::new(),

@@ -15,7 +15,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read};
 use std::net::Shutdown;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,7 +23,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use actor_core::ReservedTag;
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use ws_codec::CloseCode;
@@ -34,6 +34,7 @@ use crate::feed::{feed, Fed, Payload};
 use crate::server::ServerShared;
 use crate::session::{finish, parse_head, unavailable, upgrade_response, ConnectMsg, Head};
 use crate::timers::{self, next_deadline, timers};
+use crate::write::{write_chunks, write_queue};
 
 mod driver;
 mod slot;
@@ -47,9 +48,6 @@ const WAKER: Token = Token(usize::MAX);
 
 /// Reads per connection before the poller serves the others.
 const READS_PER_TURN: usize = 4;
-
-/// Most buffers handed to one vectored write.
-const MAX_IOV: usize = 64;
 
 /// Most chunks a send writes directly.
 const DIRECT_CHUNKS: usize = 16;
@@ -83,6 +81,17 @@ struct Queue {
 }
 
 impl PollShared {
+    /// A poll instance, and what wakes it.
+    fn new() -> io::Result<(Poll, Arc<PollShared>)> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let shared = Arc::new(PollShared {
+            waker,
+            queue: Mutex::new(Queue::default()),
+        });
+        Ok((poll, shared))
+    }
+
     fn queue(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -115,11 +124,9 @@ impl Io for PollIo {
     // `begin_shutdown` sets `shutting_down` and then notifies: a head still
     // being read gets its 503 when the poller looks.
     fn interrupt_read(&self) {}
-    fn wake_on_send(&self, _parked: usize, was_idle: bool) -> bool {
-        was_idle
-    }
-    fn send_now(&self, g: &mut Inner) -> Option<bool> {
-        send_now(g)
+    // A poller that has not yet taken earlier bytes takes these with them.
+    fn queued(&self, g: &mut Inner, was_idle: bool) -> bool {
+        send_now(g).unwrap_or(was_idle)
     }
 }
 
@@ -145,27 +152,9 @@ fn send_now(g: &mut Inner) -> Option<bool> {
     }
     let mut first = 0;
     while first < k {
-        let result = {
-            let mut slices = [IoSlice::new(&[]); DIRECT_CHUNKS];
-            for (slice, chunk) in slices.iter_mut().zip(&chunks[first..k]) {
-                *slice = IoSlice::new(chunk);
-            }
-            (&*socket).write_vectored(&slices[..k - first])
-        };
-        match result {
+        match write_chunks(&*socket, &mut chunks[first..k]) {
             Ok(0) => break,
-            Ok(mut n) => {
-                while n > 0 {
-                    let len = chunks[first].len();
-                    if n >= len {
-                        n -= len;
-                        first += 1;
-                    } else {
-                        chunks[first].advance(n);
-                        n = 0;
-                    }
-                }
-            }
+            Ok(_) => first += chunks[first..k].iter().take_while(|c| c.is_empty()).count(),
             Err(e) if retry(&e) => {}
             // Full, or failed: the poller takes over (and sees the error).
             Err(_) => break,
@@ -188,12 +177,7 @@ impl std::fmt::Debug for Poller {
 impl Poller {
     /// Starts the poller thread `ws-poll-PORT`.
     pub(crate) fn start(server: Arc<ServerShared>, port: u16) -> io::Result<Poller> {
-        let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
-        let shared = Arc::new(PollShared {
-            waker,
-            queue: Mutex::new(Queue::default()),
-        });
+        let (poll, shared) = PollShared::new()?;
         let looper = Loop::new(poll, Arc::clone(&shared), server);
         let thread = thread::Builder::new()
             .name(format!("ws-poll-{port}"))
@@ -421,7 +405,6 @@ impl Loop {
             state: St::Head,
             head: Vec::new(),
             out: VecDeque::new(),
-            offset: 0,
             readable: true,
             writable: true,
             deadline: Some(Instant::now() + self.server.settings.handshake_timeout),

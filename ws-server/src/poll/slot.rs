@@ -34,10 +34,9 @@ pub(super) struct Slot {
     pub(super) state: St,
     /// The request head while it arrives; empty once open.
     pub(super) head: Vec<u8>,
-    /// Bytes taken from the codec (or an HTTP answer) not yet written;
-    /// `offset` bytes of the first are.
+    /// Bytes taken from the codec (or an HTTP answer) not yet written (the
+    /// first advanced past what was).
     pub(super) out: VecDeque<Bytes>,
-    pub(super) offset: usize,
     /// Readiness seen and not yet used up (mio is edge-triggered).
     pub(super) readable: bool,
     pub(super) writable: bool,
@@ -240,12 +239,7 @@ impl Slot {
 
     /// Writes the HTTP answer, then FIN.
     fn answer(&mut self, cx: &mut Cx<'_>) -> Outcome {
-        let done = match write_out(
-            &self.stream,
-            &mut self.out,
-            &mut self.offset,
-            &mut self.writable,
-        ) {
+        let done = match write_out(&self.stream, &mut self.out, &mut self.writable) {
             Ok(_) => self.out.is_empty(),
             Err(_) => true,
         };
@@ -311,12 +305,7 @@ impl Slot {
             if matches!(self.state, St::Failing) {
                 cx.consider(self.deadline);
             }
-            match write_out(
-                &self.stream,
-                &mut self.out,
-                &mut self.offset,
-                &mut self.writable,
-            ) {
+            match write_out(&self.stream, &mut self.out, &mut self.writable) {
                 Ok(n) => written = n,
                 Err(_) => {
                     conn.abort("write failed");
@@ -381,38 +370,15 @@ impl Slot {
 
 /// Writes as much of `out` as the socket takes, vectored; the bytes written.
 fn write_out(
-    mut stream: &TcpStream,
+    stream: &TcpStream,
     out: &mut VecDeque<Bytes>,
-    offset: &mut usize,
     writable: &mut bool,
 ) -> io::Result<usize> {
     let mut total = 0;
     while !out.is_empty() && *writable {
-        let result = {
-            let mut slices = [IoSlice::new(&[]); MAX_IOV];
-            let mut k = 0;
-            for (i, b) in out.iter().take(MAX_IOV).enumerate() {
-                slices[i] = IoSlice::new(if i == 0 { &b[*offset..] } else { &b[..] });
-                k += 1;
-            }
-            stream.write_vectored(&slices[..k])
-        };
-        match result {
+        match write_queue(stream, out) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(mut n) => {
-                total += n;
-                while n > 0 {
-                    let left = out[0].len() - *offset;
-                    if n >= left {
-                        n -= left;
-                        out.pop_front();
-                        *offset = 0;
-                    } else {
-                        *offset += n;
-                        n = 0;
-                    }
-                }
-            }
+            Ok(n) => total += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => *writable = false,
             Err(e) if retry(&e) => {}
             Err(e) => return Err(e),
