@@ -8,29 +8,18 @@ use actor_core::{panic_message, tag, Actor, Context, ExitReason, Message as Acto
 use bytes::Bytes;
 use ws_codec::{CloseCode, Utf8Bytes};
 
-use crate::conn::{Conn, Decision, Phase, Shared};
+use crate::conn::Conn;
 use crate::handler::{Connect, Handler, Message, Response};
-use crate::server::ServerShared;
-use crate::session::{ConnectMsg, DisconnectMsg};
+use crate::link::{DisconnectMsg, Link};
+use crate::session::{ConnectMsg, Decision};
 
 /// Counts the actor out of the registry and releases the bridge when the
 /// actor is dropped, however it ended.
-pub(crate) struct ActorGuard {
-    server: Arc<ServerShared>,
-    conn: Arc<Shared>,
-}
-
-impl ActorGuard {
-    pub(crate) fn new(server: Arc<ServerShared>, conn: Arc<Shared>) -> ActorGuard {
-        ActorGuard { server, conn }
-    }
-}
+pub(crate) struct ActorGuard(pub(crate) Arc<Link>);
 
 impl Drop for ActorGuard {
     fn drop(&mut self) {
-        self.conn.lock().actor_gone = true;
-        self.conn.notify();
-        self.server.actor_done();
+        self.0.actor_gone();
     }
 }
 
@@ -66,16 +55,10 @@ impl<H: Handler> ConnActor<H> {
         }
     }
 
+    /// Hands the decision to the session (an answer closes the handle at
+    /// once, not only once the bridge has written it).
     fn decide(&self, decision: Decision) {
-        let mut g = self.conn.shared.lock();
-        if matches!(decision, Decision::Respond(_)) {
-            // Never upgraded: the handle is closed from now on, not only
-            // once the bridge has written the answer.
-            g.phase = Phase::Done;
-        }
-        g.decision = Some(decision);
-        drop(g);
-        self.conn.shared.notify();
+        self.conn.link.decide(decision);
     }
 
     fn connect(&mut self, ctx: &mut Context<'_>, msg: ConnectMsg) {
@@ -209,13 +192,13 @@ impl<H: Handler> Actor for ConnActor<H> {
                 if let Ok(text) = msg.downcast::<Utf8Bytes>() {
                     self.with_state(ctx, |h, c, s| h.on_message(c, s, Message::Text(text)));
                 }
-                self.conn.shared.message_handled();
+                self.conn.link.message_handled();
             }
             tag::WS_BINARY => {
                 if let Ok(data) = msg.downcast::<Bytes>() {
                     self.with_state(ctx, |h, c, s| h.on_message(c, s, Message::Binary(data)));
                 }
-                self.conn.shared.message_handled();
+                self.conn.link.message_handled();
             }
             tag::WS_DISCONNECT => {
                 if let Ok(d) = msg.downcast::<DisconnectMsg>() {

@@ -45,6 +45,7 @@ pub(crate) struct Settings {
     pub(crate) max_connections: usize,
     pub(crate) handshake_timeout: Duration,
     pub(crate) handshake_limits: ws_handshake::Limits,
+    pub(crate) origin_policy: ws_handshake::OriginPolicy,
     pub(crate) max_frame_size: usize,
     pub(crate) max_message_size: usize,
     pub(crate) max_fragments: usize,
@@ -57,6 +58,31 @@ pub(crate) struct Settings {
     pub(crate) close_timeout: Duration,
     pub(crate) read_buffer_size: usize,
     pub(crate) stack_size: usize,
+}
+
+impl Default for Settings {
+    /// The documented defaults (the table on [`ServerBuilder`](crate::ServerBuilder)).
+    fn default() -> Settings {
+        let codec = ws_codec::Config::default();
+        Settings {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            handshake_limits: ws_handshake::Limits::default(),
+            origin_policy: ws_handshake::OriginPolicy::any(),
+            max_frame_size: codec.max_frame_size(),
+            max_message_size: codec.max_message_size(),
+            max_fragments: codec.max_fragments(),
+            high_water: DEFAULT_HIGH_WATER,
+            backpressure: Backpressure::default(),
+            mailbox_limit: DEFAULT_MAILBOX_LIMIT,
+            ping_interval: Some(DEFAULT_PING_INTERVAL),
+            pong_timeout: Some(DEFAULT_PONG_TIMEOUT),
+            idle_timeout: None,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
+            read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
+            stack_size: DEFAULT_STACK_SIZE,
+        }
+    }
 }
 
 /// Default of [`ServerBuilder::max_connections`](crate::ServerBuilder::max_connections).

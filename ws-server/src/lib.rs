@@ -154,12 +154,11 @@ mod bridge;
 mod config;
 mod conn;
 mod error;
-mod feed;
 mod handler;
-mod poll;
+mod link;
+mod registry;
 mod server;
 mod session;
-mod timers;
 mod write;
 
 pub use config::{

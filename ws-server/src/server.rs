@@ -1,22 +1,23 @@
 //! The server: its builder, the accept thread, the connection registry and shutdown.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use actor_core::{Handle, Pid, Runtime};
 
 use crate::actor::{ActorGuard, ConnActor};
-use crate::bridge;
+use crate::bridge::poll::{PollDriver, Poller};
+use crate::bridge::threads;
 use crate::config::*;
-use crate::conn::{Conn, Shared};
+use crate::conn::Conn;
 use crate::error::Error;
 use crate::handler::Handler;
-use crate::poll::{PollDriver, Poller};
+use crate::link::Link;
+use crate::registry::Registry;
 
 /// Most connections answered 503 at the same time when over `max_connections`;
 /// past it, extra clients are dropped without an answer.
@@ -53,7 +54,6 @@ pub struct ServerBuilder {
     bind_error: Option<io::Error>,
     runtime: Option<Handle>,
     workers: Option<usize>,
-    origin_policy: ws_handshake::OriginPolicy,
     bridge: Bridge,
     poller_thread: bool,
     settings: Settings,
@@ -69,32 +69,14 @@ impl ServerBuilder {
     /// A builder with every default (see the table above).
     #[must_use]
     pub fn new() -> ServerBuilder {
-        let codec = ws_codec::Config::default();
         ServerBuilder {
             bind: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
             bind_error: None,
             runtime: None,
             workers: None,
-            origin_policy: ws_handshake::OriginPolicy::any(),
             bridge: Bridge::default(),
             poller_thread: false,
-            settings: Settings {
-                max_connections: DEFAULT_MAX_CONNECTIONS,
-                handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-                handshake_limits: ws_handshake::Limits::default(),
-                max_frame_size: codec.max_frame_size(),
-                max_message_size: codec.max_message_size(),
-                max_fragments: codec.max_fragments(),
-                high_water: DEFAULT_HIGH_WATER,
-                backpressure: Backpressure::default(),
-                mailbox_limit: DEFAULT_MAILBOX_LIMIT,
-                ping_interval: Some(DEFAULT_PING_INTERVAL),
-                pong_timeout: Some(DEFAULT_PONG_TIMEOUT),
-                idle_timeout: None,
-                close_timeout: DEFAULT_CLOSE_TIMEOUT,
-                read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
-                stack_size: DEFAULT_STACK_SIZE,
-            },
+            settings: Settings::default(),
         }
     }
 
@@ -157,7 +139,7 @@ impl ServerBuilder {
     /// Which `Origin` values are accepted (RFC 6455 §10.2; default any).
     #[must_use]
     pub fn origin_policy(mut self, policy: ws_handshake::OriginPolicy) -> Self {
-        self.origin_policy = policy;
+        self.settings.origin_policy = policy;
         self
     }
 
@@ -300,23 +282,22 @@ impl ServerBuilder {
         if self.bridge == Bridge::Threads {
             // Past the machine's thread capacity a new thread aborts the
             // process: over the cap, clients get 503 like over max_connections.
-            if let Some(cap) = bridge::connection_cap() {
+            if let Some(cap) = threads::connection_cap() {
                 self.settings.max_connections = self.settings.max_connections.min(cap);
             }
         }
+        let read_size = self.settings.read_buffer_size;
         let shared = Arc::new(ServerShared {
             settings: Arc::new(self.settings),
-            origin_policy: self.origin_policy,
             handle,
             next_id: AtomicU64::new(1),
-            registry: Mutex::new(Registry::default()),
-            changed: Condvar::new(),
+            registry: Arc::new(Registry::default()),
             poller: OnceLock::new(),
         });
         if self.bridge == Bridge::Poll {
             let poller = match driver {
-                Some(d) => Poller::start_driven(Arc::clone(&shared), d),
-                None => Poller::start(Arc::clone(&shared), local_addr.port()).map_err(Error::Io)?,
+                Some(d) => Poller::start_driven(d, read_size),
+                None => Poller::start(read_size, local_addr.port()).map_err(Error::Io)?,
             };
             let _ = shared.poller.set(poller);
         }
@@ -343,87 +324,19 @@ impl ServerBuilder {
     }
 }
 
-/// Everything the accept thread, the bridges and shutdown share.
+/// Everything the accept thread and shutdown share.
 pub(crate) struct ServerShared {
-    pub(crate) settings: Arc<Settings>,
-    pub(crate) origin_policy: ws_handshake::OriginPolicy,
-    pub(crate) handle: Handle,
+    settings: Arc<Settings>,
+    handle: Handle,
     next_id: AtomicU64,
-    registry: Mutex<Registry>,
-    changed: Condvar,
+    registry: Arc<Registry>,
     /// The poll bridge's poller, if the server uses it.
     poller: OnceLock<Poller>,
 }
 
-#[derive(Default)]
-struct Registry {
-    /// Connections whose bridge is running (handshaking or open).
-    conns: HashMap<u64, Arc<Shared>>,
-    /// Connection actors not yet dropped.
-    actors: usize,
-    /// Bridge threads answering 503 to clients over `max_connections`.
-    rejecting: usize,
-    /// Every bridge thread not yet joined.
-    threads: Vec<JoinHandle<()>>,
-    shutting_down: bool,
-}
-
-impl ServerShared {
-    fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn is_shutting_down(&self) -> bool {
-        self.registry().shutting_down
-    }
-
-    /// A bridge is done with connection `id` (it will not touch it again).
-    pub(crate) fn bridge_done(&self, id: u64) {
-        let mut r = self.registry();
-        r.conns.remove(&id);
-        drop(r);
-        self.changed.notify_all();
-    }
-
-    /// A 503 answer to an over-limit client is done.
-    pub(crate) fn rejection_done(&self) {
-        let mut r = self.registry();
-        r.rejecting -= 1;
-        drop(r);
-        self.changed.notify_all();
-    }
-
-    /// A connection actor was dropped.
-    pub(crate) fn actor_done(&self) {
-        let mut r = self.registry();
-        r.actors -= 1;
-        drop(r);
-        self.changed.notify_all();
-    }
-
-    /// Waits until `done(registry)` or `deadline`; true if done.
-    fn wait_until(&self, deadline: Instant, done: impl Fn(&Registry) -> bool) -> bool {
-        let mut r = self.registry();
-        loop {
-            if done(&r) {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            r = self
-                .changed
-                .wait_timeout(r, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-}
-
 fn accept_loop<H: Handler>(listener: TcpListener, shared: Arc<ServerShared>, handler: Arc<H>) {
     for stream in listener.incoming() {
-        if shared.is_shutting_down() {
+        if shared.registry.lock().shutting_down {
             break;
         }
         let stream = match stream {
@@ -458,85 +371,66 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
         return;
     };
     let _ = stream.set_nodelay(true);
-    let mut r = shared.registry();
+    let mut r = shared.registry.lock();
     // Join the bridge threads that ended since the last accept.
     let (finished, running): (Vec<_>, Vec<_>) =
         r.threads.drain(..).partition(JoinHandle::is_finished);
     r.threads = running;
-    if r.conns.len() >= shared.settings.max_connections {
-        if r.rejecting >= MAX_REJECTING {
-            drop(r);
-            join_all(finished);
-            return; // dropped: even the 503 path is saturated
-        }
-        r.rejecting += 1;
-        if let Some(poller) = shared.poller.get() {
-            poller.admit(stream, None);
+    let admitted = r.conns.len() < shared.settings.max_connections;
+    if !admitted && r.rejecting >= MAX_REJECTING {
+        drop(r);
+        join_all(finished);
+        return; // dropped: even the 503 path is saturated
+    }
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let link = Arc::new(Link::new(
+        id,
+        peer,
+        Arc::clone(&shared.settings),
+        shared.handle.clone(),
+        Arc::clone(&shared.registry),
+        admitted,
+    ));
+    if admitted {
+        let actor = ConnActor::new(
+            Arc::clone(handler),
+            Conn {
+                link: Arc::clone(&link),
+            },
+            ActorGuard(Arc::clone(&link)),
+        );
+        r.actors += 1;
+        drop(r);
+        let pid = shared.handle.spawn(actor);
+        r = shared.registry.lock();
+        if pid == Pid::NONE {
+            // The runtime is shutting down: the actor was dropped (its guard
+            // counted it out) and the client is dropped too.
             drop(r);
             join_all(finished);
             return;
         }
-        match bridge::spawn_rejection(stream, Arc::clone(shared)) {
-            Ok(t) => r.threads.push(t),
-            Err(_) => r.rejecting -= 1,
-        }
-        drop(r);
-        join_all(finished);
-        return;
+        link.set_pid(pid);
+        r.conns.insert(id, Arc::clone(&link));
+    } else {
+        r.rejecting += 1;
     }
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let codec = ws_codec::Connection::server(
-        ws_codec::Config::default()
-            .with_max_frame_size(shared.settings.max_frame_size)
-            .with_max_message_size(shared.settings.max_message_size)
-            .with_max_fragments(shared.settings.max_fragments)
-            .with_close_timeout(shared.settings.close_timeout)
-            // RFC 6455 §7.1.7 leaves room to answer what came before a
-            // protocol error: the bridge delivers those messages, waits for the
-            // actor to handle them, then fails the connection.
-            .with_deferred_failure(true),
-    );
-    let conn_shared = Arc::new(Shared::new(
-        id,
-        peer,
-        shared.handle.clone(),
-        Arc::clone(&shared.settings),
-        codec,
-    ));
-    let conn = Conn {
-        shared: Arc::clone(&conn_shared),
-    };
-    let actor = ConnActor::new(
-        Arc::clone(handler),
-        conn,
-        ActorGuard::new(Arc::clone(shared), Arc::clone(&conn_shared)),
-    );
-    r.actors += 1;
-    drop(r);
-    let pid = shared.handle.spawn(actor);
-    let mut r = shared.registry();
-    if pid == Pid::NONE {
-        // The runtime is shutting down: the actor was dropped (its guard
-        // counted it out) and the client is dropped too.
-        drop(r);
-        join_all(finished);
-        return;
-    }
-    let _ = conn_shared.pid.set(pid);
-    r.conns.insert(id, Arc::clone(&conn_shared));
     if let Some(poller) = shared.poller.get() {
-        poller.admit(stream, Some(conn_shared));
+        poller.admit(stream, link);
         drop(r);
         join_all(finished);
         return;
     }
-    match bridge::spawn(stream, conn_shared, Arc::clone(shared)) {
+    match threads::spawn(stream, Arc::clone(&link)) {
         Ok(t) => r.threads.push(t),
-        Err(_) => {
+        Err(_) if admitted => {
             // No thread for this client: drop it, and its actor with it.
             r.conns.remove(&id);
-            shared.handle.kill(pid);
+            if let Some(pid) = link.pid() {
+                shared.handle.kill(pid);
+            }
         }
+        Err(_) => r.rejecting -= 1,
     }
     drop(r);
     join_all(finished);
@@ -597,7 +491,7 @@ impl Server {
     /// Connections open or handshaking now.
     #[must_use]
     pub fn connections(&self) -> usize {
-        self.shared.registry().conns.len()
+        self.shared.registry.lock().conns.len()
     }
 
     /// The runtime the connections live on.
@@ -621,7 +515,7 @@ impl Server {
                 forced: 0,
             };
         };
-        self.shared.registry().shutting_down = true;
+        self.shared.registry.lock().shutting_down = true;
         // Wake the accept thread out of accept() with a connection of our own.
         let mut wake = self.local_addr;
         if wake.ip().is_unspecified() {
@@ -634,34 +528,33 @@ impl Server {
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
         let _ = accept.join();
         // The accept thread is gone: no connection joins the registry now.
-        let conns: Vec<Arc<Shared>> = self.shared.registry().conns.values().cloned().collect();
-
+        let registry = &self.shared.registry;
+        let conns: Vec<Arc<Link>> = registry.lock().conns.values().cloned().collect();
         for c in &conns {
-            bridge::begin_shutdown(c);
+            c.begin_shutdown();
         }
         let deadline = Instant::now() + grace;
-        let clean = self.shared.wait_until(deadline, |r| r.conns.is_empty());
+        let clean = registry.wait_until(deadline, |r| r.conns.is_empty());
         let mut forced = 0;
         if !clean {
-            let left: Vec<Arc<Shared>> = self.shared.registry().conns.values().cloned().collect();
+            let left: Vec<Arc<Link>> = registry.lock().conns.values().cloned().collect();
             forced = left.len();
             for c in left {
                 c.abort("shutdown grace period over");
             }
             // Aborted sockets end their bridges at once; this bound only
             // guards against a bridge stuck in the operating system.
-            self.shared
-                .wait_until(Instant::now() + Duration::from_secs(10), |r| {
-                    r.conns.is_empty()
-                });
+            registry.wait_until(Instant::now() + Duration::from_secs(10), |r| {
+                r.conns.is_empty()
+            });
         }
         // Every on_close has run once every connection actor is gone; a hook
         // stuck in an endless loop cannot be waited for forever.
         let hook_bound = grace.max(Duration::from_secs(10));
-        self.shared.wait_until(Instant::now() + hook_bound, |r| {
+        registry.wait_until(Instant::now() + hook_bound, |r| {
             r.actors == 0 && r.rejecting == 0
         });
-        let threads = std::mem::take(&mut self.shared.registry().threads);
+        let threads = std::mem::take(&mut registry.lock().threads);
         join_all(threads);
         if let Some(poller) = self.shared.poller.get() {
             poller.stop();

@@ -4,56 +4,37 @@
 //!
 //! The accept thread hands admitted sockets to the poller (a queue and its
 //! waker). Per connection the poller keeps a small [`Slot`] indexed by the
-//! connection's token: the socket, what is still to be written, and where the
-//! connection is in its life. It reads the request head without blocking,
-//! hands the request to the actor and goes on when the actor's decision
-//! arrives (the actor calls `notify`, which queues the token and wakes the
-//! poller). Frames are read into one scratch buffer per poller and fed to the
-//! codec, so an idle connection holds no read buffer; writes are vectored and
-//! what does not fit waits for writability. Timers of every connection live in
-//! one heap. Nothing here runs user code.
+//! connection's token: the socket, the readiness not yet used up, and its
+//! place in the timer heap. Driving a slot is the same few steps whatever the
+//! connection's stage: give the session what was read, let it advance, write
+//! what it queued, read if it wants more. Frames are read into one scratch
+//! buffer per poller, so an idle connection holds no read buffer; what a
+//! write does not take waits for writability. Timers of every connection
+//! live in one heap. Nothing here runs user code or decides a rule.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
-use std::io::{self, Read};
-use std::net::Shutdown;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::BinaryHeap;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use actor_core::ReservedTag;
-use bytes::Bytes;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
-use ws_codec::CloseCode;
-use ws_handshake::Request;
 
-use crate::conn::{Decision, Inner, Io, Phase, Shared};
-use crate::feed::{feed, Fed, Payload};
-use crate::server::ServerShared;
-use crate::session::{finish, parse_head, unavailable, upgrade_response, ConnectMsg, Head};
-use crate::timers::{self, next_deadline, timers};
-use crate::write::{write_chunks, write_queue};
+use super::Io;
+use crate::link::Link;
+use crate::session::{Session, ToActor};
 
 mod driver;
 mod slot;
 
 pub(crate) use driver::PollDriver;
 use driver::{stop_loop, DriverState};
-use slot::{Outcome, Slot, St};
+use slot::{Outcome, Slot};
 
 /// The waker's token; connections use their slot index.
 const WAKER: Token = Token(usize::MAX);
-
-/// Reads per connection before the poller serves the others.
-const READS_PER_TURN: usize = 4;
-
-/// Most chunks a send writes directly.
-const DIRECT_CHUNKS: usize = 16;
-
-/// Least time an HTTP answer gets to be written (as the thread bridge).
-const MIN_ANSWER_TIME: Duration = Duration::from_millis(100);
 
 /// The server's handle on its poller: a thread of its own, or a driver the
 /// runtime's workers run (see [`PollDriver`]).
@@ -71,8 +52,8 @@ struct PollShared {
 
 #[derive(Default)]
 struct Queue {
-    /// Sockets from the accept thread; `None`: answer 503 (over `max_connections`).
-    admitted: Vec<(std::net::TcpStream, Option<Arc<Shared>>)>,
+    /// Sockets from the accept thread.
+    admitted: Vec<(std::net::TcpStream, Arc<Link>)>,
     /// Tokens of connections to look at again.
     ready: Vec<usize>,
     /// The poller is (about to be) blocked in `poll`: wake it.
@@ -112,60 +93,32 @@ impl PollShared {
 struct PollIo {
     poller: Arc<PollShared>,
     token: usize,
+    /// The slot owns the socket; a send borrows it for one write.
+    stream: Weak<TcpStream>,
 }
 
 impl Io for PollIo {
-    fn notify(&self, _shared: &Shared) {
+    fn notify(&self) {
         self.poller.push(|q| q.ready.push(self.token));
     }
-    // `Shared::abort` sets `aborted` and then notifies: the poller closes the
-    // socket when it looks. Nothing blocks, so there is nothing to wake early.
-    fn abort(&self) {}
-    // `begin_shutdown` sets `shutting_down` and then notifies: a head still
-    // being read gets its 503 when the poller looks.
-    fn interrupt_read(&self) {}
-    // A poller that has not yet taken earlier bytes takes these with them.
-    fn queued(&self, g: &mut Inner, was_idle: bool) -> bool {
-        send_now(g).unwrap_or(was_idle)
-    }
-}
 
-/// A send writes its frame itself while the poller has nothing to write: one
-/// non-blocking write, no wake-up. The caller holds the connection's lock, so
-/// nothing can be written between: what does not fit goes to `unsent`, which
-/// the poller writes first once it is woken.
-fn send_now(g: &mut Inner) -> Option<bool> {
-    if g.phase != Phase::Open || g.writing != 0 || g.aborted || !g.unsent.is_empty() {
-        return None;
-    }
-    let socket = Arc::clone(g.socket.as_ref()?);
-    let mut chunks: [Bytes; DIRECT_CHUNKS] = Default::default();
-    let mut k = 0;
-    while k < DIRECT_CHUNKS {
-        match g.codec.poll_transmit() {
-            Some(b) => {
-                chunks[k] = b;
-                k += 1;
-            }
-            None => break,
+    /// A send writes its frame itself while the socket takes bytes: one
+    /// non-blocking write under the session's lock (so nothing can be
+    /// written in between), no wake-up of the poller. What does not fit
+    /// stays queued in the session; the poller writes it on writability.
+    fn queued(&self, session: &mut Session) -> bool {
+        if !session.is_upgraded() || session.is_stalled() {
+            // Not upgraded: the decision's notify follows. Stalled: the
+            // writability edge drives the poller.
+            return false;
         }
+        // Gone only once the session has ended: nothing is left to write.
+        let Some(stream) = self.stream.upgrade() else {
+            return false;
+        };
+        // An error: the poller's own write sees it and ends the connection.
+        session.write_to(&*stream).is_err()
     }
-    let mut first = 0;
-    while first < k {
-        match write_chunks(&*socket, &mut chunks[first..k]) {
-            Ok(0) => break,
-            Ok(_) => first += chunks[first..k].iter().take_while(|c| c.is_empty()).count(),
-            Err(e) if retry(&e) => {}
-            // Full, or failed: the poller takes over (and sees the error).
-            Err(_) => break,
-        }
-    }
-    for chunk in &mut chunks[first..k] {
-        let chunk = std::mem::take(chunk);
-        g.writing += chunk.len();
-        g.unsent.push(chunk);
-    }
-    Some(first < k || g.codec.pending_transmit_bytes() > 0)
 }
 
 impl std::fmt::Debug for Poller {
@@ -176,9 +129,9 @@ impl std::fmt::Debug for Poller {
 
 impl Poller {
     /// Starts the poller thread `ws-poll-PORT`.
-    pub(crate) fn start(server: Arc<ServerShared>, port: u16) -> io::Result<Poller> {
+    pub(crate) fn start(read_size: usize, port: u16) -> io::Result<Poller> {
         let (poll, shared) = PollShared::new()?;
-        let looper = Loop::new(poll, Arc::clone(&shared), server);
+        let looper = Loop::new(poll, Arc::clone(&shared), read_size);
         let thread = thread::Builder::new()
             .name(format!("ws-poll-{port}"))
             .spawn(move || looper.run())?;
@@ -191,12 +144,12 @@ impl Poller {
 
     /// Starts the poller inside `driver`, which the server's own runtime
     /// already runs on its workers.
-    pub(crate) fn start_driven(server: Arc<ServerShared>, driver: Arc<PollDriver>) -> Poller {
+    pub(crate) fn start_driven(driver: Arc<PollDriver>, read_size: usize) -> Poller {
         {
             let mut st = driver.state();
             if let DriverState::Waiting(poll) = std::mem::replace(&mut *st, DriverState::Gone) {
                 let shared = Arc::clone(&driver.shared);
-                *st = DriverState::Running(Box::new(Loop::new(poll, shared, server)));
+                *st = DriverState::Running(Box::new(Loop::new(poll, shared, read_size)));
             }
         }
         // A worker may be waiting at the gate: have it look again.
@@ -208,9 +161,9 @@ impl Poller {
         }
     }
 
-    /// Hands an admitted socket to the poller; `None`: answer 503 and close.
-    pub(crate) fn admit(&self, stream: std::net::TcpStream, conn: Option<Arc<Shared>>) {
-        self.shared.push(|q| q.admitted.push((stream, conn)));
+    /// Hands an admitted socket and its connection to the poller.
+    pub(crate) fn admit(&self, stream: std::net::TcpStream, link: Arc<Link>) {
+        self.shared.push(|q| q.admitted.push((stream, link)));
     }
 
     /// Stops the poller (connections still there end at once) and joins it.
@@ -234,30 +187,27 @@ struct Loop {
     poll: Poll,
     events: Events,
     shared: Arc<PollShared>,
-    server: Arc<ServerShared>,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
     heap: BinaryHeap<Reverse<(Instant, usize)>>,
     scratch: Box<[u8]>,
-    payloads: Vec<Payload>,
+    msgs: Vec<ToActor>,
     again: Vec<usize>,
     round: u64,
 }
 
 impl Loop {
-    fn new(poll: Poll, shared: Arc<PollShared>, server: Arc<ServerShared>) -> Loop {
-        let read_size = server.settings.read_buffer_size;
+    fn new(poll: Poll, shared: Arc<PollShared>, read_size: usize) -> Loop {
         Loop {
             poll,
             events: Events::with_capacity(1024),
             shared,
-            server,
             slots: Vec::new(),
             free: Vec::new(),
             heap: BinaryHeap::new(),
             // The one read buffer of the poller, `read_buffer_size` long.
             scratch: vec![0; read_size].into_boxed_slice(),
-            payloads: Vec::new(),
+            msgs: Vec::new(),
             again: Vec::new(),
             round: 0,
         }
@@ -327,8 +277,8 @@ impl Loop {
         for idx in again {
             self.drive_once(idx);
         }
-        for (stream, conn) in admitted {
-            self.insert(stream, conn);
+        for (stream, link) in admitted {
+            self.insert(stream, link);
         }
         let now = Instant::now();
         let mut due = Vec::new();
@@ -353,24 +303,22 @@ impl Loop {
     /// Stopped: whatever is left ends now.
     fn end_all(&mut self) {
         for idx in 0..self.slots.len() {
-            if let Some(conn) = self.slots[idx].as_ref().and_then(|s| s.conn.clone()) {
-                conn.abort("server stopped");
-                let close = conn.lock().final_close();
-                self.end(idx, Outcome::Finish(Some(close)));
-            } else if self.slots[idx].is_some() {
-                self.end(idx, Outcome::Rejected);
+            if let Some(slot) = &self.slots[idx] {
+                let link = Arc::clone(&slot.link);
+                link.abort("server stopped");
+                self.drive(idx);
             }
         }
     }
 
     /// Takes an admitted socket into a slot and looks at it.
-    fn insert(&mut self, stream: std::net::TcpStream, conn: Option<Arc<Shared>>) {
-        let fail = |server: &ServerShared, conn: Option<Arc<Shared>>| match conn {
-            Some(c) => finish(&c, server, None),
-            None => server.rejection_done(),
+    fn insert(&mut self, stream: std::net::TcpStream, link: Arc<Link>) {
+        let fail = |link: &Link| {
+            link.lock().abort("socket not registered");
+            link.finish(None);
         };
         if stream.set_nonblocking(true).is_err() {
-            return fail(&self.server, conn);
+            return fail(&link);
         }
         let mut stream = TcpStream::from_std(stream);
         let idx = match self.free.pop() {
@@ -380,37 +328,23 @@ impl Loop {
                 self.slots.len() - 1
             }
         };
+        let interest = Interest::READABLE | Interest::WRITABLE;
         if self
             .poll
             .registry()
-            .register(
-                &mut stream,
-                Token(idx),
-                Interest::READABLE | Interest::WRITABLE,
-            )
+            .register(&mut stream, Token(idx), interest)
             .is_err()
         {
             self.free.push(idx);
-            return fail(&self.server, conn);
+            return fail(&link);
         }
-        if let Some(c) = &conn {
-            let _ = c.io.set(Box::new(PollIo {
-                poller: Arc::clone(&self.shared),
-                token: idx,
-            }));
-        }
-        self.slots[idx] = Some(Slot {
-            stream: Arc::new(stream),
-            conn,
-            state: St::Head,
-            head: Vec::new(),
-            out: VecDeque::new(),
-            readable: true,
-            writable: true,
-            deadline: Some(Instant::now() + self.server.settings.handshake_timeout),
-            timer: None,
-            round: 0,
-        });
+        let stream = Arc::new(stream);
+        link.set_io(Arc::new(PollIo {
+            poller: Arc::clone(&self.shared),
+            token: idx,
+            stream: Arc::downgrade(&stream),
+        }));
+        self.slots[idx] = Some(Slot::new(stream, link));
         self.drive(idx);
     }
 
@@ -428,15 +362,8 @@ impl Loop {
             return;
         };
         slot.round = self.round;
-        let mut cx = Cx {
-            server: &self.server,
-            scratch: &mut self.scratch,
-            payloads: &mut self.payloads,
-            now: Instant::now(),
-            due: None,
-        };
-        let outcome = slot.drive(&mut cx);
-        let due = cx.due;
+        let mut due = None;
+        let outcome = slot.drive(&mut self.scratch, &mut self.msgs, &mut due);
         match outcome {
             Outcome::Wait | Outcome::Again => {
                 if matches!(outcome, Outcome::Again) {
@@ -449,48 +376,15 @@ impl Loop {
                     }
                 }
             }
-            end => self.end(idx, end),
+            Outcome::End(end) => {
+                let Some(slot) = self.slots[idx].take() else {
+                    return;
+                };
+                self.free.push(idx);
+                // Closing the socket (its last handle) takes it out of the poll set.
+                let link = slot.close(end.how);
+                link.finish(end.close);
+            }
         }
     }
-
-    /// Closes the socket, frees the slot and tells whoever waits.
-    fn end(&mut self, idx: usize, outcome: Outcome) {
-        let Some(slot) = self.slots[idx].take() else {
-            return;
-        };
-        self.free.push(idx);
-        let Slot { stream, conn, .. } = slot;
-        if let Some(c) = &conn {
-            c.lock().socket = None;
-        }
-        // Closing the socket (its last handle) takes it out of the poll set.
-        drop(stream);
-        match (conn, outcome) {
-            (Some(c), Outcome::Finish(close)) => finish(&c, &self.server, close),
-            (Some(c), _) => finish(&c, &self.server, None),
-            (None, _) => self.server.rejection_done(),
-        }
-    }
-}
-
-/// What a slot borrows from its poller while it is driven.
-struct Cx<'a> {
-    server: &'a ServerShared,
-    scratch: &'a mut [u8],
-    payloads: &'a mut Vec<Payload>,
-    now: Instant,
-    /// The next instant this slot needs the poller.
-    due: Option<Instant>,
-}
-
-impl Cx<'_> {
-    fn consider(&mut self, t: Option<Instant>) {
-        if let Some(t) = t {
-            self.due = Some(self.due.map_or(t, |d| d.min(t)));
-        }
-    }
-}
-
-fn retry(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::Interrupted
 }

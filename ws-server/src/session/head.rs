@@ -1,16 +1,12 @@
-//! What both bridges do with a connection outside the byte stream: the
-//! request head, the messages to the actor about its start and end, the 101,
-//! and the end of the bridge's part.
+//! The request head: parsing it into an upgrade, a plain HTTP request or a
+//! refusal, and the HTTP answers the session writes before (or instead of) the
+//! WebSocket stream. Every rule here is ws-handshake's; this only picks.
 
-use actor_core::ReservedTag;
-use ws_codec::CloseCode;
 use ws_handshake::{HttpRequest, Request};
 
 use crate::config::Settings;
-use crate::conn::{Phase, Shared};
-use crate::server::ServerShared;
 
-/// The payload of the connect message (tag `u64::MAX - 4`).
+/// The payload of the connect message to the actor.
 #[derive(Debug)]
 pub(crate) enum ConnectMsg {
     /// A valid upgrade request: `on_connect` decides.
@@ -19,14 +15,19 @@ pub(crate) enum ConnectMsg {
     Http(HttpRequest, Vec<u8>),
 }
 
-/// The payload of the disconnect message (tag `u64::MAX - 3`).
+/// What the actor decided about a request.
 #[derive(Debug)]
-pub(crate) struct DisconnectMsg {
-    pub(crate) code: CloseCode,
-    pub(crate) reason: String,
+pub(crate) enum Decision {
+    /// Send 101 with this subprotocol and these headers.
+    Upgrade {
+        protocol: Option<String>,
+        headers: Vec<(String, String)>,
+    },
+    /// Send these bytes (an HTTP response or refusal) and close.
+    Respond(Vec<u8>),
 }
 
-/// What reading a request head gave.
+/// What a complete request head is.
 pub(crate) enum Head {
     /// A request and the number of head bytes (the rest is pipelined frames).
     Request(Request, usize),
@@ -34,8 +35,6 @@ pub(crate) enum Head {
     Http(HttpRequest, Vec<u8>),
     /// The head is invalid: answer with these bytes.
     Invalid(Vec<u8>),
-    /// The client left, was too slow, or the read was interrupted.
-    Gone,
 }
 
 /// Parses the head read so far: `None` while it is incomplete.
@@ -82,25 +81,4 @@ pub(crate) fn upgrade_response(
         accept = accept.header(name, value);
     }
     accept.to_bytes()
-}
-
-/// The bridge is done with the socket: tell the actor and stop.
-pub(crate) fn finish(conn: &Shared, server: &ServerShared, close: Option<(CloseCode, String)>) {
-    {
-        let mut g = conn.lock();
-        g.phase = Phase::Done;
-        g.reader_done = true;
-    }
-    conn.notify();
-    // Out of the registry before the actor hears of it, so a client that
-    // saw this connection end finds its slot free.
-    server.bridge_done(conn.id);
-    let (code, reason) = close.unwrap_or((CloseCode::ABNORMAL, String::new()));
-    if let Some(pid) = conn.pid.get() {
-        let _ = conn.handle.send_reserved(
-            *pid,
-            ReservedTag::WsDisconnect,
-            DisconnectMsg { code, reason },
-        );
-    }
 }

@@ -1,0 +1,199 @@
+//! What one connection's actor, its [`Conn`](crate::Conn) handles and its
+//! bridge share: the session behind one lock (never held across blocking
+//! I/O), the flow counters, the way into the actor's mailbox, and the seam to
+//! the bridge. The glue between them, in one place for every bridge.
+
+use std::net::{Shutdown, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+use actor_core::{Handle, Pid, ReservedTag};
+use ws_codec::CloseCode;
+
+use crate::bridge::Io;
+use crate::config::Settings;
+use crate::registry::Registry;
+use crate::session::{Decision, Flow, Session, ToActor};
+
+/// The payload of the disconnect message to the actor.
+#[derive(Debug)]
+pub(crate) struct DisconnectMsg {
+    pub(crate) code: CloseCode,
+    pub(crate) reason: String,
+}
+
+/// One connection's shared state.
+pub(crate) struct Link {
+    pub(crate) id: u64,
+    pub(crate) peer: SocketAddr,
+    pub(crate) settings: Arc<Settings>,
+    session: Mutex<Session>,
+    pub(crate) flow: Flow,
+    /// Whether the connection counts in the registry (not: a client over
+    /// `max_connections`, answered 503 without an actor).
+    admitted: bool,
+    pid: OnceLock<Pid>,
+    pub(crate) handle: Handle,
+    io: OnceLock<Arc<dyn Io>>,
+    registry: Arc<Registry>,
+}
+
+impl Link {
+    /// A connection whose bridge starts now.
+    pub(crate) fn new(
+        id: u64,
+        peer: SocketAddr,
+        settings: Arc<Settings>,
+        handle: Handle,
+        registry: Arc<Registry>,
+        admitted: bool,
+    ) -> Link {
+        Link {
+            id,
+            peer,
+            session: Mutex::new(Session::new(
+                Arc::clone(&settings),
+                Instant::now(),
+                admitted,
+            )),
+            settings,
+            flow: Flow::default(),
+            admitted,
+            pid: OnceLock::new(),
+            handle,
+            io: OnceLock::new(),
+            registry,
+        }
+    }
+
+    /// Locks the session; a poisoned lock is taken over (no hook runs under it).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Session> {
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The actor's pid, once spawned.
+    pub(crate) fn pid(&self) -> Option<Pid> {
+        self.pid.get().copied()
+    }
+
+    pub(crate) fn set_pid(&self, pid: Pid) {
+        let _ = self.pid.set(pid);
+    }
+
+    /// The bridge that drives this connection.
+    pub(crate) fn set_io(&self, io: Arc<dyn Io>) {
+        let _ = self.io.set(io);
+    }
+
+    pub(crate) fn io(&self) -> Option<&dyn Io> {
+        self.io.get().map(|io| &**io)
+    }
+
+    /// Tells the bridge to look again. Called without the session's lock.
+    pub(crate) fn notify(&self) {
+        if let Some(io) = self.io.get() {
+            io.notify();
+        }
+    }
+
+    /// Tears the connection down now (wakes blocked I/O at once).
+    pub(crate) fn abort(&self, why: &'static str) {
+        self.lock().abort(why);
+        if let Some(io) = self.io.get() {
+            io.interrupt(Shutdown::Both);
+        }
+        self.notify();
+    }
+
+    /// The server is shutting down: 1001 if open, 503 if still reading its head.
+    pub(crate) fn begin_shutdown(&self) {
+        let interrupt = self.lock().begin_shutdown(Instant::now());
+        if interrupt {
+            if let Some(io) = self.io.get() {
+                // The socket stays writable for the 503.
+                io.interrupt(Shutdown::Read);
+            }
+        }
+        self.notify();
+    }
+
+    /// Hands the session's messages to the actor, in order (no lock held).
+    pub(crate) fn deliver(&self, msgs: &mut Vec<ToActor>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let Some(pid) = self.pid() else {
+            msgs.clear();
+            return;
+        };
+        let mut lost = false;
+        for msg in msgs.drain(..) {
+            let sent = match msg {
+                ToActor::Connect(c) => self.handle.send_reserved(pid, ReservedTag::WsConnect, *c),
+                ToActor::Text(t) => {
+                    self.flow.sent();
+                    self.handle.send_reserved(pid, ReservedTag::WsText, t)
+                }
+                ToActor::Binary(b) => {
+                    self.flow.sent();
+                    self.handle.send_reserved(pid, ReservedTag::WsBinary, b)
+                }
+            };
+            if let Err(e) = sent {
+                if e.message().tag() != ReservedTag::WsConnect.tag() {
+                    self.flow.unsent();
+                }
+                lost = true;
+            }
+        }
+        if lost {
+            // The actor is gone: a decision will never come; the close
+            // handshake goes on without it.
+            self.lock().actor_gone();
+        }
+    }
+
+    /// The actor decided about the request.
+    pub(crate) fn decide(&self, decision: Decision) {
+        self.lock().decide(decision, Instant::now());
+        self.notify();
+    }
+
+    /// The actor handled one message: room in the mailbox again.
+    pub(crate) fn message_handled(&self) {
+        if self.flow.handled_wakes(self.settings.mailbox_limit) {
+            // The bridge may be parked waiting for room (or for the drain);
+            // take the lock so the wake-up cannot fall between its check and its wait.
+            drop(self.lock());
+            self.notify();
+        }
+    }
+
+    /// The actor is gone (its drop ran).
+    pub(crate) fn actor_gone(&self) {
+        self.flow.actor_gone();
+        self.lock().actor_gone();
+        self.notify();
+        self.registry.actor_done();
+    }
+
+    /// The bridge is done with the transport: out of the registry, then the
+    /// actor hears how it ended (`on_close`, if it was upgraded).
+    pub(crate) fn finish(&self, close: Option<(CloseCode, String)>) {
+        if !self.admitted {
+            self.registry.rejection_done();
+            return;
+        }
+        // Out of the registry before the actor hears of it, so a client that
+        // saw this connection end finds its slot free.
+        self.registry.bridge_done(self.id);
+        let (code, reason) = close.unwrap_or((CloseCode::ABNORMAL, String::new()));
+        if let Some(pid) = self.pid() {
+            let _ = self.handle.send_reserved(
+                pid,
+                ReservedTag::WsDisconnect,
+                DisconnectMsg { code, reason },
+            );
+        }
+    }
+}

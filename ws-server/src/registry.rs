@@ -1,0 +1,77 @@
+//! Who is still running: connections whose bridge has not finished, actors
+//! not yet dropped, 503 answers in progress, bridge threads not yet joined.
+//! Admission and shutdown read it; bridges and actors report to it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crate::link::Link;
+
+/// The counts and the condition variable shutdown waits on.
+#[derive(Default)]
+pub(crate) struct Registry {
+    state: Mutex<Counts>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+pub(crate) struct Counts {
+    /// Connections whose bridge is running (handshaking or open).
+    pub(crate) conns: HashMap<u64, Arc<Link>>,
+    /// Connection actors not yet dropped.
+    pub(crate) actors: usize,
+    /// Clients over `max_connections` being answered 503.
+    pub(crate) rejecting: usize,
+    /// Every bridge thread not yet joined.
+    pub(crate) threads: Vec<JoinHandle<()>>,
+    pub(crate) shutting_down: bool,
+}
+
+impl Registry {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Counts> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn changed(&self, f: impl FnOnce(&mut Counts)) {
+        f(&mut self.lock());
+        self.changed.notify_all();
+    }
+
+    /// A bridge is done with connection `id` (it will not touch it again).
+    pub(crate) fn bridge_done(&self, id: u64) {
+        self.changed(|c| {
+            c.conns.remove(&id);
+        });
+    }
+
+    /// A 503 answer to an over-limit client is done.
+    pub(crate) fn rejection_done(&self) {
+        self.changed(|c| c.rejecting -= 1);
+    }
+
+    /// A connection actor was dropped.
+    pub(crate) fn actor_done(&self) {
+        self.changed(|c| c.actors -= 1);
+    }
+
+    /// Waits until `done(counts)` or `deadline`; true if done.
+    pub(crate) fn wait_until(&self, deadline: Instant, done: impl Fn(&Counts) -> bool) -> bool {
+        let mut c = self.lock();
+        loop {
+            if done(&c) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            c = self
+                .changed
+                .wait_timeout(c, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}

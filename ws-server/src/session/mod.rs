@@ -1,0 +1,831 @@
+//! One connection's whole life, sans-IO: in go bytes read, the end of the
+//! input, the time and the actor's decision; out come bytes to write, messages
+//! for the actor, the next deadline and, once, how the transport ends.
+//!
+//! Every lifecycle rule of the server lives here once: the request head and
+//! its deadline, 503 during shutdown or over `max_connections`, the origin
+//! policy, the hook's decision, the 101 with pipelined frames behind it, the
+//! heartbeat, the idle timeout, the deferred protocol failure (RFC 6455
+//! §7.1.7), backpressure, and the server closing TCP first (§7.1.1). Bridges
+//! only read, write, wait and wake (`crate::bridge`); ws-codec and
+//! ws-handshake decide every protocol rule. Tested with a fake clock below.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::net::Shutdown;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use ws_codec::{CloseCode, Event, Utf8Bytes};
+
+use crate::config::{Backpressure, Settings};
+use crate::error::Error;
+use crate::write::{write_chunks, write_queue};
+
+mod flow;
+mod head;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use flow::Flow;
+use head::{parse_head, unavailable, upgrade_response, Head};
+pub(crate) use head::{ConnectMsg, Decision};
+
+/// Least time an HTTP answer gets to be written.
+const MIN_ANSWER_TIME: Duration = Duration::from_millis(100);
+
+/// Most frames one write takes from the codec at a time (on the stack).
+const WRITE_CHUNKS: usize = 16;
+
+/// A message for the connection's actor.
+#[derive(Debug)]
+pub(crate) enum ToActor {
+    /// The request: `on_connect` or `on_http` decides (boxed: rare and large).
+    Connect(Box<ConnectMsg>),
+    /// A text message.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// How the transport ends, given once by [`Session::poll_end`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct End {
+    /// `Write` after an HTTP answer (so the client reads it before the
+    /// close), `Both` otherwise.
+    pub(crate) how: Shutdown,
+    /// The code and reason for `on_close`: `None` if never upgraded.
+    pub(crate) close: Option<(CloseCode, String)>,
+}
+
+/// The heartbeat and idle timers of an upgraded connection.
+#[derive(Debug)]
+struct Live {
+    /// Last time a data message went either way (the idle timer).
+    last_data: Instant,
+    /// When the outstanding ping was sent, if one awaits its pong.
+    ping_sent: Option<Instant>,
+    /// When the next heartbeat ping is due.
+    next_ping: Option<Instant>,
+}
+
+/// Where the connection is in its life; each stage carries its own data.
+#[derive(Debug)]
+enum Stage {
+    /// Reading the request head until `deadline`. Not `admitted`: a client
+    /// over `max_connections`, answered 503 without an actor.
+    Head {
+        buf: Vec<u8>,
+        deadline: Instant,
+        admitted: bool,
+    },
+    /// The actor is deciding (no deadline: `on_connect` is user code).
+    /// `request` is `None` for plain HTTP; `pipelined` is what the client sent
+    /// after the head; `shutdown`: close with 1001 right after the upgrade.
+    Deciding {
+        request: Option<Box<ws_handshake::Request>>,
+        pipelined: Vec<u8>,
+        deadline: Instant,
+        shutdown: bool,
+    },
+    /// Writing an HTTP answer until `deadline`; then FIN, and `close` for `on_close`.
+    Answering {
+        deadline: Instant,
+        close: Option<(CloseCode, String)>,
+    },
+    /// Upgraded: frames flow both ways.
+    Open(Live),
+    /// A protocol error waits until the actor has handled what came before
+    /// it, or until `deadline` (RFC 6455 §7.1.7). Nothing more is read.
+    Failing { live: Live, deadline: Instant },
+    /// Reading is over: flush what is queued, then close TCP.
+    Closing,
+    /// Over: the bridge releases the transport (`close` for `on_close`).
+    Done { close: Option<(CloseCode, String)> },
+    /// [`Session::poll_end`] gave the end; nothing happens any more.
+    Ended,
+}
+
+/// One connection, from the first byte of its request head to its end.
+pub(crate) struct Session {
+    settings: Arc<Settings>,
+    codec: ws_codec::Connection,
+    stage: Stage,
+    /// Bytes to write, in order: an HTTP answer or the 101, then frames the
+    /// codec gave that a write did not take.
+    out: VecDeque<Bytes>,
+    /// Bytes taken from the codec and not yet written (in `out`, or handed
+    /// to a blocking writer by [`take_transmit`](Self::take_transmit)).
+    unsent: usize,
+    /// The first close frame sent or received: the code that ended the connection.
+    first_close: Option<(CloseCode, String)>,
+    /// The transport took no more (a write would block) since the last progress.
+    stalled: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("stage", &self.stage)
+            .field("unsent", &self.unsent)
+            .finish_non_exhaustive()
+    }
+}
+
+fn map_send(e: ws_codec::SendError) -> Error {
+    match e {
+        ws_codec::SendError::Closed => Error::Closed,
+        other => Error::Send(other),
+    }
+}
+
+impl Session {
+    /// A connection whose head starts arriving `now`. Not `admitted`: over
+    /// `max_connections`, it will be answered 503 (or refused) and end.
+    pub(crate) fn new(settings: Arc<Settings>, now: Instant, admitted: bool) -> Session {
+        let codec = ws_codec::Connection::server(
+            ws_codec::Config::default()
+                .with_max_frame_size(settings.max_frame_size)
+                .with_max_message_size(settings.max_message_size)
+                .with_max_fragments(settings.max_fragments)
+                .with_close_timeout(settings.close_timeout)
+                // RFC 6455 §7.1.7 leaves room to answer what came before a
+                // protocol error: the session delivers those messages, waits
+                // for the actor to handle them, then fails the connection.
+                .with_deferred_failure(true),
+        );
+        let deadline = now + settings.handshake_timeout;
+        Session {
+            settings,
+            codec,
+            stage: Stage::Head {
+                buf: Vec::new(),
+                deadline,
+                admitted,
+            },
+            out: VecDeque::new(),
+            unsent: 0,
+            first_close: None,
+            stalled: false,
+        }
+    }
+
+    // ---- what the bridge asks ----
+
+    /// Whether the bridge should read now: the head, or frames while the
+    /// actor has room (flow control: while it is `mailbox_limit` messages
+    /// behind, reading stops and TCP pushes back on the client).
+    pub(crate) fn wants_read(&self, flow: &Flow) -> bool {
+        match self.stage {
+            Stage::Head { .. } => true,
+            Stage::Open(_) => flow.in_flight() < self.settings.mailbox_limit,
+            _ => false,
+        }
+    }
+
+    /// Upgraded (frames may flow): the 101 is queued or written.
+    pub(crate) fn is_upgraded(&self) -> bool {
+        matches!(
+            self.stage,
+            Stage::Open(_) | Stage::Failing { .. } | Stage::Closing
+        )
+    }
+
+    /// Reading frames (not yet failing, closing or over): a reader blocked
+    /// by flow control waits; otherwise it is done.
+    pub(crate) fn reads_frames(&self) -> bool {
+        matches!(self.stage, Stage::Open(_))
+    }
+
+    /// A blocking writer should drop what it holds: the session is over, or
+    /// the time for its HTTP answer is.
+    pub(crate) fn gives_up_writing(&self, now: Instant) -> bool {
+        match self.stage {
+            Stage::Done { .. } | Stage::Ended => true,
+            Stage::Answering { deadline, .. } => now >= deadline,
+            _ => false,
+        }
+    }
+
+    /// Whether anything waits to be written (or is being written).
+    pub(crate) fn has_output(&self) -> bool {
+        self.unsent > 0
+            || !self.out.is_empty()
+            || (self.is_upgraded() && self.codec.pending_transmit_bytes() > 0)
+    }
+
+    /// A write would block: the bridge waits for writability.
+    pub(crate) fn is_stalled(&self) -> bool {
+        self.stalled
+    }
+
+    /// The next instant [`advance`](Self::advance) has something to do.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let mut next = None;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: Instant| n.min(t)));
+            }
+        };
+        match &self.stage {
+            Stage::Head { deadline, .. } | Stage::Answering { deadline, .. } => {
+                consider(Some(*deadline));
+            }
+            Stage::Open(live) => self.live_deadlines(live, &mut consider),
+            Stage::Failing { live, deadline } => {
+                consider(Some(*deadline));
+                self.live_deadlines(live, &mut consider);
+            }
+            _ => {}
+        }
+        if self.is_upgraded() {
+            consider(self.codec.poll_timeout());
+        }
+        next
+    }
+
+    fn live_deadlines(&self, live: &Live, consider: &mut impl FnMut(Option<Instant>)) {
+        if self.first_close.is_some() {
+            return;
+        }
+        let s = &self.settings;
+        consider(live.ping_sent.zip(s.pong_timeout).map(|(t, d)| t + d));
+        if live.ping_sent.is_none() {
+            consider(live.next_ping);
+        }
+        consider(s.idle_timeout.map(|d| live.last_data + d));
+    }
+
+    /// How the transport ends, once: after an HTTP answer is written (or its
+    /// time is up), once the close handshake is over and everything queued is
+    /// written (the server closes TCP first, RFC 6455 §7.1.1), or at once
+    /// after an abort.
+    pub(crate) fn poll_end(&mut self, now: Instant) -> Option<End> {
+        let flushed = self.out.is_empty()
+            && self.unsent == 0
+            && (!self.is_upgraded() || self.codec.pending_transmit_bytes() == 0);
+        let end = match &mut self.stage {
+            Stage::Answering { deadline, close } if flushed || now >= *deadline => End {
+                how: Shutdown::Write,
+                close: close.take(),
+            },
+            Stage::Closing if flushed => End {
+                how: Shutdown::Both,
+                close: Some(self.final_close(None)),
+            },
+            Stage::Open(_) | Stage::Failing { .. }
+                if flushed && self.codec.should_close_transport() =>
+            {
+                End {
+                    how: Shutdown::Both,
+                    close: Some(self.final_close(None)),
+                }
+            }
+            Stage::Done { close } => End {
+                how: Shutdown::Both,
+                close: close.take(),
+            },
+            _ => return None,
+        };
+        self.stage = Stage::Ended;
+        self.out = VecDeque::new();
+        Some(end)
+    }
+
+    // ---- inputs from the bridge ----
+
+    /// Bytes read from the transport. Messages for the actor go to `out`.
+    pub(crate) fn handle_read(&mut self, data: &[u8], now: Instant, out: &mut Vec<ToActor>) {
+        match &mut self.stage {
+            Stage::Head { buf, .. } => {
+                buf.extend_from_slice(data);
+                self.parse_head(now, out);
+            }
+            Stage::Open(_) => {
+                let result = self.codec.handle_bytes(data);
+                self.after_input(result, now);
+                self.pull(now, out);
+            }
+            // Nothing is read in the other stages.
+            _ => {}
+        }
+    }
+
+    /// [`handle_read`](Self::handle_read) with an owned buffer: the codec
+    /// adopts it as its receive buffer when it holds nothing (no copy).
+    pub(crate) fn handle_read_buf(&mut self, buf: BytesMut, now: Instant, out: &mut Vec<ToActor>) {
+        if matches!(self.stage, Stage::Open(_)) {
+            let result = self.codec.handle_buf(buf);
+            self.after_input(result, now);
+            self.pull(now, out);
+        } else {
+            self.handle_read(&buf, now, out);
+        }
+    }
+
+    /// The input ended (`why`: the peer closed TCP, a read failed). An
+    /// upgraded connection ends without a close handshake (1006 unless a
+    /// close frame was already exchanged); a head that stops arriving ends
+    /// without an answer; an answer being written is still written.
+    pub(crate) fn handle_eof(&mut self, why: &'static str) {
+        match self.stage {
+            Stage::Head { .. } | Stage::Open(_) | Stage::Failing { .. } => self.abort(why),
+            _ => {}
+        }
+    }
+
+    /// A write made no progress (it would block, or timed out).
+    pub(crate) fn write_stalled(&mut self) {
+        self.stalled = true;
+    }
+
+    /// The transport is writable again.
+    pub(crate) fn writable(&mut self) {
+        self.stalled = false;
+    }
+
+    /// Runs what is due at `now`: the head deadline, the heartbeat, the idle
+    /// timeout, the codec's close timer, the deferred failure once `flow`
+    /// has drained; messages the codec holds go to `out`.
+    pub(crate) fn advance(&mut self, now: Instant, flow: &Flow, out: &mut Vec<ToActor>) {
+        if self.is_upgraded() {
+            self.codec.handle_timeout(now);
+        }
+        self.pull(now, out);
+        match &mut self.stage {
+            Stage::Head { deadline, .. } if now >= *deadline => {
+                self.stage = Stage::Done { close: None };
+            }
+            Stage::Failing { deadline, .. } => {
+                // The actor says when it has handled every message; those
+                // in `out` are not even in its mailbox yet.
+                let drained = flow.drain_wanted() && out.is_empty();
+                if drained || now >= *deadline {
+                    self.fail(now);
+                } else {
+                    self.heartbeat(now);
+                }
+            }
+            Stage::Open(_) => self.heartbeat(now),
+            _ => {}
+        }
+        if self.stalled && self.has_output() && self.codec.is_closed() {
+            // The peer stopped reading and the close is over (or its timer
+            // ran out): nothing queued can reach it.
+            self.abort("write failed");
+        }
+    }
+
+    /// Tears the connection down without a close handshake.
+    pub(crate) fn abort(&mut self, why: &'static str) {
+        let close = match &mut self.stage {
+            Stage::Open(_) | Stage::Failing { .. } | Stage::Closing => {
+                Some(self.final_close(Some(why)))
+            }
+            Stage::Answering { close, .. } => close.take(),
+            Stage::Done { .. } | Stage::Ended => return,
+            Stage::Head { .. } | Stage::Deciding { .. } => None,
+        };
+        self.stage = Stage::Done { close };
+    }
+
+    /// Writes what is queued to a non-blocking transport, vectored, until it
+    /// would block (then [`is_stalled`](Self::is_stalled)). The bytes written.
+    pub(crate) fn write_to(&mut self, mut w: impl Write) -> io::Result<usize> {
+        let mut total = 0;
+        let result = loop {
+            if !self.out.is_empty() {
+                match write_queue(&mut w, &mut self.out) {
+                    Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        self.wrote(n);
+                        total += n;
+                        continue;
+                    }
+                    Err(e) => break Err(e),
+                }
+            }
+            if !self.is_upgraded() {
+                break Ok(());
+            }
+            let mut chunks: [Bytes; WRITE_CHUNKS] = Default::default();
+            let mut k = 0;
+            while k < WRITE_CHUNKS {
+                let Some(b) = self.codec.poll_transmit() else {
+                    break;
+                };
+                self.unsent += b.len();
+                chunks[k] = b;
+                k += 1;
+            }
+            if k == 0 {
+                break Ok(());
+            }
+            let result = write_chunks(&mut w, &mut chunks[..k]);
+            // What the write did not take waits in `out`, first in line.
+            self.out.extend(
+                chunks[..k]
+                    .iter_mut()
+                    .filter(|c| !c.is_empty())
+                    .map(std::mem::take),
+            );
+            match result {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.wrote(n);
+                    total += n;
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        if self.out.is_empty() && self.out.capacity() > 8 {
+            self.out = VecDeque::new();
+        }
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.stalled = true;
+                Ok(total)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(total),
+            Err(e) => Err(e),
+            Ok(()) => Ok(total),
+        }
+    }
+
+    /// Hands everything queued to a blocking writer (counted as unsent until
+    /// [`written`](Self::written)).
+    pub(crate) fn take_transmit(&mut self, batch: &mut VecDeque<Bytes>) {
+        batch.extend(self.out.drain(..));
+        if self.is_upgraded() {
+            while let Some(b) = self.codec.poll_transmit() {
+                self.unsent += b.len();
+                batch.push_back(b);
+            }
+        }
+    }
+
+    /// A blocking writer wrote `n` bytes of what it took.
+    pub(crate) fn written(&mut self, n: usize) {
+        self.wrote(n);
+    }
+
+    fn wrote(&mut self, n: usize) {
+        self.unsent = self.unsent.saturating_sub(n);
+        if n > 0 {
+            self.stalled = false;
+        }
+    }
+
+    // ---- inputs from the server and the actor ----
+
+    /// The server is shutting down: a head still arriving gets 503, an open
+    /// connection closes with 1001, one being decided closes with 1001 right
+    /// after its upgrade. True if a read blocked on the head should be
+    /// interrupted (the 503 is ready to write).
+    pub(crate) fn begin_shutdown(&mut self, now: Instant) -> bool {
+        match &mut self.stage {
+            Stage::Head { deadline, .. } => {
+                let deadline = *deadline;
+                self.answer(unavailable(), None, deadline, now);
+                true
+            }
+            Stage::Deciding { shutdown, .. } => {
+                *shutdown = true;
+                false
+            }
+            Stage::Open(_) | Stage::Failing { .. } => {
+                if self.first_close.is_none() {
+                    let _ = self.start_close(CloseCode::GOING_AWAY, "server shutting down", now);
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// The actor decided about the request: an answer, or the upgrade (the
+    /// 101 goes before any frame the hook queued, then the frames the client
+    /// pipelined behind its head are read).
+    pub(crate) fn decide(&mut self, decision: Decision, now: Instant) {
+        let Stage::Deciding { .. } = self.stage else {
+            return;
+        };
+        let Stage::Deciding {
+            request,
+            pipelined,
+            deadline,
+            shutdown,
+        } = std::mem::replace(&mut self.stage, Stage::Closing)
+        else {
+            unreachable!("matched above");
+        };
+        let (protocol, headers) = match decision {
+            Decision::Respond(bytes) => return self.answer(bytes, None, deadline, now),
+            Decision::Upgrade { protocol, headers } => (protocol, headers),
+        };
+        let Some(request) = request else {
+            // An upgrade decided for plain HTTP: not possible; end quietly.
+            self.stage = Stage::Done { close: None };
+            return;
+        };
+        let response = match upgrade_response(&request, protocol.as_deref(), &headers) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                // The hook chose a subprotocol the client did not offer, or a
+                // bad header: ws-handshake says which, and the client gets its status.
+                let close = Some((CloseCode::INTERNAL_ERROR, e.to_string()));
+                return self.answer(e.to_bytes(), close, deadline, now);
+            }
+        };
+        self.out.push_back(Bytes::from(response));
+        self.stage = Stage::Open(Live {
+            last_data: now,
+            ping_sent: None,
+            next_ping: self.settings.ping_interval.map(|i| now + i),
+        });
+        if !pipelined.is_empty() {
+            // Its messages wait in the codec for the bridge's next `advance`.
+            let result = self.codec.handle_bytes(&pipelined);
+            self.after_input(result, now);
+        }
+        if shutdown && self.first_close.is_none() {
+            let _ = self.start_close(CloseCode::GOING_AWAY, "server shutting down", now);
+        }
+    }
+
+    /// The actor is gone (or a message could not reach it): a decision will
+    /// never come.
+    pub(crate) fn actor_gone(&mut self) {
+        if let Stage::Deciding { .. } = self.stage {
+            self.stage = Stage::Done { close: None };
+        }
+    }
+
+    // ---- what `Conn` does ----
+
+    /// Open for sending: deciding (frames wait behind the 101), open, or
+    /// failing (answers to what came before the error still go out).
+    pub(crate) fn is_open(&self) -> bool {
+        self.first_close.is_none()
+            && matches!(
+                self.stage,
+                Stage::Deciding { .. } | Stage::Open(_) | Stage::Failing { .. }
+            )
+    }
+
+    /// Bytes queued and not yet on the wire.
+    pub(crate) fn queued(&self) -> usize {
+        self.codec.pending_transmit_bytes() + self.unsent
+    }
+
+    /// Queues a data message through `encode`, unless the outbound queue is
+    /// over the high-water mark: then [`Error::Backpressure`], and with
+    /// [`Backpressure::Close`] the close handshake starts with 1008.
+    pub(crate) fn send(
+        &mut self,
+        now: Instant,
+        encode: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::SendError>,
+    ) -> Result<(), Error> {
+        self.check_open()?;
+        let queued = self.queued();
+        let high_water = self.settings.high_water;
+        if queued >= high_water {
+            if self.settings.backpressure == Backpressure::Close {
+                // Policy: a client that does not read is disconnected (1008).
+                let _ = self.start_close(CloseCode::POLICY_VIOLATION, "backpressure", now);
+            }
+            return Err(Error::Backpressure { queued, high_water });
+        }
+        encode(&mut self.codec).map_err(map_send)?;
+        if let Stage::Open(live) | Stage::Failing { live, .. } = &mut self.stage {
+            live.last_data = now;
+        }
+        Ok(())
+    }
+
+    /// Queues a ping (a control frame: never refused for backpressure).
+    pub(crate) fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.check_open()?;
+        self.codec.ping(payload).map_err(map_send)
+    }
+
+    /// Starts the close handshake (a control frame: never refused for
+    /// backpressure). While a protocol failure is deferred this ends it: the
+    /// close carries the error's code, not `code`.
+    pub(crate) fn close(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+        now: Instant,
+    ) -> Result<(), Error> {
+        self.check_open()?;
+        self.start_close(code, reason, now)
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if self.is_open() {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
+    }
+
+    // ---- the rules ----
+
+    fn start_close(&mut self, code: CloseCode, reason: &str, now: Instant) -> Result<(), Error> {
+        if self.codec.state() == ws_codec::State::Failing {
+            self.fail(now);
+            return Ok(());
+        }
+        self.codec.close(code, reason).map_err(map_send)?;
+        // The close timer starts now, not at the bridge's next look.
+        self.codec.handle_timeout(now);
+        self.note_close(code, reason);
+        Ok(())
+    }
+
+    /// Ends a deferred protocol failure: the close frame with the error's
+    /// code goes out after everything queued so far; nothing more is read.
+    fn fail(&mut self, now: Instant) {
+        if self.codec.fail().is_ok() {
+            self.codec.handle_timeout(now);
+            if let Some(e) = self.codec.error() {
+                let (code, reason) = (e.close_code(), e.to_string());
+                self.note_close(code, &reason);
+            }
+        }
+        if let Stage::Failing { .. } = self.stage {
+            self.stage = Stage::Closing;
+        }
+    }
+
+    fn note_close(&mut self, code: CloseCode, reason: &str) {
+        if self.first_close.is_none() {
+            self.first_close = Some((code, reason.to_owned()));
+        }
+    }
+
+    /// The code `on_close` reports: the first close frame sent or received,
+    /// else 1006 with why the transport ended.
+    fn final_close(&self, why: Option<&'static str>) -> (CloseCode, String) {
+        match &self.first_close {
+            Some((code, reason)) => (*code, reason.clone()),
+            None => (CloseCode::ABNORMAL, why.unwrap_or_default().to_owned()),
+        }
+    }
+
+    /// Starts writing an HTTP answer; the deadline is the handshake's, but
+    /// never less than [`MIN_ANSWER_TIME`] from now.
+    fn answer(
+        &mut self,
+        bytes: Vec<u8>,
+        close: Option<(CloseCode, String)>,
+        deadline: Instant,
+        now: Instant,
+    ) {
+        self.out.clear();
+        self.out.push_back(Bytes::from(bytes));
+        self.stage = Stage::Answering {
+            deadline: deadline.max(now + MIN_ANSWER_TIME),
+            close,
+        };
+    }
+
+    fn parse_head(&mut self, now: Instant, out: &mut Vec<ToActor>) {
+        let Stage::Head {
+            buf,
+            deadline,
+            admitted,
+        } = &mut self.stage
+        else {
+            return;
+        };
+        let Some(parsed) = parse_head(buf, &self.settings) else {
+            return;
+        };
+        let (deadline, admitted) = (*deadline, *admitted);
+        let mut buf = std::mem::take(buf);
+        if !admitted {
+            // Over max_connections: 503 to a request, the refusal to garbage.
+            let bytes = match parsed {
+                Head::Request(..) | Head::Http(..) => unavailable(),
+                Head::Invalid(bytes) => bytes,
+            };
+            return self.answer(bytes, None, deadline, now);
+        }
+        let (msg, request, pipelined) = match parsed {
+            Head::Request(request, used) => {
+                // RFC 6455 §10.2: the origin policy is ws-handshake's to apply.
+                if let Err(e) = self.settings.origin_policy.check(&request) {
+                    return self.answer(e.to_bytes(), None, deadline, now);
+                }
+                let pipelined = buf.split_off(used);
+                let msg = ConnectMsg::Upgrade(request.clone());
+                (msg, Some(Box::new(request)), pipelined)
+            }
+            Head::Http(request, refusal) => (ConnectMsg::Http(request, refusal), None, Vec::new()),
+            Head::Invalid(bytes) => return self.answer(bytes, None, deadline, now),
+        };
+        out.push(ToActor::Connect(Box::new(msg)));
+        self.stage = Stage::Deciding {
+            request,
+            pipelined,
+            deadline,
+            shutdown: false,
+        };
+    }
+
+    /// Follows what feeding the codec gave: keep reading, defer a failure
+    /// (RFC 6455 §7.1.7), or stop reading (an error's close is queued, or the
+    /// close handshake is over).
+    fn after_input(&mut self, result: Result<(), ws_codec::Error>, now: Instant) {
+        // An idle connection keeps no receive buffer: only partial frames stay.
+        let recv = self.codec.recv_buffer();
+        if recv.is_empty() && recv.capacity() > 0 {
+            *recv = BytesMut::new();
+        }
+        match result {
+            Err(_) if self.codec.state() == ws_codec::State::Failing => {
+                if let Stage::Open(live) = std::mem::replace(&mut self.stage, Stage::Closing) {
+                    self.stage = Stage::Failing {
+                        live,
+                        deadline: now + self.settings.close_timeout,
+                    };
+                }
+            }
+            Err(e) => {
+                // ws-codec queued the close frame with this error's code.
+                self.note_close(e.close_code(), &e.to_string());
+                self.stage = Stage::Closing;
+            }
+            Ok(()) if self.codec.is_closed() => self.stage = Stage::Closing,
+            Ok(()) => {}
+        }
+    }
+
+    /// Takes the codec's events: messages for the actor, pongs for the
+    /// heartbeat, the peer's close frame (pings are answered by ws-codec).
+    fn pull(&mut self, now: Instant, out: &mut Vec<ToActor>) {
+        while let Some(event) = self.codec.poll_event() {
+            let live = match &mut self.stage {
+                Stage::Open(live) | Stage::Failing { live, .. } => Some(live),
+                _ => None,
+            };
+            match event {
+                Event::Text(t) => {
+                    if let Some(live) = live {
+                        live.last_data = now;
+                    }
+                    out.push(ToActor::Text(t));
+                }
+                Event::Binary(b) => {
+                    if let Some(live) = live {
+                        live.last_data = now;
+                    }
+                    out.push(ToActor::Binary(b));
+                }
+                Event::Pong(_) => {
+                    if let Some(live) = live {
+                        live.ping_sent = None;
+                    }
+                }
+                Event::Ping(_) => {}
+                // ws-codec reports a close without a code as 1005 (RFC 6455 §7.1.5).
+                Event::Close(frame) => self.note_close(frame.code, frame.reason.as_str()),
+            }
+        }
+    }
+
+    /// The heartbeat (a ping every `ping_interval`, the connection dropped
+    /// when its pong is `pong_timeout` late) and the idle timeout (1001).
+    fn heartbeat(&mut self, now: Instant) {
+        if self.first_close.is_some() {
+            return;
+        }
+        let s = &self.settings;
+        let (pong_timeout, ping_interval, idle_timeout) =
+            (s.pong_timeout, s.ping_interval, s.idle_timeout);
+        let (Stage::Open(live) | Stage::Failing { live, .. }) = &mut self.stage else {
+            return;
+        };
+        if let (Some(sent), Some(limit)) = (live.ping_sent, pong_timeout) {
+            if now >= sent + limit {
+                return self.abort("pong timeout");
+            }
+        }
+        if let (Some(interval), Some(due)) = (ping_interval, live.next_ping) {
+            if now >= due && live.ping_sent.is_none() {
+                if self.codec.ping(b"").is_ok() {
+                    live.ping_sent = Some(now);
+                }
+                live.next_ping = Some(now + interval);
+            }
+        }
+        if let Some(idle) = idle_timeout {
+            if now >= live.last_data + idle {
+                let _ = self.start_close(CloseCode::GOING_AWAY, "idle timeout", now);
+            }
+        }
+    }
+}
