@@ -99,7 +99,10 @@ fn server_pings_on_its_interval_and_client_pong_keeps_it_open(bridge: Bridge) {
     while let Some(b) = raw.codec.poll_transmit() {
         raw.send_raw(&b);
     }
+    // Heartbeat pings keep coming every 50 ms: bounded by a deadline, not by them.
+    let end = deadline();
     loop {
+        check(end, "waiting for the echo between heartbeat pings");
         match raw.next_event() {
             Some(ws_codec::Event::Text(t)) => break assert_eq!(t.as_str(), "still here"),
             Some(ws_codec::Event::Ping(_)) => {

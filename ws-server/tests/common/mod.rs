@@ -115,6 +115,20 @@ impl Handler for Recorder {
     }
 }
 
+/// A deadline `WAIT` from now, for a loop of reads that each have their own timeout:
+/// a peer that keeps sending (pings, say) cannot keep such a loop going forever.
+pub fn deadline() -> Instant {
+    Instant::now() + WAIT
+}
+
+/// Fails the test with `what` once `deadline` has passed.
+pub fn check(deadline: Instant, what: &str) {
+    assert!(
+        Instant::now() < deadline,
+        "{what}: not done within {WAIT:?}"
+    );
+}
+
 /// Waits for the next event that `pick` accepts (others are skipped).
 pub fn wait_for<T>(rx: &Receiver<Ev>, mut pick: impl FnMut(Ev) -> Option<T>) -> T {
     let deadline = Instant::now() + WAIT;
@@ -212,7 +226,9 @@ pub fn try_connect(addr: SocketAddr, path: &str) -> Result<Client, tungstenite::
 
 /// Reads the next data message (pings are answered by tungstenite).
 pub fn read_msg(ws: &mut Client) -> tungstenite::Message {
+    let end = deadline();
     loop {
+        check(end, "waiting for a data message");
         match ws.read().expect("read") {
             tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => {}
             m => return m,
@@ -223,7 +239,9 @@ pub fn read_msg(ws: &mut Client) -> tungstenite::Message {
 /// Reads until the server's close frame; returns its code and reason.
 /// tungstenite answers it, so the close handshake completes.
 pub fn read_close(ws: &mut Client) -> (u16, String) {
+    let end = deadline();
     loop {
+        check(end, "waiting for a close frame");
         match ws.read() {
             Ok(tungstenite::Message::Close(Some(CloseFrame { code, reason }))) => {
                 return (u16::from(code), reason.to_string())
@@ -237,7 +255,9 @@ pub fn read_close(ws: &mut Client) -> (u16, String) {
 
 /// Reads until the connection is over (after a close was exchanged).
 pub fn drain_to_end(ws: &mut Client) {
+    let end = deadline();
     loop {
+        check(end, "waiting for the end of the connection");
         match ws.read() {
             Ok(_) => {}
             Err(tungstenite::Error::ConnectionClosed) | Err(tungstenite::Error::AlreadyClosed) => {
@@ -267,6 +287,7 @@ impl Raw {
     pub fn connect(addr: SocketAddr, extra: &[u8]) -> Raw {
         let mut tcp = TcpStream::connect(addr).unwrap();
         tcp.set_read_timeout(Some(WAIT)).unwrap();
+        tcp.set_write_timeout(Some(WAIT)).unwrap();
         let mut first = UPGRADE.as_bytes().to_vec();
         first.extend_from_slice(extra);
         tcp.write_all(&first).unwrap();
@@ -287,7 +308,9 @@ impl Raw {
 
     /// Reads an HTTP response head; what follows stays buffered for frames.
     pub fn read_head(&mut self) -> String {
+        let end = deadline();
         loop {
+            check(end, "waiting for a response head");
             if let Some(end) = find(&self.buf, b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&self.buf[..end + 4]).into_owned();
                 self.buf.drain(..end + 4);
@@ -310,7 +333,9 @@ impl Raw {
             let pending = std::mem::take(&mut self.buf);
             let _ = self.codec.handle_bytes(&pending);
         }
+        let end = deadline();
         loop {
+            check(end, "waiting for a frame");
             if let Some(ev) = self.codec.poll_event() {
                 return Some(ev);
             }
@@ -328,7 +353,9 @@ impl Raw {
 
     /// Reads until the server's close frame: its code.
     pub fn close_code(&mut self) -> u16 {
+        let end = deadline();
         loop {
+            check(end, "waiting for a close frame");
             match self.next_event() {
                 Some(ws_codec::Event::Close(f)) => return f.code.0,
                 Some(_) => {}
@@ -340,7 +367,9 @@ impl Raw {
     /// Reads until the server closes the TCP connection.
     pub fn read_to_eof(&mut self) {
         let mut chunk = [0u8; 4096];
+        let end = deadline();
         loop {
+            check(end, "waiting for EOF");
             match self.tcp.read(&mut chunk) {
                 Ok(0) => return,
                 Ok(_) => {}
@@ -357,12 +386,20 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Sends a raw HTTP request and returns the whole response (until EOF).
 pub fn http(addr: SocketAddr, request: &str) -> String {
+    http_bytes(addr, request.as_bytes())
+}
+
+/// Sends raw bytes and returns everything the server answers until it closes.
+pub fn http_bytes(addr: SocketAddr, request: &[u8]) -> String {
     let mut tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
-    tcp.write_all(request.as_bytes()).unwrap();
+    tcp.set_write_timeout(Some(WAIT)).unwrap();
+    tcp.write_all(request).unwrap();
     let mut out = Vec::new();
     let mut chunk = [0u8; 4096];
+    let end = deadline();
     loop {
+        check(end, "waiting for the server to close after its answer");
         match tcp.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&chunk[..n]),
