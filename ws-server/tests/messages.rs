@@ -143,11 +143,16 @@ fn plain_http_request_is_answered_by_on_http(bridge: Bridge) {
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("Content-Type: text/html"), "{page}");
     assert!(page.ends_with("<p>hello</p>"), "{page}");
+    // on_http declines (None): ws-handshake's refusal of a GET that is not an
+    // upgrade. RFC 6455 §4.2.1: a request that is not the handshake described
+    // there is answered "with an appropriate error code (such as 400 Bad
+    // Request)"; here exactly 400, and the connection closes after it.
     let other = http(
         server.local_addr(),
         "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n",
     );
-    assert!(other.starts_with("HTTP/1.1 4"), "{other}");
+    assert!(other.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{other}");
+    assert!(other.contains("\r\nConnection: close\r\n"), "{other}");
     server.shutdown(WAIT);
 }
 
