@@ -224,6 +224,41 @@ pub fn try_connect(addr: SocketAddr, path: &str) -> Result<Client, tungstenite::
     }
 }
 
+/// A tungstenite client on `path` whose upgrade request carries `headers` too
+/// (an `Origin`, a `Sec-WebSocket-Protocol` offer); the 101's response with it.
+pub fn try_connect_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&'static str, &str)],
+) -> Result<(Client, tungstenite::handshake::client::Response), tungstenite::Error> {
+    let tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    tcp.set_write_timeout(Some(WAIT)).unwrap();
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}{path}"))?;
+    for &(name, value) in headers {
+        request
+            .headers_mut()
+            .append(name, value.parse().expect("header value"));
+    }
+    match tungstenite::client(request, MaybeTlsStream::Plain(tcp)) {
+        Ok(done) => Ok(done),
+        Err(tungstenite::HandshakeError::Failure(e)) => Err(e),
+        Err(tungstenite::HandshakeError::Interrupted(_)) => {
+            panic!("blocking handshake interrupted")
+        }
+    }
+}
+
+/// The status a refused tungstenite handshake got (panics on anything else).
+pub fn refusal_status<T>(result: Result<T, tungstenite::Error>) -> u16 {
+    match result {
+        Err(tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        Err(e) => panic!("expected an HTTP refusal, got {e}"),
+        Ok(_) => panic!("expected an HTTP refusal, got an upgrade"),
+    }
+}
+
 /// Reads the next data message (pings are answered by tungstenite).
 pub fn read_msg(ws: &mut Client) -> tungstenite::Message {
     let end = deadline();
@@ -285,10 +320,16 @@ pub const UPGRADE: &str = "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websock
 impl Raw {
     /// Connects and upgrades; `extra` is sent in the same write as the head.
     pub fn connect(addr: SocketAddr, extra: &[u8]) -> Raw {
+        Raw::connect_with(addr, UPGRADE, extra).0
+    }
+
+    /// Connects with the request head `head` (sent with `extra` in one write)
+    /// and expects a 101; returns the client and the response head.
+    pub fn connect_with(addr: SocketAddr, head: &str, extra: &[u8]) -> (Raw, String) {
         let mut tcp = TcpStream::connect(addr).unwrap();
         tcp.set_read_timeout(Some(WAIT)).unwrap();
         tcp.set_write_timeout(Some(WAIT)).unwrap();
-        let mut first = UPGRADE.as_bytes().to_vec();
+        let mut first = head.as_bytes().to_vec();
         first.extend_from_slice(extra);
         tcp.write_all(&first).unwrap();
         let mut raw = Raw {
@@ -303,7 +344,7 @@ impl Raw {
         };
         let head = raw.read_head();
         assert!(head.starts_with("HTTP/1.1 101"), "not upgraded: {head}");
-        raw
+        (raw, head)
     }
 
     /// Reads an HTTP response head; what follows stays buffered for frames.
