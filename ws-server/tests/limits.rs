@@ -225,3 +225,64 @@ fn idle_connection_is_closed_with_1001(bridge: Bridge) {
     assert_eq!(wait_close(&rx, conn.id()).1, 1001);
     server.shutdown(WAIT);
 }
+
+/// A message as `first` (text or binary, no FIN), continuations, and a final
+/// continuation if `finish`.
+fn fragmented(first: u8, pieces: &[&[u8]], finish: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let opcode = if i == 0 { first } else { 0x00 };
+        let fin = if finish && i + 1 == pieces.len() {
+            0x80
+        } else {
+            0
+        };
+        out.extend(masked_frame(fin | opcode, piece));
+    }
+    out
+}
+
+/// On a raw connection: `ok` is echoed as `echo`, then `bad` is answered
+/// with close 1009 and on_close reports 1009 (via `bad_input`'s checks).
+fn at_the_limit_then_over(builder: ws_server::ServerBuilder, ok: &[u8], echo: &str, bad: &[u8]) {
+    let (server, rx) = start_with(builder);
+    let mut raw = Raw::connect(server.local_addr(), b"");
+    let conn = wait_connect(&rx);
+    raw.send_raw(ok);
+    match raw.next_event() {
+        Some(ws_codec::Event::Text(t)) => assert_eq!(t.as_str(), echo),
+        other => panic!("expected the echo at the limit, got {other:?}"),
+    }
+    raw.send_raw(bad);
+    assert_eq!(raw.close_code(), 1009);
+    raw.read_to_eof();
+    assert_eq!(wait_close(&rx, conn.id()).1, 1009);
+    server.shutdown(WAIT);
+}
+
+on_both_bridges!(more_fragments_than_max_fragments_closes_with_1009);
+/// RFC 6455 §10.4: an implementation with limits on "total message size after
+/// reassembly from multiple frames MUST protect themselves against exceeding
+/// those limits"; §7.4.1: 1009 means "a message that is too big for it to
+/// process". Four fragments pass with max_fragments(4); a fifth fails it.
+fn more_fragments_than_max_fragments_closes_with_1009(bridge: Bridge) {
+    let builder = builder(bridge).max_fragments(4);
+    let ok = fragmented(0x01, &[b"ab", b"cd", b"ef", b"gh"], true);
+    // A text frame and 40 one-byte continuations, none final.
+    let many: Vec<&[u8]> = std::iter::repeat(&b"x"[..]).take(41).collect();
+    let bad = fragmented(0x01, &many, false);
+    at_the_limit_then_over(builder, &ok, "abcdefgh", &bad);
+}
+
+on_both_bridges!(fragments_summing_over_max_message_size_close_with_1009);
+/// RFC 6455 §10.4 and §7.4.1 (see above): each fragment is under the limit,
+/// their sum is over it. 100 bytes in two fragments pass with
+/// max_message_size(100); 60 + 60 fail.
+fn fragments_summing_over_max_message_size_close_with_1009(bridge: Bridge) {
+    let builder = builder(bridge).max_message_size(100);
+    let (a, b) = ("a".repeat(50), "b".repeat(50));
+    let ok = fragmented(0x01, &[a.as_bytes(), b.as_bytes()], true);
+    let sixty = [b'c'; 60];
+    let bad = fragmented(0x02, &[&sixty, &sixty], true);
+    at_the_limit_then_over(builder, &ok, &format!("{a}{b}"), &bad);
+}
