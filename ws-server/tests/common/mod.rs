@@ -24,6 +24,8 @@ pub enum Ev {
     Connect(Conn, String),
     Msg(u64, Message),
     Info(u64, String),
+    /// What a `Conn` call made from on_message returned (`ping:N`, `close:CODE`).
+    Called(u64, String, Result<(), ws_server::Error>),
     Close {
         id: u64,
         had_state: bool,
@@ -38,6 +40,8 @@ pub enum Ev {
 /// Paths: `/reject` refuses with 403; `/close` upgrades then closes with 1008;
 /// `/panic` panics in on_connect; `/proto` accepts subprotocol `chat` with an
 /// extra header. Texts: `panic` panics; `close` closes with 1000 "bye";
+/// `ping:N` pings with N bytes of `p` and `close:CODE` closes with CODE and
+/// "from a hook", both reporting what the call returned as [`Ev::Called`];
 /// anything else is echoed. on_info: a `String` payload is sent back as
 /// `info:<text>`, `"panic"` panics.
 pub struct Recorder {
@@ -84,6 +88,16 @@ impl Handler for Recorder {
             Message::Text(t) if t.as_str() == "panic" => panic!("on_message panics on purpose"),
             Message::Text(t) if t.as_str() == "close" => {
                 conn.close(CloseCode::NORMAL, "bye").unwrap();
+            }
+            Message::Text(t) if t.as_str().starts_with("ping:") => {
+                let n: usize = t.as_str()["ping:".len()..].parse().expect("ping:N");
+                let result = conn.ping(&vec![b'p'; n]);
+                self.report(Ev::Called(conn.id(), t.as_str().to_owned(), result));
+            }
+            Message::Text(t) if t.as_str().starts_with("close:") => {
+                let code: u16 = t.as_str()["close:".len()..].parse().expect("close:CODE");
+                let result = conn.close(CloseCode(code), "from a hook");
+                self.report(Ev::Called(conn.id(), t.as_str().to_owned(), result));
             }
             Message::Text(t) => {
                 let _ = conn.send_text(t.as_str());
