@@ -1,8 +1,11 @@
-//! Property test: any split of an encoded stream gives the same events as the whole stream.
+//! Property test: any split of an encoded stream gives the same events as the whole stream,
+//! and the server side writes the same bytes back, which decode to the answers RFC 6455
+//! requires (a pong per ping, in order; a close with the error's code).
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use ws_codec::{Config, Connection, Error, Event, Frame, OpCode};
+use proptest::test_runner::TestCaseError;
+use ws_codec::{CloseCode, Config, Connection, Error, Event, Frame, OpCode};
 
 /// One step of what a client may send: a whole message, a fragmented one with control
 /// frames between its fragments, or a lone ping/pong. Text is valid UTF-8 cut anywhere,
@@ -83,19 +86,90 @@ fn encode(steps: &[Step]) -> Vec<u8> {
     wire.to_vec()
 }
 
+/// Feeds `wire` to a server split at `cuts`, taking what it transmits after every read (as
+/// a bridge writes after each read): the events and every byte written back.
 fn run(wire: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<u8>) {
     let mut server = Connection::server(Config::default());
     let mut at = 0;
+    let mut out = Vec::new();
     for &cut in cuts.iter().chain(std::iter::once(&wire.len())) {
         let cut = cut.clamp(at, wire.len());
         server.handle_bytes(&wire[at..cut]).unwrap();
         at = cut;
+        out.extend(std::iter::from_fn(|| server.poll_transmit()).flatten());
     }
     let events = std::iter::from_fn(|| server.poll_event()).collect();
-    let out = std::iter::from_fn(|| server.poll_transmit())
-        .flatten()
-        .collect();
     (events, out)
+}
+
+/// The server's bytes as a client reads them: they must be valid frames.
+fn decode_answer(out: &[u8]) -> Vec<Event> {
+    let mut client = Connection::client(Config::default(), || [0, 0, 0, 0]);
+    client
+        .handle_bytes(out)
+        .expect("the server wrote valid server-to-client frames");
+    std::iter::from_fn(|| client.poll_event()).collect()
+}
+
+/// What the server must answer to `steps`: RFC 6455 §5.5.2 "Upon receipt of a Ping frame,
+/// an endpoint MUST send a Pong frame in response" with "identical "Application data""; one
+/// per ping, in order (ws-codec coalesces only past 32 waiting pongs, more than `step()`
+/// makes). Pongs from the client are not answered (§5.5.3).
+fn expected_pongs(steps: &[Step]) -> Vec<Event> {
+    let mut pongs = Vec::new();
+    for step in steps {
+        match step {
+            Step::Message {
+                cuts, ping_between, ..
+            } if *ping_between => {
+                for _ in 0..cuts.len() {
+                    pongs.push(Event::Pong(Bytes::from_static(b"between")));
+                }
+            }
+            Step::Ping(p) => pongs.push(Event::Pong(Bytes::copy_from_slice(p))),
+            _ => {}
+        }
+    }
+    assert!(pongs.len() <= Config::default().max_pending_pongs());
+    pongs
+}
+
+/// The errors, the events and the bytes written back of one failing run.
+type FailRun = (Vec<Error>, Vec<Event>, Vec<u8>);
+
+/// Feeds `wire` split at `cuts` (the last one is the end) to a server, taking what it
+/// transmits after every read; with `deferred`, the application fails the connection after
+/// the reads (ws-server's configuration). The error must come in the read holding byte
+/// `decisive`. Returns the errors, the events and the bytes written back.
+fn fail_run(
+    wire: &[u8],
+    cuts: &[usize],
+    deferred: bool,
+    decisive: usize,
+) -> Result<FailRun, TestCaseError> {
+    let mut server = Connection::server(Config::default().with_deferred_failure(deferred));
+    let mut at = 0;
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    for &cut in cuts {
+        if let Err(e) = server.handle_bytes(&wire[at..cut]) {
+            prop_assert!(
+                (at..cut).contains(&decisive),
+                "failed in read {:?}, not at {}",
+                at..cut,
+                decisive
+            );
+            errors.push(e);
+        }
+        at = cut;
+        out.extend(std::iter::from_fn(|| server.poll_transmit()).flatten());
+    }
+    let events = std::iter::from_fn(|| server.poll_event()).collect();
+    if deferred {
+        prop_assert_eq!(server.fail(), Ok(()));
+        out.extend(std::iter::from_fn(|| server.poll_transmit()).flatten());
+    }
+    Ok((errors, events, out))
 }
 
 proptest! {
@@ -109,6 +183,10 @@ proptest! {
         cuts.sort_unstable();
         let split = run(&wire, &cuts);
         prop_assert_eq!(&whole.0, &split.0);
+        // What the server writes back does not depend on the split either, and it is one
+        // pong per ping, in order.
+        prop_assert_eq!(&whole.1, &split.1);
+        prop_assert_eq!(decode_answer(&split.1), expected_pongs(&steps));
         let messages = steps.iter().filter(|s| matches!(s, Step::Message { .. })).count();
         let data_events = whole.0.iter().filter(|e| matches!(e, Event::Text(_) | Event::Binary(_))).count();
         prop_assert_eq!(messages, data_events);
@@ -118,7 +196,10 @@ proptest! {
     fn byte_at_a_time_gives_the_same_events(steps in proptest::collection::vec(step(), 1..4)) {
         let wire = encode(&steps);
         let every: Vec<usize> = (1..wire.len()).collect();
-        prop_assert_eq!(run(&wire, &[]).0, run(&wire, &every).0);
+        let (whole, split) = (run(&wire, &[]), run(&wire, &every));
+        prop_assert_eq!(&whole.0, &split.0);
+        prop_assert_eq!(&whole.1, &split.1);
+        prop_assert_eq!(decode_answer(&split.1), expected_pongs(&steps));
     }
 
     #[test]
@@ -150,18 +231,37 @@ proptest! {
         let decisive = wire.len() - payload_len + decisive;
         let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(wire.len() + 1)).collect();
         cuts.sort_unstable();
-        let mut server = Connection::server(Config::default());
-        let mut at = 0;
-        let mut errors = Vec::new();
-        for &cut in cuts.iter().chain(std::iter::once(&wire.len())) {
-            if let Err(e) = server.handle_bytes(&wire[at..cut]) {
-                prop_assert!((at..cut).contains(&decisive), "failed in read {:?}, not at {}", at..cut, decisive);
-                errors.push(e);
+        let owed = expected_pongs(&steps);
+        let events_before = run(&encode(&steps), &[]).0;
+        let cuts: Vec<usize> = cuts.into_iter().chain(std::iter::once(wire.len())).collect();
+        let whole = [wire.len()];
+        for deferred in [false, true] {
+            let (errors, events, out) = fail_run(&wire, &cuts, deferred, decisive)?;
+            prop_assert_eq!(errors, vec![Error::InvalidUtf8]);
+            prop_assert_eq!(&events, &events_before);
+            // The answer: pongs for pings before the bad frame, then a close with 1007
+            // (RFC 6455 §7.4.1: "data within a message that was not consistent with the
+            // type of the message (e.g., non-UTF-8 [RFC3629] data within a text message)"),
+            // and nothing after it (§5.5.1: no data frames after a Close).
+            let answer = decode_answer(&out);
+            let (close, pongs) = answer.split_last().expect("the server wrote a close frame");
+            match close {
+                Event::Close(frame) => prop_assert_eq!(frame.code, CloseCode(1007)),
+                other => prop_assert!(false, "expected a close frame last, got {:?}", other),
             }
-            at = cut;
+            if deferred {
+                // ws-server's configuration: the close waits for `fail()`, which sends the
+                // waiting pongs first, so the answer is every owed pong then the close,
+                // byte for byte the same however the reads split.
+                prop_assert_eq!(pongs, &owed[..]);
+                prop_assert_eq!(&out, &fail_run(&wire, &whole, true, decisive)?.2);
+            } else {
+                // Immediate failure drops the pongs still waiting (RFC 6455 §7.1.7: after
+                // failing, an endpoint "MUST NOT continue to attempt to process data"): those already taken out after an earlier read went, the rest not. So
+                // what is sent depends on the split; it is always a prefix of the owed
+                // pongs, in order.
+                prop_assert!(owed.starts_with(pongs), "pongs {:?} not a prefix of {:?}", pongs, owed);
+            }
         }
-        prop_assert_eq!(errors, vec![Error::InvalidUtf8]);
-        let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
-        prop_assert_eq!(events, run(&encode(&steps), &[]).0);
     }
 }

@@ -31,7 +31,9 @@ fn members_of_a_room_see_each_other_and_other_rooms_do_not(bridge: Bridge) {
     a.send(W::text("and again")).unwrap();
     for ws in [&mut a, &mut b] {
         let mut seen = Vec::new();
+        let end = deadline();
         while seen.len() < 2 {
+            check(end, "waiting for the room's two messages");
             if let W::Text(t) = read_msg(ws) {
                 if t.as_str() == "hi from a" || t.as_str() == "and again" {
                     seen.push(t.as_str().to_owned());

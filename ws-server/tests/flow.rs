@@ -72,6 +72,9 @@ fn a_busy_actor_stops_the_reader_and_loses_nothing(bridge: Bridge) {
         })
         .unwrap();
     let mut tcp = TcpStream::connect(server.local_addr()).unwrap();
+    // The writer blocks while TCP pushes back: a reader that never resumes
+    // must fail the test, not hang it.
+    tcp.set_write_timeout(Some(WAIT)).unwrap();
     tcp.write_all(UPGRADE.as_bytes()).unwrap();
     let pid = pid_rx.recv_timeout(WAIT).unwrap();
     let frame = |i: u32| {

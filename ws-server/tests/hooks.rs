@@ -257,3 +257,109 @@ fn message_types_reach_on_message_in_order(bridge: Bridge) {
     drop(ws);
     server.shutdown(WAIT);
 }
+
+/// Sends `command` as a text frame and returns what the hook's `Conn` call gave.
+fn call_from_hook(raw: &mut Raw, rx: &mpsc::Receiver<Ev>, command: &str) -> Result<(), Error> {
+    raw.send_raw(&masked_frame(0x81, command.as_bytes()));
+    wait_for(rx, |ev| match ev {
+        Ev::Called(_, c, result) if c == command => Some(result),
+        _ => None,
+    })
+}
+
+/// The connection still echoes (it was not closed by a refused call).
+fn still_echoes(raw: &mut Raw, conn: &ws_server::Conn, text: &str) {
+    assert!(conn.is_open());
+    raw.send_raw(&masked_frame(0x81, text.as_bytes()));
+    match raw.next_event() {
+        Some(ws_codec::Event::Text(t)) => assert_eq!(t.as_str(), text),
+        other => panic!("expected the echo of {text:?}, got {other:?}"),
+    }
+}
+
+on_both_bridges!(ping_over_125_bytes_from_a_hook_is_refused_and_the_connection_stays);
+/// RFC 6455 §5.5: "All control frames MUST have a payload length of 125
+/// bytes or less". `Conn::ping` with 126 bytes is `Error::Send`, nothing goes
+/// on the wire, and the connection goes on; 125 bytes is sent.
+fn ping_over_125_bytes_from_a_hook_is_refused_and_the_connection_stays(bridge: Bridge) {
+    let (server, rx) = start_with(builder(bridge).ping_interval(None));
+    let mut raw = Raw::connect(server.local_addr(), b"");
+    let conn = wait_connect(&rx);
+    match call_from_hook(&mut raw, &rx, "ping:126") {
+        Err(Error::Send(ws_codec::SendError::ControlPayloadTooLong(126))) => {}
+        other => panic!("expected Error::Send(ControlPayloadTooLong(126)), got {other:?}"),
+    }
+    // The next frame the client sees is this echo: the refused ping never left.
+    still_echoes(&mut raw, &conn, "after the big ping");
+    call_from_hook(&mut raw, &rx, "ping:125").expect("a 125-byte ping is allowed");
+    match raw.next_event() {
+        Some(ws_codec::Event::Ping(p)) => assert_eq!(&p[..], &[b'p'; 125][..]),
+        other => panic!("expected the 125-byte ping, got {other:?}"),
+    }
+    still_echoes(&mut raw, &conn, "after the ping");
+    drop(raw);
+    assert_eq!(wait_close(&rx, conn.id()).1, 1006);
+    server.shutdown(WAIT);
+}
+
+on_both_bridges!(invalid_close_code_from_a_hook_is_refused_and_the_connection_stays);
+/// RFC 6455 §7.4.2: "Status codes in the range 0-999 are not used"; §7.4.1:
+/// 1004 is reserved, and 1006 and 1015 "MUST NOT be set as a status code in a
+/// Close control frame by an endpoint"; §7.4.2 defines nothing above 4999.
+/// `Conn::close` with any of them is `Error::Send`, no close frame goes out
+/// and the connection stays usable; a valid code then closes it.
+fn invalid_close_code_from_a_hook_is_refused_and_the_connection_stays(bridge: Bridge) {
+    let (server, rx) = start_with(builder(bridge).ping_interval(None));
+    let mut raw = Raw::connect(server.local_addr(), b"");
+    let conn = wait_connect(&rx);
+    for code in [999u16, 1004, 1006, 1015, 5000] {
+        match call_from_hook(&mut raw, &rx, &format!("close:{code}")) {
+            Err(Error::Send(ws_codec::SendError::InvalidCloseCode(c))) => assert_eq!(c.0, code),
+            other => panic!("close {code}: expected Error::Send(InvalidCloseCode), got {other:?}"),
+        }
+        still_echoes(&mut raw, &conn, &format!("after close {code}"));
+    }
+    call_from_hook(&mut raw, &rx, "close:4000").expect("4000 is a valid close code");
+    assert_eq!(raw.close_code(), 4000);
+    // The raw client's codec queued the answering close: send it.
+    while let Some(b) = raw.codec.poll_transmit() {
+        raw.send_raw(&b);
+    }
+    raw.read_to_eof();
+    assert_eq!(
+        wait_close(&rx, conn.id()),
+        (true, 4000, "from a hook".to_owned())
+    );
+    server.shutdown(WAIT);
+}
+
+on_both_bridges!(close_1005_from_a_hook_sends_a_close_frame_without_a_code);
+/// RFC 6455 §7.4.1: 1005 "MUST NOT be set as a status code in a Close control
+/// frame"; §5.5.1: the close body is optional. ws-codec documents
+/// `CloseCode::NO_STATUS` as "send a close frame with an empty payload", so
+/// `Conn::close(1005, ..)` is not an error: the client reads a close without
+/// a code (which it reports as 1005, §7.1.5) and without a reason.
+fn close_1005_from_a_hook_sends_a_close_frame_without_a_code(bridge: Bridge) {
+    let (server, rx) = start_with(builder(bridge).ping_interval(None));
+    let mut raw = Raw::connect(server.local_addr(), b"");
+    let conn = wait_connect(&rx);
+    call_from_hook(&mut raw, &rx, "close:1005").expect("1005 sends an empty close");
+    let end = deadline();
+    let frame = loop {
+        check(end, "waiting for the close frame");
+        match raw.next_event() {
+            Some(ws_codec::Event::Close(f)) => break f,
+            Some(_) => {}
+            None => panic!("connection ended without a close frame"),
+        }
+    };
+    assert_eq!((frame.code.0, frame.reason.as_str()), (1005, ""));
+    while let Some(b) = raw.codec.poll_transmit() {
+        raw.send_raw(&b);
+    }
+    raw.read_to_eof();
+    // The reason given to close() never went on the wire; on_close reports it
+    // anyway (not asserted here: see the report).
+    assert_eq!(wait_close(&rx, conn.id()).1, 1005);
+    server.shutdown(WAIT);
+}

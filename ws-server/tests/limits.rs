@@ -5,6 +5,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::thread;
 use std::time::Duration;
 
 use common::*;
@@ -223,5 +224,155 @@ fn idle_connection_is_closed_with_1001(bridge: Bridge) {
     assert_eq!(read_close(&mut ws), (1001, "idle timeout".to_owned()));
     drain_to_end(&mut ws);
     assert_eq!(wait_close(&rx, conn.id()).1, 1001);
+    server.shutdown(WAIT);
+}
+
+/// A message as `first` (text or binary, no FIN), continuations, and a final
+/// continuation if `finish`.
+fn fragmented(first: u8, pieces: &[&[u8]], finish: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let opcode = if i == 0 { first } else { 0x00 };
+        let fin = if finish && i + 1 == pieces.len() {
+            0x80
+        } else {
+            0
+        };
+        out.extend(masked_frame(fin | opcode, piece));
+    }
+    out
+}
+
+/// On a raw connection: `ok` is echoed as `echo`, then `bad` is answered
+/// with close 1009 and on_close reports 1009 (via `bad_input`'s checks).
+fn at_the_limit_then_over(builder: ws_server::ServerBuilder, ok: &[u8], echo: &str, bad: &[u8]) {
+    let (server, rx) = start_with(builder);
+    let mut raw = Raw::connect(server.local_addr(), b"");
+    let conn = wait_connect(&rx);
+    raw.send_raw(ok);
+    match raw.next_event() {
+        Some(ws_codec::Event::Text(t)) => assert_eq!(t.as_str(), echo),
+        other => panic!("expected the echo at the limit, got {other:?}"),
+    }
+    raw.send_raw(bad);
+    assert_eq!(raw.close_code(), 1009);
+    raw.read_to_eof();
+    assert_eq!(wait_close(&rx, conn.id()).1, 1009);
+    server.shutdown(WAIT);
+}
+
+on_both_bridges!(more_fragments_than_max_fragments_closes_with_1009);
+/// RFC 6455 §10.4: an implementation with limits on "total message size after
+/// reassembly from multiple frames MUST protect themselves against exceeding
+/// those limits"; §7.4.1: 1009 means "a message that is too big for it to
+/// process". Four fragments pass with max_fragments(4); a fifth fails it.
+fn more_fragments_than_max_fragments_closes_with_1009(bridge: Bridge) {
+    let builder = builder(bridge).max_fragments(4);
+    let ok = fragmented(0x01, &[b"ab", b"cd", b"ef", b"gh"], true);
+    // A text frame and 40 one-byte continuations, none final.
+    let many: Vec<&[u8]> = std::iter::repeat(&b"x"[..]).take(41).collect();
+    let bad = fragmented(0x01, &many, false);
+    at_the_limit_then_over(builder, &ok, "abcdefgh", &bad);
+}
+
+on_both_bridges!(fragments_summing_over_max_message_size_close_with_1009);
+/// RFC 6455 §10.4 and §7.4.1 (see above): each fragment is under the limit,
+/// their sum is over it. 100 bytes in two fragments pass with
+/// max_message_size(100); 60 + 60 fail.
+fn fragments_summing_over_max_message_size_close_with_1009(bridge: Bridge) {
+    let builder = builder(bridge).max_message_size(100);
+    let (a, b) = ("a".repeat(50), "b".repeat(50));
+    let ok = fragmented(0x01, &[a.as_bytes(), b.as_bytes()], true);
+    let sixty = [b'c'; 60];
+    let bad = fragmented(0x02, &[&sixty, &sixty], true);
+    at_the_limit_then_over(builder, &ok, &format!("{a}{b}"), &bad);
+}
+
+on_both_bridges!(backpressure_drop_delivers_exactly_the_queued_messages_in_order);
+/// Backpressure::Drop: a client that does not read makes sends fail with
+/// `Error::Backpressure` once the queue is over the high-water mark, the
+/// connection is not closed, and when the client reads again it gets every
+/// message that was accepted, in order, and none that was refused.
+fn backpressure_drop_delivers_exactly_the_queued_messages_in_order(bridge: Bridge) {
+    const HIGH_WATER: usize = 64 * 1024;
+    let (server, rx) = start_with(
+        builder(bridge)
+            .ping_interval(None)
+            .high_water(HIGH_WATER)
+            .backpressure(Backpressure::Drop),
+    );
+    let mut raw = Raw::connect(server.local_addr(), b""); // does not read for now
+    let conn = wait_connect(&rx);
+    let message = |i: u32| {
+        let mut m = vec![(i % 251) as u8; 16 * 1024];
+        m[..4].copy_from_slice(&i.to_be_bytes());
+        m
+    };
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    let mut try_send = |i: u32| match conn.send_binary(&message(i)) {
+        Ok(()) => {
+            accepted.push(i);
+            true
+        }
+        Err(Error::Backpressure { queued, high_water }) => {
+            assert_eq!(high_water, HIGH_WATER);
+            assert!(
+                queued >= HIGH_WATER,
+                "refused with only {queued} bytes queued"
+            );
+            refused.push(i);
+            false
+        }
+        Err(e) => panic!("message {i}: expected Ok or Backpressure, got {e}"),
+    };
+    // Send, and after each refusal let the bridge run (a 1 ms park) before
+    // the next try: while the socket takes bytes the queue drains and sends
+    // are accepted again, so the accepted ones have gaps; once the client's
+    // and the server's socket buffers are full, every send is refused. Which
+    // ones are accepted is up to the scheduler, and is recorded. The loop
+    // ends after 100 refusals in a row (not a time).
+    let (mut i, mut in_a_row) = (0, 0);
+    while in_a_row < 100 {
+        if try_send(i) {
+            in_a_row = 0;
+        } else {
+            in_a_row += 1;
+            thread::park_timeout(Duration::from_millis(1));
+        }
+        i += 1;
+        assert!(
+            i < 100_000,
+            "the high-water mark never refused 100 sends in a row"
+        );
+    }
+    assert!(!refused.is_empty());
+    assert!(conn.is_open(), "Backpressure::Drop closed the connection");
+    // A control frame is never refused; it marks the end of what was queued.
+    conn.ping(b"end").unwrap();
+
+    for &want in &accepted {
+        match raw.next_event() {
+            Some(ws_codec::Event::Binary(b)) => {
+                let got = u32::from_be_bytes(b[..4].try_into().unwrap());
+                assert_eq!(got, want, "accepted {accepted:?}, refused {refused:?}");
+                assert_eq!(b, message(want), "message {want} arrived altered");
+            }
+            other => panic!("expected message {want}, got {other:?}"),
+        }
+    }
+    match raw.next_event() {
+        Some(ws_codec::Event::Ping(p)) => assert_eq!(&p[..], b"end"),
+        other => panic!("expected the end ping after the accepted messages, got {other:?}"),
+    }
+    // Still open both ways.
+    raw.send_raw(&masked_frame(0x81, b"still here"));
+    match raw.next_event() {
+        Some(ws_codec::Event::Text(t)) => assert_eq!(t.as_str(), "still here"),
+        other => panic!("expected the echo, got {other:?}"),
+    }
+    assert!(conn.is_open());
+    drop(raw);
+    assert_eq!(wait_close(&rx, conn.id()).1, 1006);
     server.shutdown(WAIT);
 }

@@ -99,7 +99,10 @@ fn server_pings_on_its_interval_and_client_pong_keeps_it_open(bridge: Bridge) {
     while let Some(b) = raw.codec.poll_transmit() {
         raw.send_raw(&b);
     }
+    // Heartbeat pings keep coming every 50 ms: bounded by a deadline, not by them.
+    let end = deadline();
     loop {
+        check(end, "waiting for the echo between heartbeat pings");
         match raw.next_event() {
             Some(ws_codec::Event::Text(t)) => break assert_eq!(t.as_str(), "still here"),
             Some(ws_codec::Event::Ping(_)) => {
@@ -140,11 +143,16 @@ fn plain_http_request_is_answered_by_on_http(bridge: Bridge) {
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("Content-Type: text/html"), "{page}");
     assert!(page.ends_with("<p>hello</p>"), "{page}");
+    // on_http declines (None): ws-handshake's refusal of a GET that is not an
+    // upgrade. RFC 6455 §4.2.1: a request that is not the handshake described
+    // there is answered "with an appropriate error code (such as 400 Bad
+    // Request)"; here exactly 400, and the connection closes after it.
     let other = http(
         server.local_addr(),
         "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n",
     );
-    assert!(other.starts_with("HTTP/1.1 4"), "{other}");
+    assert!(other.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{other}");
+    assert!(other.contains("\r\nConnection: close\r\n"), "{other}");
     server.shutdown(WAIT);
 }
 

@@ -64,17 +64,13 @@ fn shutdown_on(bridge: Bridge, poller_thread: bool) {
     let mut half = TcpStream::connect(addr).unwrap();
     half.set_read_timeout(Some(WAIT)).unwrap();
     half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
-    // Wait until the server has counted it (a handshake in progress).
-    let mut seen = false;
-    for _ in 0..1000 {
-        if server.connections() == 5 {
-            seen = true;
-            break;
-        }
-        thread::yield_now();
+    // Wait until the server has counted it (a handshake in progress): bounded
+    // by the harness's deadline, not by a number of polls times a sleep.
+    let end = deadline();
+    while server.connections() != 5 {
+        check(end, "the half-open client was never admitted");
         thread::park_timeout(Duration::from_millis(5));
     }
-    assert!(seen, "the half-open client was never admitted");
 
     assert!(!bridge_threads().is_empty());
     if bridge == Bridge::Poll {

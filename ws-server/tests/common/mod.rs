@@ -24,6 +24,8 @@ pub enum Ev {
     Connect(Conn, String),
     Msg(u64, Message),
     Info(u64, String),
+    /// What a `Conn` call made from on_message returned (`ping:N`, `close:CODE`).
+    Called(u64, String, Result<(), ws_server::Error>),
     Close {
         id: u64,
         had_state: bool,
@@ -38,6 +40,8 @@ pub enum Ev {
 /// Paths: `/reject` refuses with 403; `/close` upgrades then closes with 1008;
 /// `/panic` panics in on_connect; `/proto` accepts subprotocol `chat` with an
 /// extra header. Texts: `panic` panics; `close` closes with 1000 "bye";
+/// `ping:N` pings with N bytes of `p` and `close:CODE` closes with CODE and
+/// "from a hook", both reporting what the call returned as [`Ev::Called`];
 /// anything else is echoed. on_info: a `String` payload is sent back as
 /// `info:<text>`, `"panic"` panics.
 pub struct Recorder {
@@ -85,6 +89,16 @@ impl Handler for Recorder {
             Message::Text(t) if t.as_str() == "close" => {
                 conn.close(CloseCode::NORMAL, "bye").unwrap();
             }
+            Message::Text(t) if t.as_str().starts_with("ping:") => {
+                let n: usize = t.as_str()["ping:".len()..].parse().expect("ping:N");
+                let result = conn.ping(&vec![b'p'; n]);
+                self.report(Ev::Called(conn.id(), t.as_str().to_owned(), result));
+            }
+            Message::Text(t) if t.as_str().starts_with("close:") => {
+                let code: u16 = t.as_str()["close:".len()..].parse().expect("close:CODE");
+                let result = conn.close(CloseCode(code), "from a hook");
+                self.report(Ev::Called(conn.id(), t.as_str().to_owned(), result));
+            }
             Message::Text(t) => {
                 let _ = conn.send_text(t.as_str());
             }
@@ -113,6 +127,20 @@ impl Handler for Recorder {
             reason: reason.to_owned(),
         });
     }
+}
+
+/// A deadline `WAIT` from now, for a loop of reads that each have their own timeout:
+/// a peer that keeps sending (pings, say) cannot keep such a loop going forever.
+pub fn deadline() -> Instant {
+    Instant::now() + WAIT
+}
+
+/// Fails the test with `what` once `deadline` has passed.
+pub fn check(deadline: Instant, what: &str) {
+    assert!(
+        Instant::now() < deadline,
+        "{what}: not done within {WAIT:?}"
+    );
 }
 
 /// Waits for the next event that `pick` accepts (others are skipped).
@@ -210,9 +238,46 @@ pub fn try_connect(addr: SocketAddr, path: &str) -> Result<Client, tungstenite::
     }
 }
 
+/// A tungstenite client on `path` whose upgrade request carries `headers` too
+/// (an `Origin`, a `Sec-WebSocket-Protocol` offer); the 101's response with it.
+pub fn try_connect_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&'static str, &str)],
+) -> Result<(Client, tungstenite::handshake::client::Response), tungstenite::Error> {
+    let tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    tcp.set_write_timeout(Some(WAIT)).unwrap();
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}{path}"))?;
+    for &(name, value) in headers {
+        request
+            .headers_mut()
+            .append(name, value.parse().expect("header value"));
+    }
+    match tungstenite::client(request, MaybeTlsStream::Plain(tcp)) {
+        Ok(done) => Ok(done),
+        Err(tungstenite::HandshakeError::Failure(e)) => Err(e),
+        Err(tungstenite::HandshakeError::Interrupted(_)) => {
+            panic!("blocking handshake interrupted")
+        }
+    }
+}
+
+/// The status a refused tungstenite handshake got (panics on anything else).
+pub fn refusal_status<T>(result: Result<T, tungstenite::Error>) -> u16 {
+    match result {
+        Err(tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        Err(e) => panic!("expected an HTTP refusal, got {e}"),
+        Ok(_) => panic!("expected an HTTP refusal, got an upgrade"),
+    }
+}
+
 /// Reads the next data message (pings are answered by tungstenite).
 pub fn read_msg(ws: &mut Client) -> tungstenite::Message {
+    let end = deadline();
     loop {
+        check(end, "waiting for a data message");
         match ws.read().expect("read") {
             tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => {}
             m => return m,
@@ -223,7 +288,9 @@ pub fn read_msg(ws: &mut Client) -> tungstenite::Message {
 /// Reads until the server's close frame; returns its code and reason.
 /// tungstenite answers it, so the close handshake completes.
 pub fn read_close(ws: &mut Client) -> (u16, String) {
+    let end = deadline();
     loop {
+        check(end, "waiting for a close frame");
         match ws.read() {
             Ok(tungstenite::Message::Close(Some(CloseFrame { code, reason }))) => {
                 return (u16::from(code), reason.to_string())
@@ -237,7 +304,9 @@ pub fn read_close(ws: &mut Client) -> (u16, String) {
 
 /// Reads until the connection is over (after a close was exchanged).
 pub fn drain_to_end(ws: &mut Client) {
+    let end = deadline();
     loop {
+        check(end, "waiting for the end of the connection");
         match ws.read() {
             Ok(_) => {}
             Err(tungstenite::Error::ConnectionClosed) | Err(tungstenite::Error::AlreadyClosed) => {
@@ -265,9 +334,16 @@ pub const UPGRADE: &str = "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websock
 impl Raw {
     /// Connects and upgrades; `extra` is sent in the same write as the head.
     pub fn connect(addr: SocketAddr, extra: &[u8]) -> Raw {
+        Raw::connect_with(addr, UPGRADE, extra).0
+    }
+
+    /// Connects with the request head `head` (sent with `extra` in one write)
+    /// and expects a 101; returns the client and the response head.
+    pub fn connect_with(addr: SocketAddr, head: &str, extra: &[u8]) -> (Raw, String) {
         let mut tcp = TcpStream::connect(addr).unwrap();
         tcp.set_read_timeout(Some(WAIT)).unwrap();
-        let mut first = UPGRADE.as_bytes().to_vec();
+        tcp.set_write_timeout(Some(WAIT)).unwrap();
+        let mut first = head.as_bytes().to_vec();
         first.extend_from_slice(extra);
         tcp.write_all(&first).unwrap();
         let mut raw = Raw {
@@ -282,12 +358,14 @@ impl Raw {
         };
         let head = raw.read_head();
         assert!(head.starts_with("HTTP/1.1 101"), "not upgraded: {head}");
-        raw
+        (raw, head)
     }
 
     /// Reads an HTTP response head; what follows stays buffered for frames.
     pub fn read_head(&mut self) -> String {
+        let end = deadline();
         loop {
+            check(end, "waiting for a response head");
             if let Some(end) = find(&self.buf, b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&self.buf[..end + 4]).into_owned();
                 self.buf.drain(..end + 4);
@@ -310,7 +388,9 @@ impl Raw {
             let pending = std::mem::take(&mut self.buf);
             let _ = self.codec.handle_bytes(&pending);
         }
+        let end = deadline();
         loop {
+            check(end, "waiting for a frame");
             if let Some(ev) = self.codec.poll_event() {
                 return Some(ev);
             }
@@ -328,7 +408,9 @@ impl Raw {
 
     /// Reads until the server's close frame: its code.
     pub fn close_code(&mut self) -> u16 {
+        let end = deadline();
         loop {
+            check(end, "waiting for a close frame");
             match self.next_event() {
                 Some(ws_codec::Event::Close(f)) => return f.code.0,
                 Some(_) => {}
@@ -340,7 +422,9 @@ impl Raw {
     /// Reads until the server closes the TCP connection.
     pub fn read_to_eof(&mut self) {
         let mut chunk = [0u8; 4096];
+        let end = deadline();
         loop {
+            check(end, "waiting for EOF");
             match self.tcp.read(&mut chunk) {
                 Ok(0) => return,
                 Ok(_) => {}
@@ -357,12 +441,20 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Sends a raw HTTP request and returns the whole response (until EOF).
 pub fn http(addr: SocketAddr, request: &str) -> String {
+    http_bytes(addr, request.as_bytes())
+}
+
+/// Sends raw bytes and returns everything the server answers until it closes.
+pub fn http_bytes(addr: SocketAddr, request: &[u8]) -> String {
     let mut tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
-    tcp.write_all(request.as_bytes()).unwrap();
+    tcp.set_write_timeout(Some(WAIT)).unwrap();
+    tcp.write_all(request).unwrap();
     let mut out = Vec::new();
     let mut chunk = [0u8; 4096];
+    let end = deadline();
     loop {
+        check(end, "waiting for the server to close after its answer");
         match tcp.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&chunk[..n]),
