@@ -30,6 +30,9 @@ options:
   --idle-conns N      connections of the idle case (default 10000; 1000 with --quick)
   --ours-cmd CMD      how to start our server, `{addr}` replaced by the address
                       (default: <target>/release/examples/echo {addr})
+  --base-cmd CMD      also run `ours-base`, an earlier build of ours started by CMD
+                      (`{addr}` replaced), interleaved with the rest: a change's
+                      before/after in one run, as ratios like any peer's
   --no-write          print the section instead of writing docs/benchmarks.md
   --profile SERVER    instead of the matrix: run SERVER under `perf record` while
                       ws-load drives the 100x20 case, and print the hottest symbols
@@ -112,6 +115,7 @@ struct Options {
     servers: Vec<String>,
     cases: Vec<Case>,
     ours_cmd: Option<String>,
+    base_cmd: Option<String>,
     write: bool,
     quick: bool,
     profile: Option<String>,
@@ -126,6 +130,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         servers: Vec::new(),
         cases: CASES.to_vec(),
         ours_cmd: None,
+        base_cmd: None,
         write: true,
         quick: false,
         profile: None,
@@ -193,6 +198,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 o.idle_conns = Some(n);
             }
             "--ours-cmd" => o.ours_cmd = Some(value(a)?),
+            "--base-cmd" => o.base_cmd = Some(value(a)?),
             "--no-write" => o.write = false,
             "--profile" => {
                 let s = value(a)?;
@@ -235,21 +241,24 @@ impl Dirs {
     }
 
     /// The command line that starts `server` on `addr`.
-    fn server_cmd(&self, server: &str, addr: &str, ours_cmd: Option<&str>) -> Vec<String> {
+    fn server_cmd(&self, server: &str, addr: &str, o: &Options) -> Vec<String> {
         let echo = || {
             self.target
                 .join("release/examples/echo")
                 .display()
                 .to_string()
         };
+        let split = |cmd: &str| {
+            cmd.split_whitespace()
+                .map(|w| w.replace("{addr}", addr))
+                .collect()
+        };
         match server {
-            "ours" => match ours_cmd {
-                Some(cmd) => cmd
-                    .split_whitespace()
-                    .map(|w| w.replace("{addr}", addr))
-                    .collect(),
+            "ours" => match &o.ours_cmd {
+                Some(cmd) => split(cmd),
                 None => vec![echo(), addr.to_string()],
             },
+            BASE => split(o.base_cmd.as_deref().unwrap_or_default()),
             // `env` execs the server: the pid measured is still the server's.
             "ours-threads" => vec![
                 "env".into(),
@@ -267,6 +276,9 @@ impl Dirs {
         }
     }
 }
+
+/// The server `--base-cmd` starts: an earlier build of ours.
+const BASE: &str = "ours-base";
 
 /// One of our own servers (either bridge), not a peer.
 fn is_ours(server: &str) -> bool {
@@ -290,6 +302,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         if !o.servers.iter().any(|s| s == "ours") {
             println!("bench: ws-server has no `echo` example yet: running the peers only");
         }
+    }
+    if o.base_cmd.is_some() && !o.servers.iter().any(|s| s == BASE) {
+        let at = o
+            .servers
+            .iter()
+            .position(|s| s == "ours")
+            .map_or(0, |i| i + 1);
+        o.servers.insert(at, BASE.to_string());
     }
     need("taskset", "util-linux")?;
     if o.profile.is_some() {
@@ -515,7 +535,7 @@ fn matrix(o: &Options, dirs: &Dirs) -> Result<Results, String> {
                 let server = &o.servers[(k + rep) % n];
                 done += 1;
                 let addr = free_addr()?;
-                let argv = dirs.server_cmd(server, &addr, o.ours_cmd.as_deref());
+                let argv = dirs.server_cmd(server, &addr, o);
                 let srv = start_server(argv, None)?;
                 let pid = srv.child.id();
                 let args = load_args(o, case, &srv.addr, pid);
@@ -844,7 +864,7 @@ fn profile(o: &Options, dirs: &Dirs, server: &str) -> Result<(), String> {
     let data = out_dir.join(format!("perf-{server}.data"));
     let report = out_dir.join(format!("profile-{server}.txt"));
     let addr = free_addr()?;
-    let argv = dirs.server_cmd(server, &addr, o.ours_cmd.as_deref());
+    let argv = dirs.server_cmd(server, &addr, o);
     let wrap = vec![
         "perf".to_string(),
         "record".into(),
@@ -1125,16 +1145,25 @@ mod tests {
             target: PathBuf::from("/t"),
             peers_target: PathBuf::from("/p"),
         };
+        let cmds = [
+            "--ours-cmd",
+            "/bin/srv --listen {addr}",
+            "--base-cmd",
+            "/old/echo {addr}",
+        ];
+        let with = parse(&cmds.map(String::from)).unwrap();
         assert_eq!(
-            d.server_cmd("ours", "127.0.0.1:5", Some("/bin/srv --listen {addr}")),
+            d.server_cmd("ours", "127.0.0.1:5", &with),
             ["/bin/srv", "--listen", "127.0.0.1:5"]
         );
+        assert_eq!(d.server_cmd(BASE, "a:1", &with), ["/old/echo", "a:1"]);
+        let o = parse(&[]).unwrap();
         assert_eq!(
-            d.server_cmd("ours", "a:1", None),
+            d.server_cmd("ours", "a:1", &o),
             ["/t/release/examples/echo", "a:1"]
         );
         assert_eq!(
-            d.server_cmd("ours-threads", "a:1", None),
+            d.server_cmd("ours-threads", "a:1", &o),
             [
                 "env",
                 "WS_BRIDGE=threads",
@@ -1143,7 +1172,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            d.server_cmd("fastwebsockets", "a:1", None),
+            d.server_cmd("fastwebsockets", "a:1", &o),
             ["/p/release/fastwebsockets-echo", "a:1"]
         );
     }
