@@ -10,7 +10,7 @@ use crate::message::Message;
 use crate::pid::Pid;
 use crate::registry::Registry;
 use crate::slot::Slots;
-use crate::tag::{self, ReservedTag};
+use crate::tag::{self, ProtocolTag};
 use crate::timer::{Pending, Timer, TimerRef};
 use crate::worker;
 use crossbeam_deque::{Injector, Stealer, Worker};
@@ -422,6 +422,23 @@ impl Handle {
         self.shared.spawn(Box::new(actor), opts)
     }
 
+    /// Spawns with options and returns the new actor's [`Port`]: the only way
+    /// to deliver [`ProtocolTag`] messages to it (see [`Port`]), plus the
+    /// monitor ref if asked. After shutdown has begun the port's pid is
+    /// [`Pid::NONE`] and its sends fail like sends to an exited actor.
+    pub fn spawn_with_port<A: Actor>(
+        &self,
+        actor: A,
+        opts: SpawnOptions,
+    ) -> (Port, Option<MonitorRef>) {
+        let (pid, monitor) = self.shared.spawn(Box::new(actor), opts);
+        let port = Port {
+            shared: Arc::clone(&self.shared),
+            pid,
+        };
+        (port, monitor)
+    }
+
     /// Spawns an actor linked to `to` (usually the calling actor).
     pub fn spawn_link<A: Actor>(&self, to: Pid, actor: A) -> Pid {
         self.spawn_opts(actor, SpawnOptions::new().link(to)).0
@@ -443,18 +460,6 @@ impl Handle {
             return Err(SendError::ReservedTag(msg));
         }
         self.shared.send_msg(pid, msg)
-    }
-
-    /// Sends with one of the reserved tags open to protocol bridges (for
-    /// protocol bridges such as ws-server; see [`ReservedTag`]). Ordered with
-    /// the actor's other user messages.
-    pub fn send_reserved<T: Any + Send>(
-        &self,
-        pid: Pid,
-        tag: ReservedTag,
-        payload: T,
-    ) -> Result<(), SendError> {
-        self.shared.send_msg(pid, Message::new(tag.tag(), payload))
     }
 
     /// Sends an exit signal to `pid` from outside any actor (`from` is
@@ -563,6 +568,46 @@ impl Handle {
     #[must_use]
     pub fn worker_count(&self) -> usize {
         self.shared.stealers.len()
+    }
+}
+
+/// The capability a protocol bridge holds to deliver [`ProtocolTag`]
+/// messages to one actor; whoever spawned the actor (with
+/// [`Handle::spawn_with_port`]) decides who else gets it.
+///
+/// Protocol tags are reserved, so no user send can forge them: an actor can
+/// trust that such a message came through its port. Port sends are ordered
+/// with the actor's other user messages and cost exactly what
+/// [`Handle::send`] does (cloning a port is one reference count).
+#[derive(Clone)]
+pub struct Port {
+    shared: Arc<Shared>,
+    pid: Pid,
+}
+
+impl fmt::Debug for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Port")
+            .field("runtime", &self.shared.id)
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+impl Port {
+    /// The actor this port delivers to.
+    #[must_use]
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Delivers `payload` with protocol tag `tag` to the port's actor.
+    /// Refused, with the message handed back, if the actor has exited (or was
+    /// never spawned because the runtime was shutting down).
+    #[inline]
+    pub fn send<T: Any + Send>(&self, tag: ProtocolTag, payload: T) -> Result<(), SendError> {
+        self.shared
+            .send_msg(self.pid, Message::new(tag.tag(), payload))
     }
 }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use actor_core::{
-    tag, Actor, Context, Down, Error, Exit, ExitReason, Message, Pid, ReservedTag, Runtime,
+    tag, Actor, Context, Down, Error, Exit, ExitReason, Message, Pid, Port, ProtocolTag, Runtime,
     SendError, SpawnOptions, Timeout,
 };
 use common::{pair, probe, recv, rt, trapping_probe};
@@ -59,16 +59,26 @@ fn trait_actor_runs_hooks_and_stops_with_reason() {
     assert!(!h.is_alive(pid));
 }
 
+/// The protocol tags, as a bridge would name them.
+const P0: ProtocolTag = ProtocolTag::new(0);
+const P1: ProtocolTag = ProtocolTag::new(1);
+const P2: ProtocolTag = ProtocolTag::new(2);
+const P3: ProtocolTag = ProtocolTag::new(3);
+
 #[test]
 fn reserved_tags_are_refused_with_the_message() {
     let rt = rt(1);
     let h = rt.handle();
-    let (pid, rx) = probe(&h);
+    let (pid, _rx) = probe(&h);
     for t in [
         tag::EXIT,
-        tag::WS_TEXT,
+        P0.tag(),
+        P1.tag(),
+        P2.tag(),
+        P3.tag(),
         tag::DOWN,
         tag::TIMEOUT,
+        tag::SUPERVISOR,
         tag::LOWEST_RESERVED,
     ] {
         match h.send(pid, t, 5u8) {
@@ -78,28 +88,107 @@ fn reserved_tags_are_refused_with_the_message() {
             }
             other => panic!("expected ReservedTag, got {other:?}"),
         }
+        assert!(matches!(
+            h.send_message(pid, Message::new(t, ())),
+            Err(SendError::ReservedTag(_))
+        ));
+        assert!(matches!(
+            h.send_after(pid, Duration::ZERO, t, ()),
+            Err(SendError::ReservedTag(_))
+        ));
+        assert_eq!(h.spawn_blocking(pid, t, || ()), Err(Error::ReservedTag(t)));
     }
-    assert!(matches!(
-        h.send_after(pid, Duration::ZERO, tag::EXIT, ()),
-        Err(SendError::ReservedTag(_))
-    ));
-    assert_eq!(
-        h.spawn_blocking(pid, tag::DOWN, || ()),
-        Err(Error::ReservedTag(tag::DOWN))
+}
+
+#[test]
+fn handlers_cannot_send_protocol_tags_either() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let (target, target_rx) = probe(&h);
+    let (tx, rx) = pair::<Vec<bool>>();
+    let sender = h.spawn_fn(move |ctx, _m| {
+        let refused = [P0, P1, P2, P3]
+            .iter()
+            .map(|p| {
+                let by_send = matches!(
+                    ctx.send(target, p.tag(), ()),
+                    Err(SendError::ReservedTag(_))
+                );
+                let by_timer = matches!(
+                    ctx.send_after(target, Duration::ZERO, p.tag(), ()),
+                    Err(SendError::ReservedTag(_))
+                );
+                by_send && by_timer
+            })
+            .collect();
+        tx.send(refused).unwrap();
+    });
+    h.send(sender, 1, ()).unwrap();
+    assert_eq!(recv(&rx), [true; 4]);
+    // Nothing reached the target: the next thing it gets is this marker.
+    h.send(target, 2, ()).unwrap();
+    assert_eq!(recv(&target_rx).tag(), 2);
+}
+
+#[test]
+fn port_delivers_protocol_tags_in_order_with_user_messages() {
+    fn shareable<T: Clone + Send + Sync + std::fmt::Debug + 'static>(_: &T) {}
+    let rt = rt(2);
+    let h = rt.handle();
+    let (tx, rx) = pair::<Message>();
+    let (port, monitor) = h.spawn_with_port(
+        actor_core::from_fn(move |_ctx: &mut Context<'_>, m: Message| {
+            tx.send(m).unwrap();
+        }),
+        SpawnOptions::new(),
     );
-    // The bridge API delivers the WebSocket tags, in order with user messages.
-    h.send(pid, 1, ()).unwrap();
-    h.send_reserved(pid, ReservedTag::WsConnect, ()).unwrap();
-    h.send_reserved(pid, ReservedTag::WsText, String::from("hi"))
-        .unwrap();
-    h.send_reserved(pid, ReservedTag::WsBinary, vec![1u8])
-        .unwrap();
-    h.send_reserved(pid, ReservedTag::WsDisconnect, ()).unwrap();
-    let tags: Vec<u64> = (0..5).map(|_| recv(&rx).tag()).collect();
+    assert!(monitor.is_none());
+    shareable(&port);
+    assert!(format!("{port:?}").contains("pid"));
+    let pid = port.pid();
+    assert!(h.is_alive(pid));
+    // From another thread, through a clone: the capability travels.
+    let p2: Port = port.clone();
+    std::thread::spawn(move || {
+        h.send(pid, 1, ()).unwrap();
+        p2.send(P3, ()).unwrap();
+        p2.send(P0, String::from("hi")).unwrap();
+        h.send(pid, 2, ()).unwrap();
+        p2.send(P1, vec![1u8]).unwrap();
+        p2.send(P2, ()).unwrap();
+    })
+    .join()
+    .unwrap();
+    let got: Vec<Message> = (0..6).map(|_| recv(&rx)).collect();
+    let tags: Vec<u64> = got.iter().map(Message::tag).collect();
     assert_eq!(
         tags,
-        [1, u64::MAX - 4, u64::MAX - 1, u64::MAX - 2, u64::MAX - 3]
+        [1, u64::MAX - 4, u64::MAX - 1, 2, u64::MAX - 2, u64::MAX - 3]
     );
+    assert_eq!(
+        got[2].downcast_ref::<String>().map(String::as_str),
+        Some("hi")
+    );
+}
+
+#[test]
+fn port_of_an_exited_actor_hands_the_message_back() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let (watcher, downs) = probe(&h);
+    let (port, _) = h.spawn_with_port(
+        actor_core::from_fn(|ctx: &mut Context<'_>, _m: Message| ctx.stop(ExitReason::Normal)),
+        SpawnOptions::new().monitor(watcher),
+    );
+    port.send(P0, ()).unwrap();
+    assert_eq!(recv(&downs).tag(), tag::DOWN);
+    match port.send(P1, 7u32) {
+        Err(SendError::NoProc(m)) => {
+            assert_eq!(m.tag(), P1.tag());
+            assert_eq!(m.downcast::<u32>().unwrap(), 7);
+        }
+        other => panic!("expected NoProc, got {other:?}"),
+    }
 }
 
 #[test]
