@@ -17,7 +17,8 @@
 //!   four [`ProtocolTag`]s that only a [`Port`] (the capability
 //!   [`Handle::spawn_with_port`] returns) can deliver, so a protocol bridge's
 //!   events cannot be forged. User sends with a reserved tag are refused.
-//!   System signals jump the user queue.
+//!   [`Handle::tell`] sends with the user tag [`tag::TELL`] for receivers that
+//!   dispatch on the payload's type. System signals jump the user queue.
 //! - **Pids.** A [`Pid`] is a slot plus a generation: a send to an exited actor
 //!   fails with the message handed back and never reaches a successor.
 //! - **Failure.** A panic in a handler is caught and becomes the actor's

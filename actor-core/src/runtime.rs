@@ -462,6 +462,14 @@ impl Handle {
         self.shared.send_msg(pid, msg)
     }
 
+    /// Sends `payload` with the user tag [`tag::TELL`]: for receivers that
+    /// dispatch on the payload's type ([`Message::downcast`] / [`Message::is`])
+    /// rather than on a hand-picked tag. Refused, with the message handed
+    /// back, if the actor has exited.
+    pub fn tell<T: Any + Send>(&self, pid: Pid, payload: T) -> Result<(), SendError> {
+        self.shared.send_msg(pid, Message::new(tag::TELL, payload))
+    }
+
     /// Sends an exit signal to `pid` from outside any actor (`from` is
     /// [`Pid::NONE`]). `Killed` acts as [`kill`](Handle::kill). A trapping
     /// actor gets an [`Exit`](crate::Exit) message; otherwise it exits with

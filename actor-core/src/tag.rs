@@ -12,6 +12,7 @@
 //! | [`TIMEOUT`]       | `u64::MAX - 6`          | receive timeout ([`Timeout`](crate::Timeout)) |
 //! | [`SUPERVISOR`]    | `u64::MAX - 7`          | supervisor's own shutdown timer           |
 //! | (unassigned)      | down to `u64::MAX - 15` | kept free for future system tags          |
+//! | [`TELL`]          | `u64::MAX - 16`         | a *user* tag: [`Handle::tell`](crate::Handle::tell)'s typed sends |
 
 /// The exit signal, delivered as a message to an actor that traps exits.
 pub const EXIT: u64 = u64::MAX;
@@ -23,6 +24,14 @@ pub const TIMEOUT: u64 = u64::MAX - 6;
 pub const SUPERVISOR: u64 = u64::MAX - 7;
 /// The lowest reserved tag: every tag `>= LOWEST_RESERVED` is refused from user sends.
 pub const LOWEST_RESERVED: u64 = u64::MAX - 15;
+
+/// A user tag: receivers dispatch on the payload's type with
+/// [`Message::downcast`](crate::Message::downcast) / [`is`](crate::Message::is).
+///
+/// What [`Handle::tell`](crate::Handle::tell) and
+/// [`Context::tell`](crate::Context::tell) send with, so typed messages need
+/// no hand-picked tag. Not reserved: an ordinary `send` may use it too.
+pub const TELL: u64 = LOWEST_RESERVED - 1;
 
 /// How many reserved tags protocol bridges get (see [`ProtocolTag`]).
 pub const PROTOCOL_TAGS: u8 = 4;
@@ -92,6 +101,7 @@ mod tests {
         assert_eq!(EXIT, u64::MAX);
         assert!(!is_reserved(LOWEST_RESERVED - 1));
         assert!(is_reserved(LOWEST_RESERVED));
+        assert!(!is_reserved(TELL));
     }
 
     #[test]

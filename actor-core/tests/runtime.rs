@@ -192,6 +192,36 @@ fn port_of_an_exited_actor_hands_the_message_back() {
 }
 
 #[test]
+fn tell_sends_typed_messages_with_the_tell_tag() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (tx, rx) = pair::<String>();
+    let receiver = h.spawn_fn(move |_ctx, m| {
+        assert_eq!(m.tag(), tag::TELL);
+        let out = if m.is::<u32>() {
+            format!("u32 {}", m.downcast::<u32>().unwrap())
+        } else {
+            match m.downcast::<&'static str>() {
+                Ok(s) => format!("str {s}"),
+                Err(m) => format!("other {}", m.tag()),
+            }
+        };
+        tx.send(out).unwrap();
+    });
+    let forwarder = h.spawn_fn(move |ctx, m| {
+        let n: u32 = m.downcast().unwrap();
+        ctx.tell(receiver, n + 1).unwrap();
+    });
+    h.tell(receiver, 7u32).unwrap();
+    h.tell(receiver, "hi").unwrap();
+    h.tell(forwarder, 41u32).unwrap();
+    assert_eq!(recv(&rx), "u32 7");
+    assert_eq!(recv(&rx), "str hi");
+    assert_eq!(recv(&rx), "u32 42");
+    assert!(!tag::is_reserved(tag::TELL));
+}
+
+#[test]
 fn send_to_exited_actor_returns_the_message_and_never_reaches_a_successor() {
     let rt = rt(2);
     let h = rt.handle();
