@@ -19,6 +19,9 @@
 //!   events cannot be forged. User sends with a reserved tag are refused.
 //!   [`Handle::tell`] sends with the user tag [`tag::TELL`] for receivers that
 //!   dispatch on the payload's type. System signals jump the user queue.
+//! - **Names.** [`Handle::register`] / [`Handle::whereis`], and
+//!   [`Handle::whereis_or_spawn`] to look up or start a named actor in one
+//!   step, without a race between two callers.
 //! - **Pids.** A [`Pid`] is a slot plus a generation: a send to an exited actor
 //!   fails with the message handed back and never reaches a successor.
 //! - **Failure.** A panic in a handler is caught and becomes the actor's

@@ -8,7 +8,7 @@ use crate::link::Relations;
 use crate::mailbox::{Mailbox, Signal};
 use crate::message::Message;
 use crate::pid::Pid;
-use crate::registry::Registry;
+use crate::registry::{Claim, Registry};
 use crate::slot::Slots;
 use crate::tag::{self, ProtocolTag};
 use crate::timer::{Pending, Timer, TimerRef};
@@ -540,6 +540,27 @@ impl Handle {
         self.shared.registry.get(name)
     }
 
+    /// The live actor registered under `name`, or else `make()` spawned and
+    /// registered under `name` in one step: concurrent callers all get the
+    /// same pid, and only the one that spawns runs `make` (once).
+    ///
+    /// An actor that is exiting is never returned, even if its name is still
+    /// registered. While one caller runs `make`, the others wait for it (like
+    /// `OnceLock::get_or_init`), [`whereis`](Handle::whereis) says `None` and
+    /// [`register`](Handle::register) says [`Error::NameTaken`]; so `make`
+    /// should be quick, and must not wait for a `whereis_or_spawn` of another
+    /// name whose `make` waits for this one. If `make` panics, nothing is
+    /// registered and the panic propagates; a waiting caller then takes over.
+    /// After shutdown has begun, returns [`Pid::NONE`] (sends to it fail).
+    ///
+    /// # Panics
+    ///
+    /// If `make` itself calls `whereis_or_spawn` with the same name (it would
+    /// otherwise wait for itself forever), or if `make` panics.
+    pub fn whereis_or_spawn<A: Actor>(&self, name: &str, make: impl FnOnce() -> A) -> Pid {
+        self.shared.whereis_or_spawn(name, || Box::new(make()))
+    }
+
     /// Runs `f` on the blocking pool, off the workers, then sends its result as
     /// a `Result<T, BlockingPanic>` with `tag` to `reply_to`.
     pub fn spawn_blocking<T, F>(&self, reply_to: Pid, tag: u64, f: F) -> Result<(), Error>
@@ -970,6 +991,42 @@ impl Shared {
         self.registry.insert(name.clone(), pid)?;
         r.extra().names.push(name);
         Ok(())
+    }
+
+    fn whereis_or_spawn(&self, name: &str, make: impl FnOnce() -> Box<dyn Actor>) -> Pid {
+        let alive = |pid| {
+            self.slots
+                .with(pid, |c| !c.mailbox.is_closed())
+                .unwrap_or(false)
+        };
+        if let Claim::Found(pid) = self.registry.claim(name, alive) {
+            return pid;
+        }
+        // Settles the claim with nothing if `make` (or the spawn) unwinds.
+        struct Unclaim<'a>(&'a Registry, &'a str);
+        impl Drop for Unclaim<'_> {
+            fn drop(&mut self) {
+                self.0.settle(self.1, None);
+            }
+        }
+        let unclaim = Unclaim(&self.registry, name);
+        if self.closing.load(Ordering::SeqCst) {
+            return Pid::NONE; // `unclaim` settles
+        }
+        let (pid, _) = self.spawn(make(), SpawnOptions::default());
+        // Same lock order as `register`: the actor's relations, then the
+        // registry. A name added before `dead` is cleaned up by its exit; an
+        // actor already dead is not registered (its pid is still returned:
+        // it was this call's, and any pid may be stale by the time it is used).
+        if let Some(cell) = self.slots.get(pid) {
+            let mut r = lock(&cell.relations);
+            if !r.dead {
+                std::mem::forget(unclaim);
+                self.registry.settle(name, Some(pid));
+                r.extra().names.push(name.to_owned());
+            }
+        }
+        pid
     }
 
     fn unregister(&self, name: &str) -> Option<Pid> {

@@ -726,3 +726,171 @@ fn unlink_stops_exit_propagation() {
     assert_eq!(recv(&rx), "down, still alive");
     assert!(h.is_alive(me));
 }
+
+#[test]
+fn whereis_or_spawn_finds_or_starts_and_registers() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (tx, rx) = pair::<u32>();
+    let a = h.whereis_or_spawn("svc", move || {
+        actor_core::from_fn(move |_c: &mut Context<'_>, m: Message| {
+            tx.send(m.downcast().unwrap()).unwrap();
+        })
+    });
+    assert_eq!(h.whereis("svc"), Some(a));
+    let b = h.whereis_or_spawn(
+        "svc",
+        || -> actor_core::FnActor<fn(&mut Context<'_>, Message)> {
+            panic!("make must not run while a live actor holds the name")
+        },
+    );
+    assert_eq!(a, b);
+    h.tell(b, 5u32).unwrap();
+    assert_eq!(recv(&rx), 5);
+    assert_eq!(
+        h.register("svc", h.spawn_fn(|_c, _m| {})),
+        Err(Error::NameTaken("svc".into()))
+    );
+}
+
+/// Parks the actor in its `stopped` hook until released: its mailbox is
+/// closed, but its name is still registered (names go after the hook).
+struct SlowStop {
+    in_stop: Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+}
+
+impl Actor for SlowStop {
+    fn handle(&mut self, ctx: &mut Context<'_>, _msg: Message) {
+        ctx.stop(ExitReason::Normal);
+    }
+    fn stopped(&mut self, _ctx: &mut Context<'_>, _reason: &ExitReason) {
+        self.in_stop.send(()).unwrap();
+        self.release
+            .recv_timeout(common::HANG)
+            .expect("the test releases the stop hook");
+    }
+}
+
+#[test]
+fn whereis_or_spawn_never_returns_an_exiting_actor() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (mon, downs) = probe(&h);
+    let (in_stop, stopping) = pair();
+    let (release, release_rx) = pair();
+    let (old, _) = h.spawn_opts(
+        SlowStop {
+            in_stop,
+            release: release_rx,
+        },
+        SpawnOptions::new().monitor(mon),
+    );
+    h.register("svc", old).unwrap();
+    h.send(old, 1, ()).unwrap();
+    recv(&stopping);
+    assert_eq!(
+        h.whereis("svc"),
+        Some(old),
+        "still registered while exiting"
+    );
+    assert!(!h.is_alive(old));
+    let new = h.whereis_or_spawn("svc", || actor_core::from_fn(|_c, _m| {}));
+    assert_ne!(new, old);
+    assert!(h.is_alive(new));
+    assert_eq!(h.whereis("svc"), Some(new));
+    // The old actor's exit cleanup must not drop its successor's name.
+    release.send(()).unwrap();
+    assert_eq!(recv(&downs).downcast::<Down>().unwrap().pid, old);
+    assert_eq!(h.whereis("svc"), Some(new));
+    // And the successor's own exit removes it.
+    let (tx, rx) = pair::<Message>();
+    let watcher = h.spawn_fn(move |ctx, m| {
+        if m.tag() == 1 {
+            ctx.monitor(m.downcast::<Pid>().unwrap());
+            ctx.exit(new, ExitReason::Custom("bye".into()));
+        } else {
+            tx.send(m).unwrap();
+        }
+    });
+    h.send(watcher, 1, new).unwrap();
+    assert_eq!(recv(&rx).tag(), tag::DOWN);
+    assert_eq!(h.whereis("svc"), None);
+}
+
+#[test]
+fn whereis_or_spawn_survives_a_panicking_make_and_refuses_recursion() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let boom = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        h.whereis_or_spawn(
+            "svc",
+            || -> actor_core::FnActor<fn(&mut Context<'_>, Message)> { panic!("boom") },
+        )
+    }));
+    assert!(boom.is_err());
+    assert_eq!(h.whereis("svc"), None, "nothing registered after a panic");
+    let h2 = h.clone();
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        h.whereis_or_spawn("svc", || {
+            h2.whereis_or_spawn("svc", || actor_core::from_fn(|_c, _m| {}));
+            actor_core::from_fn(|_c, _m| {})
+        })
+    }));
+    let msg = again.unwrap_err();
+    let msg = actor_core::panic_message(&*msg);
+    assert!(msg.contains("called again from its own `make`"), "{msg}");
+    assert_eq!(h.actor_count(), 0);
+    let p = h.whereis_or_spawn("svc", || actor_core::from_fn(|_c, _m| {}));
+    assert_eq!(h.whereis("svc"), Some(p));
+}
+
+#[test]
+fn whereis_or_spawn_racing_threads_agree_and_spawn_once_per_name() {
+    const THREADS: usize = 8;
+    const NAMES: usize = 100;
+    let rt = rt(2);
+    let h = rt.handle();
+    let made: Arc<Vec<AtomicUsize>> = Arc::new((0..NAMES).map(|_| AtomicUsize::new(0)).collect());
+    let ready = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (h, made, ready) = (h.clone(), Arc::clone(&made), Arc::clone(&ready));
+            std::thread::spawn(move || {
+                // Start together, so the threads collide on the same names.
+                ready.fetch_add(1, Ordering::SeqCst);
+                let deadline = std::time::Instant::now() + common::HANG;
+                while ready.load(Ordering::SeqCst) != THREADS {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "racers never all started"
+                    );
+                    std::thread::yield_now();
+                }
+                (0..NAMES)
+                    .map(|i| if t % 2 == 0 { i } else { NAMES - 1 - i })
+                    .map(|i| {
+                        let made = Arc::clone(&made);
+                        let pid = h.whereis_or_spawn(&format!("n{i}"), move || {
+                            made[i].fetch_add(1, Ordering::SeqCst);
+                            actor_core::from_fn(|_c, _m| {})
+                        });
+                        (i, pid)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut seen: Vec<Option<Pid>> = vec![None; NAMES];
+    for t in threads {
+        for (i, pid) in t.join().unwrap() {
+            assert_ne!(pid, Pid::NONE);
+            assert_eq!(*seen[i].get_or_insert(pid), pid, "callers disagree on n{i}");
+        }
+    }
+    for (i, pid) in seen.iter().enumerate() {
+        assert_eq!(made[i].load(Ordering::SeqCst), 1, "make ran once for n{i}");
+        assert_eq!(h.whereis(&format!("n{i}")), *pid);
+    }
+    assert_eq!(h.actor_count(), NAMES, "exactly one actor per name");
+}
