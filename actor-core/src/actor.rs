@@ -133,6 +133,11 @@ impl Context<'_> {
         self.handle.send(pid, tag, payload)
     }
 
+    /// Sends `payload` with the user tag [`tag::TELL`](crate::tag::TELL) (see [`Handle::tell`]).
+    pub fn tell<T: Any + Send>(&self, pid: Pid, payload: T) -> Result<(), SendError> {
+        self.handle.tell(pid, payload)
+    }
+
     /// Stops this actor with `reason` once the current callback returns.
     ///
     /// Links and monitors see `reason` exactly as they would see a caught

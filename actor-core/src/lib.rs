@@ -13,9 +13,15 @@
 //!   there is no work, so idle actors cost no CPU.
 //! - **Tags.** A message is a `u64` tag plus a payload of any `Send` type, read
 //!   back with a checked [`Message::downcast`]. Tags at the top of the range are
-//!   reserved ([`tag`]): exit signals, WebSocket events for protocol bridges
-//!   ([`ReservedTag`]), monitor notifications, timeouts. User sends with a
-//!   reserved tag are refused. System signals jump the user queue.
+//!   reserved ([`tag`]): exit signals, monitor notifications, timeouts, and
+//!   four [`ProtocolTag`]s that only a [`Port`] (the capability
+//!   [`Handle::spawn_with_port`] returns) can deliver, so a protocol bridge's
+//!   events cannot be forged. User sends with a reserved tag are refused.
+//!   [`Handle::tell`] sends with the user tag [`tag::TELL`] for receivers that
+//!   dispatch on the payload's type. System signals jump the user queue.
+//! - **Names.** [`Handle::register`] / [`Handle::whereis`], and
+//!   [`Handle::whereis_or_spawn`] to look up or start a named actor in one
+//!   step, without a race between two callers.
 //! - **Pids.** A [`Pid`] is a slot plus a generation: a send to an exited actor
 //!   fails with the message handed back and never reaches a successor.
 //! - **Failure.** A panic in a handler is caught and becomes the actor's
@@ -30,8 +36,8 @@
 //!   receive timeouts; blocking work goes to [`Handle::spawn_blocking`].
 //!
 //! What it deliberately does not do: async/await, I/O, networking (it knows
-//! nothing of WebSocket or HTTP; ws-server bridges those in with the reserved
-//! tags), distribution across machines, pre-empting a handler that never returns.
+//! nothing of WebSocket or HTTP; ws-server bridges those in through ports),
+//! distribution across machines, pre-empting a handler that never returns.
 //!
 //! # Example: a supervised worker pool
 //!
@@ -107,10 +113,10 @@ pub use exit::{panic_message, Down, Exit, ExitReason, MonitorRef, Timeout};
 pub use message::Message;
 pub use pid::Pid;
 pub use runtime::{
-    Builder, Driver, Error, Handle, Runtime, SendError, SpawnOptions, DROP_SHUTDOWN_TIMEOUT,
+    Builder, Driver, Error, Handle, Port, Runtime, SendError, SpawnOptions, DROP_SHUTDOWN_TIMEOUT,
 };
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor, WhichChildren, INTENSITY_REACHED};
-pub use tag::ReservedTag;
+pub use tag::ProtocolTag;
 pub use timer::TimerRef;
 
 /// The README's example, compiled and run as a doctest.

@@ -8,9 +8,9 @@ use crate::link::Relations;
 use crate::mailbox::{Mailbox, Signal};
 use crate::message::Message;
 use crate::pid::Pid;
-use crate::registry::Registry;
+use crate::registry::{Claim, Registry};
 use crate::slot::Slots;
-use crate::tag::{self, ReservedTag};
+use crate::tag::{self, ProtocolTag};
 use crate::timer::{Pending, Timer, TimerRef};
 use crate::worker;
 use crossbeam_deque::{Injector, Stealer, Worker};
@@ -422,6 +422,23 @@ impl Handle {
         self.shared.spawn(Box::new(actor), opts)
     }
 
+    /// Spawns with options and returns the new actor's [`Port`]: the only way
+    /// to deliver [`ProtocolTag`] messages to it (see [`Port`]), plus the
+    /// monitor ref if asked. After shutdown has begun the port's pid is
+    /// [`Pid::NONE`] and its sends fail like sends to an exited actor.
+    pub fn spawn_with_port<A: Actor>(
+        &self,
+        actor: A,
+        opts: SpawnOptions,
+    ) -> (Port, Option<MonitorRef>) {
+        let (pid, monitor) = self.shared.spawn(Box::new(actor), opts);
+        let port = Port {
+            shared: Arc::clone(&self.shared),
+            pid,
+        };
+        (port, monitor)
+    }
+
     /// Spawns an actor linked to `to` (usually the calling actor).
     pub fn spawn_link<A: Actor>(&self, to: Pid, actor: A) -> Pid {
         self.spawn_opts(actor, SpawnOptions::new().link(to)).0
@@ -445,16 +462,12 @@ impl Handle {
         self.shared.send_msg(pid, msg)
     }
 
-    /// Sends with one of the reserved tags open to protocol bridges (for
-    /// protocol bridges such as ws-server; see [`ReservedTag`]). Ordered with
-    /// the actor's other user messages.
-    pub fn send_reserved<T: Any + Send>(
-        &self,
-        pid: Pid,
-        tag: ReservedTag,
-        payload: T,
-    ) -> Result<(), SendError> {
-        self.shared.send_msg(pid, Message::new(tag.tag(), payload))
+    /// Sends `payload` with the user tag [`tag::TELL`]: for receivers that
+    /// dispatch on the payload's type ([`Message::downcast`] / [`Message::is`])
+    /// rather than on a hand-picked tag. Refused, with the message handed
+    /// back, if the actor has exited.
+    pub fn tell<T: Any + Send>(&self, pid: Pid, payload: T) -> Result<(), SendError> {
+        self.shared.send_msg(pid, Message::new(tag::TELL, payload))
     }
 
     /// Sends an exit signal to `pid` from outside any actor (`from` is
@@ -527,6 +540,27 @@ impl Handle {
         self.shared.registry.get(name)
     }
 
+    /// The live actor registered under `name`, or else `make()` spawned and
+    /// registered under `name` in one step: concurrent callers all get the
+    /// same pid, and only the one that spawns runs `make` (once).
+    ///
+    /// An actor that is exiting is never returned, even if its name is still
+    /// registered. While one caller runs `make`, the others wait for it (like
+    /// `OnceLock::get_or_init`), [`whereis`](Handle::whereis) says `None` and
+    /// [`register`](Handle::register) says [`Error::NameTaken`]; so `make`
+    /// should be quick, and must not wait for a `whereis_or_spawn` of another
+    /// name whose `make` waits for this one. If `make` panics, nothing is
+    /// registered and the panic propagates; a waiting caller then takes over.
+    /// After shutdown has begun, returns [`Pid::NONE`] (sends to it fail).
+    ///
+    /// # Panics
+    ///
+    /// If `make` itself calls `whereis_or_spawn` with the same name (it would
+    /// otherwise wait for itself forever), or if `make` panics.
+    pub fn whereis_or_spawn<A: Actor>(&self, name: &str, make: impl FnOnce() -> A) -> Pid {
+        self.shared.whereis_or_spawn(name, || Box::new(make()))
+    }
+
     /// Runs `f` on the blocking pool, off the workers, then sends its result as
     /// a `Result<T, BlockingPanic>` with `tag` to `reply_to`.
     pub fn spawn_blocking<T, F>(&self, reply_to: Pid, tag: u64, f: F) -> Result<(), Error>
@@ -563,6 +597,46 @@ impl Handle {
     #[must_use]
     pub fn worker_count(&self) -> usize {
         self.shared.stealers.len()
+    }
+}
+
+/// The capability a protocol bridge holds to deliver [`ProtocolTag`]
+/// messages to one actor; whoever spawned the actor (with
+/// [`Handle::spawn_with_port`]) decides who else gets it.
+///
+/// Protocol tags are reserved, so no user send can forge them: an actor can
+/// trust that such a message came through its port. Port sends are ordered
+/// with the actor's other user messages and cost exactly what
+/// [`Handle::send`] does (cloning a port is one reference count).
+#[derive(Clone)]
+pub struct Port {
+    shared: Arc<Shared>,
+    pid: Pid,
+}
+
+impl fmt::Debug for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Port")
+            .field("runtime", &self.shared.id)
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+impl Port {
+    /// The actor this port delivers to.
+    #[must_use]
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Delivers `payload` with protocol tag `tag` to the port's actor.
+    /// Refused, with the message handed back, if the actor has exited (or was
+    /// never spawned because the runtime was shutting down).
+    #[inline]
+    pub fn send<T: Any + Send>(&self, tag: ProtocolTag, payload: T) -> Result<(), SendError> {
+        self.shared
+            .send_msg(self.pid, Message::new(tag.tag(), payload))
     }
 }
 
@@ -917,6 +991,42 @@ impl Shared {
         self.registry.insert(name.clone(), pid)?;
         r.extra().names.push(name);
         Ok(())
+    }
+
+    fn whereis_or_spawn(&self, name: &str, make: impl FnOnce() -> Box<dyn Actor>) -> Pid {
+        let alive = |pid| {
+            self.slots
+                .with(pid, |c| !c.mailbox.is_closed())
+                .unwrap_or(false)
+        };
+        if let Claim::Found(pid) = self.registry.claim(name, alive) {
+            return pid;
+        }
+        // Settles the claim with nothing if `make` (or the spawn) unwinds.
+        struct Unclaim<'a>(&'a Registry, &'a str);
+        impl Drop for Unclaim<'_> {
+            fn drop(&mut self) {
+                self.0.settle(self.1, None);
+            }
+        }
+        let unclaim = Unclaim(&self.registry, name);
+        if self.closing.load(Ordering::SeqCst) {
+            return Pid::NONE; // `unclaim` settles
+        }
+        let (pid, _) = self.spawn(make(), SpawnOptions::default());
+        // Same lock order as `register`: the actor's relations, then the
+        // registry. A name added before `dead` is cleaned up by its exit; an
+        // actor already dead is not registered (its pid is still returned:
+        // it was this call's, and any pid may be stale by the time it is used).
+        if let Some(cell) = self.slots.get(pid) {
+            let mut r = lock(&cell.relations);
+            if !r.dead {
+                std::mem::forget(unclaim);
+                self.registry.settle(name, Some(pid));
+                r.extra().names.push(name.to_owned());
+            }
+        }
+        pid
     }
 
     fn unregister(&self, name: &str) -> Option<Pid> {

@@ -3,10 +3,10 @@
 mod common;
 
 use actor_core::{
-    tag, Actor, Context, Down, Error, Exit, ExitReason, Message, Pid, ReservedTag, Runtime,
+    tag, Actor, Context, Down, Error, Exit, ExitReason, Message, Pid, Port, ProtocolTag, Runtime,
     SendError, SpawnOptions, Timeout,
 };
-use common::{pair, probe, recv, rt, trapping_probe};
+use common::{pair, probe, recv, rt, trapping_probe, wait_until};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -59,16 +59,26 @@ fn trait_actor_runs_hooks_and_stops_with_reason() {
     assert!(!h.is_alive(pid));
 }
 
+/// The protocol tags, as a bridge would name them.
+const P0: ProtocolTag = ProtocolTag::new(0);
+const P1: ProtocolTag = ProtocolTag::new(1);
+const P2: ProtocolTag = ProtocolTag::new(2);
+const P3: ProtocolTag = ProtocolTag::new(3);
+
 #[test]
 fn reserved_tags_are_refused_with_the_message() {
     let rt = rt(1);
     let h = rt.handle();
-    let (pid, rx) = probe(&h);
+    let (pid, _rx) = probe(&h);
     for t in [
         tag::EXIT,
-        tag::WS_TEXT,
+        P0.tag(),
+        P1.tag(),
+        P2.tag(),
+        P3.tag(),
         tag::DOWN,
         tag::TIMEOUT,
+        tag::SUPERVISOR,
         tag::LOWEST_RESERVED,
     ] {
         match h.send(pid, t, 5u8) {
@@ -78,28 +88,137 @@ fn reserved_tags_are_refused_with_the_message() {
             }
             other => panic!("expected ReservedTag, got {other:?}"),
         }
+        assert!(matches!(
+            h.send_message(pid, Message::new(t, ())),
+            Err(SendError::ReservedTag(_))
+        ));
+        assert!(matches!(
+            h.send_after(pid, Duration::ZERO, t, ()),
+            Err(SendError::ReservedTag(_))
+        ));
+        assert_eq!(h.spawn_blocking(pid, t, || ()), Err(Error::ReservedTag(t)));
     }
-    assert!(matches!(
-        h.send_after(pid, Duration::ZERO, tag::EXIT, ()),
-        Err(SendError::ReservedTag(_))
-    ));
-    assert_eq!(
-        h.spawn_blocking(pid, tag::DOWN, || ()),
-        Err(Error::ReservedTag(tag::DOWN))
+}
+
+#[test]
+fn handlers_cannot_send_protocol_tags_either() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let (target, target_rx) = probe(&h);
+    let (tx, rx) = pair::<Vec<bool>>();
+    let sender = h.spawn_fn(move |ctx, _m| {
+        let refused = [P0, P1, P2, P3]
+            .iter()
+            .map(|p| {
+                let by_send = matches!(
+                    ctx.send(target, p.tag(), ()),
+                    Err(SendError::ReservedTag(_))
+                );
+                let by_timer = matches!(
+                    ctx.send_after(target, Duration::ZERO, p.tag(), ()),
+                    Err(SendError::ReservedTag(_))
+                );
+                by_send && by_timer
+            })
+            .collect();
+        tx.send(refused).unwrap();
+    });
+    h.send(sender, 1, ()).unwrap();
+    assert_eq!(recv(&rx), [true; 4]);
+    // Nothing reached the target: the next thing it gets is this marker.
+    h.send(target, 2, ()).unwrap();
+    assert_eq!(recv(&target_rx).tag(), 2);
+}
+
+#[test]
+fn port_delivers_protocol_tags_in_order_with_user_messages() {
+    fn shareable<T: Clone + Send + Sync + std::fmt::Debug + 'static>(_: &T) {}
+    let rt = rt(2);
+    let h = rt.handle();
+    let (tx, rx) = pair::<Message>();
+    let (port, monitor) = h.spawn_with_port(
+        actor_core::from_fn(move |_ctx: &mut Context<'_>, m: Message| {
+            tx.send(m).unwrap();
+        }),
+        SpawnOptions::new(),
     );
-    // The bridge API delivers the WebSocket tags, in order with user messages.
-    h.send(pid, 1, ()).unwrap();
-    h.send_reserved(pid, ReservedTag::WsConnect, ()).unwrap();
-    h.send_reserved(pid, ReservedTag::WsText, String::from("hi"))
-        .unwrap();
-    h.send_reserved(pid, ReservedTag::WsBinary, vec![1u8])
-        .unwrap();
-    h.send_reserved(pid, ReservedTag::WsDisconnect, ()).unwrap();
-    let tags: Vec<u64> = (0..5).map(|_| recv(&rx).tag()).collect();
+    assert!(monitor.is_none());
+    shareable(&port);
+    assert!(format!("{port:?}").contains("pid"));
+    let pid = port.pid();
+    assert!(h.is_alive(pid));
+    // From another thread, through a clone: the capability travels.
+    let p2: Port = port.clone();
+    std::thread::spawn(move || {
+        h.send(pid, 1, ()).unwrap();
+        p2.send(P3, ()).unwrap();
+        p2.send(P0, String::from("hi")).unwrap();
+        h.send(pid, 2, ()).unwrap();
+        p2.send(P1, vec![1u8]).unwrap();
+        p2.send(P2, ()).unwrap();
+    })
+    .join()
+    .unwrap();
+    let got: Vec<Message> = (0..6).map(|_| recv(&rx)).collect();
+    let tags: Vec<u64> = got.iter().map(Message::tag).collect();
     assert_eq!(
         tags,
-        [1, u64::MAX - 4, u64::MAX - 1, u64::MAX - 2, u64::MAX - 3]
+        [1, u64::MAX - 4, u64::MAX - 1, 2, u64::MAX - 2, u64::MAX - 3]
     );
+    assert_eq!(
+        got[2].downcast_ref::<String>().map(String::as_str),
+        Some("hi")
+    );
+}
+
+#[test]
+fn port_of_an_exited_actor_hands_the_message_back() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let (watcher, downs) = probe(&h);
+    let (port, _) = h.spawn_with_port(
+        actor_core::from_fn(|ctx: &mut Context<'_>, _m: Message| ctx.stop(ExitReason::Normal)),
+        SpawnOptions::new().monitor(watcher),
+    );
+    port.send(P0, ()).unwrap();
+    assert_eq!(recv(&downs).tag(), tag::DOWN);
+    match port.send(P1, 7u32) {
+        Err(SendError::NoProc(m)) => {
+            assert_eq!(m.tag(), P1.tag());
+            assert_eq!(m.downcast::<u32>().unwrap(), 7);
+        }
+        other => panic!("expected NoProc, got {other:?}"),
+    }
+}
+
+#[test]
+fn tell_sends_typed_messages_with_the_tell_tag() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (tx, rx) = pair::<String>();
+    let receiver = h.spawn_fn(move |_ctx, m| {
+        assert_eq!(m.tag(), tag::TELL);
+        let out = if m.is::<u32>() {
+            format!("u32 {}", m.downcast::<u32>().unwrap())
+        } else {
+            match m.downcast::<&'static str>() {
+                Ok(s) => format!("str {s}"),
+                Err(m) => format!("other {}", m.tag()),
+            }
+        };
+        tx.send(out).unwrap();
+    });
+    let forwarder = h.spawn_fn(move |ctx, m| {
+        let n: u32 = m.downcast().unwrap();
+        ctx.tell(receiver, n + 1).unwrap();
+    });
+    h.tell(receiver, 7u32).unwrap();
+    h.tell(receiver, "hi").unwrap();
+    h.tell(forwarder, 41u32).unwrap();
+    assert_eq!(recv(&rx), "u32 7");
+    assert_eq!(recv(&rx), "str hi");
+    assert_eq!(recv(&rx), "u32 42");
+    assert!(!tag::is_reserved(tag::TELL));
 }
 
 #[test]
@@ -399,9 +518,7 @@ fn monitor_of_dead_pid_gives_noproc_and_demonitor_suppresses_down() {
     let target = h.spawn_fn(|_c, _m| {});
     let gone = h.spawn_fn(|c, _m| c.stop(ExitReason::Normal));
     h.send(gone, 1, ()).unwrap();
-    while h.is_alive(gone) {
-        std::thread::yield_now();
-    }
+    wait_until("the stopped actor is gone", || !h.is_alive(gone));
     let watcher = h.spawn_fn(move |ctx, m| {
         if m.tag() == 1 {
             let (target, gone): (Pid, Pid) = m.downcast().unwrap();
@@ -493,7 +610,10 @@ fn receive_timeout_fires_when_idle_and_can_be_turned_off() {
     h.send(pid, 1, ()).unwrap();
     assert_eq!(recv(&rx), 1);
     assert_eq!(recv(&rx), tag::TIMEOUT);
-    h.send(pid, 2, ()).unwrap();
+    // The marker comes ten timeout periods later, from the runtime's own
+    // timer: a second timeout would have arrived first.
+    h.send_after(pid, Duration::from_millis(100), 2, ())
+        .unwrap();
     assert_eq!(recv(&rx), 2, "no second timeout once turned off");
 }
 
@@ -562,9 +682,7 @@ fn link_to_dead_actor_delivers_noproc_exit() {
     let (tx, rx) = pair::<Exit>();
     let gone = h.spawn_fn(|c, _m| c.stop(ExitReason::Normal));
     h.send(gone, 1, ()).unwrap();
-    while h.is_alive(gone) {
-        std::thread::yield_now();
-    }
+    wait_until("the stopped actor is gone", || !h.is_alive(gone));
     let me = h.spawn_opts(
         actor_core::from_fn(move |ctx: &mut Context<'_>, m: Message| {
             if m.tag() == 1 {
@@ -606,4 +724,167 @@ fn unlink_stops_exit_propagation() {
     h.send(me, 1, target).unwrap();
     assert_eq!(recv(&rx), "down, still alive");
     assert!(h.is_alive(me));
+}
+
+#[test]
+fn whereis_or_spawn_finds_or_starts_and_registers() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (tx, rx) = pair::<u32>();
+    let a = h.whereis_or_spawn("svc", move || {
+        actor_core::from_fn(move |_c: &mut Context<'_>, m: Message| {
+            tx.send(m.downcast().unwrap()).unwrap();
+        })
+    });
+    assert_eq!(h.whereis("svc"), Some(a));
+    let b = h.whereis_or_spawn(
+        "svc",
+        || -> actor_core::FnActor<fn(&mut Context<'_>, Message)> {
+            panic!("make must not run while a live actor holds the name")
+        },
+    );
+    assert_eq!(a, b);
+    h.tell(b, 5u32).unwrap();
+    assert_eq!(recv(&rx), 5);
+    assert_eq!(
+        h.register("svc", h.spawn_fn(|_c, _m| {})),
+        Err(Error::NameTaken("svc".into()))
+    );
+}
+
+/// Parks the actor in its `stopped` hook until released: its mailbox is
+/// closed, but its name is still registered (names go after the hook).
+struct SlowStop {
+    in_stop: Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+}
+
+impl Actor for SlowStop {
+    fn handle(&mut self, ctx: &mut Context<'_>, _msg: Message) {
+        ctx.stop(ExitReason::Normal);
+    }
+    fn stopped(&mut self, _ctx: &mut Context<'_>, _reason: &ExitReason) {
+        self.in_stop.send(()).unwrap();
+        self.release
+            .recv_timeout(common::HANG)
+            .expect("the test releases the stop hook");
+    }
+}
+
+#[test]
+fn whereis_or_spawn_never_returns_an_exiting_actor() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let (mon, downs) = probe(&h);
+    let (in_stop, stopping) = pair();
+    let (release, release_rx) = pair();
+    let (old, _) = h.spawn_opts(
+        SlowStop {
+            in_stop,
+            release: release_rx,
+        },
+        SpawnOptions::new().monitor(mon),
+    );
+    h.register("svc", old).unwrap();
+    h.send(old, 1, ()).unwrap();
+    recv(&stopping);
+    assert_eq!(
+        h.whereis("svc"),
+        Some(old),
+        "still registered while exiting"
+    );
+    assert!(!h.is_alive(old));
+    let new = h.whereis_or_spawn("svc", || actor_core::from_fn(|_c, _m| {}));
+    assert_ne!(new, old);
+    assert!(h.is_alive(new));
+    assert_eq!(h.whereis("svc"), Some(new));
+    // The old actor's exit cleanup must not drop its successor's name.
+    release.send(()).unwrap();
+    assert_eq!(recv(&downs).downcast::<Down>().unwrap().pid, old);
+    assert_eq!(h.whereis("svc"), Some(new));
+    // And the successor's own exit removes it.
+    let (tx, rx) = pair::<Message>();
+    let watcher = h.spawn_fn(move |ctx, m| {
+        if m.tag() == 1 {
+            ctx.monitor(m.downcast::<Pid>().unwrap());
+            ctx.exit(new, ExitReason::Custom("bye".into()));
+        } else {
+            tx.send(m).unwrap();
+        }
+    });
+    h.send(watcher, 1, new).unwrap();
+    assert_eq!(recv(&rx).tag(), tag::DOWN);
+    assert_eq!(h.whereis("svc"), None);
+}
+
+#[test]
+fn whereis_or_spawn_survives_a_panicking_make_and_refuses_recursion() {
+    let rt = rt(1);
+    let h = rt.handle();
+    let boom = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        h.whereis_or_spawn(
+            "svc",
+            || -> actor_core::FnActor<fn(&mut Context<'_>, Message)> { panic!("boom") },
+        )
+    }));
+    assert!(boom.is_err());
+    assert_eq!(h.whereis("svc"), None, "nothing registered after a panic");
+    let h2 = h.clone();
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        h.whereis_or_spawn("svc", || {
+            h2.whereis_or_spawn("svc", || actor_core::from_fn(|_c, _m| {}));
+            actor_core::from_fn(|_c, _m| {})
+        })
+    }));
+    let msg = again.unwrap_err();
+    let msg = actor_core::panic_message(&*msg);
+    assert!(msg.contains("called again from its own `make`"), "{msg}");
+    assert_eq!(h.actor_count(), 0);
+    let p = h.whereis_or_spawn("svc", || actor_core::from_fn(|_c, _m| {}));
+    assert_eq!(h.whereis("svc"), Some(p));
+}
+
+#[test]
+fn whereis_or_spawn_racing_threads_agree_and_spawn_once_per_name() {
+    const THREADS: usize = 8;
+    const NAMES: usize = 100;
+    let rt = rt(2);
+    let h = rt.handle();
+    let made: Arc<Vec<AtomicUsize>> = Arc::new((0..NAMES).map(|_| AtomicUsize::new(0)).collect());
+    let ready = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (h, made, ready) = (h.clone(), Arc::clone(&made), Arc::clone(&ready));
+            std::thread::spawn(move || {
+                // Start together, so the threads collide on the same names.
+                ready.fetch_add(1, Ordering::SeqCst);
+                wait_until("every racer is ready", || {
+                    ready.load(Ordering::SeqCst) == THREADS
+                });
+                (0..NAMES)
+                    .map(|i| if t % 2 == 0 { i } else { NAMES - 1 - i })
+                    .map(|i| {
+                        let made = Arc::clone(&made);
+                        let pid = h.whereis_or_spawn(&format!("n{i}"), move || {
+                            made[i].fetch_add(1, Ordering::SeqCst);
+                            actor_core::from_fn(|_c, _m| {})
+                        });
+                        (i, pid)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut seen: Vec<Option<Pid>> = vec![None; NAMES];
+    for t in threads {
+        for (i, pid) in t.join().unwrap() {
+            assert_ne!(pid, Pid::NONE);
+            assert_eq!(*seen[i].get_or_insert(pid), pid, "callers disagree on n{i}");
+        }
+    }
+    for (i, pid) in seen.iter().enumerate() {
+        assert_eq!(made[i].load(Ordering::SeqCst), 1, "make ran once for n{i}");
+        assert_eq!(h.whereis(&format!("n{i}")), *pid);
+    }
+    assert_eq!(h.actor_count(), NAMES, "exactly one actor per name");
 }

@@ -1,6 +1,8 @@
 //! `cargo xtask ci`: every check, in order, stopping at the first failure.
 
 use crate::{autobahn, fuzz, interop, layering, step};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Instant;
 
 pub(crate) fn run() -> Result<(), String> {
@@ -18,6 +20,7 @@ pub(crate) fn run() -> Result<(), String> {
         ]),
     )?;
     step::run("test", step::cargo(&["test", "--workspace"]))?;
+    step::run("loom", loom())?;
     let mut doc = step::cargo(&["doc", "--workspace", "--no-deps"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");
     step::run("doc", doc)?;
@@ -35,4 +38,22 @@ pub(crate) fn run() -> Result<(), String> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// actor-core's loom models (mailbox state machine, idle protocol). They need
+/// `--cfg loom`, which would invalidate the main build cache, so they build
+/// in `<target>/loom`, `<target>` being `CARGO_TARGET_DIR` or `target/`.
+fn loom() -> Command {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        // Relative: against the workspace root, where every step's cargo runs.
+        .map(|t| step::root().join(t))
+        .unwrap_or_else(|| step::root().join("target"));
+    let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+    flags.push_str(if flags.is_empty() { "" } else { " " });
+    flags.push_str("--cfg loom");
+    let mut cmd = step::cargo(&["test", "-p", "actor-core", "--release", "--test", "loom"]);
+    cmd.env("RUSTFLAGS", flags)
+        .env("CARGO_TARGET_DIR", target.join("loom"));
+    cmd
 }

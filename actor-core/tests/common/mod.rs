@@ -42,6 +42,18 @@ pub(crate) fn trapping_probe(h: &Handle) -> (Pid, Receiver<Message>) {
     (pid.0, rx)
 }
 
+/// Polls `cond` until it holds; panics naming `what` if it has not within [`HANG`].
+pub(crate) fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + HANG;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
 pub(crate) fn pair<T>() -> (Sender<T>, Receiver<T>) {
     channel()
 }
