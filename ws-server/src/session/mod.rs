@@ -11,7 +11,6 @@
 //! ws-handshake decide every protocol rule. Tested with a fake clock below.
 
 use std::collections::VecDeque;
-use std::io::{self, Write};
 use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,24 +18,24 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use ws_codec::{CloseCode, Event, Utf8Bytes};
 
-use crate::config::{Backpressure, Settings};
+use crate::config::Settings;
 use crate::error::Error;
-use crate::write::{write_chunks, write_queue};
 
 mod flow;
 mod head;
+mod live;
+mod output;
+mod sends;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use flow::Flow;
 use head::{parse_head, unavailable, upgrade_response, Head};
 pub(crate) use head::{ConnectMsg, Decision};
+use live::Live;
 
 /// Least time an HTTP answer gets to be written.
 const MIN_ANSWER_TIME: Duration = Duration::from_millis(100);
-
-/// Most frames one write takes from the codec at a time (on the stack).
-const WRITE_CHUNKS: usize = 16;
 
 /// A message for the connection's actor.
 #[derive(Debug)]
@@ -57,17 +56,6 @@ pub(crate) struct End {
     pub(crate) how: Shutdown,
     /// The code and reason for `on_close`: `None` if never upgraded.
     pub(crate) close: Option<(CloseCode, String)>,
-}
-
-/// The heartbeat and idle timers of an upgraded connection.
-#[derive(Debug)]
-struct Live {
-    /// Last time a data message went either way (the idle timer).
-    last_data: Instant,
-    /// When the outstanding ping was sent, if one awaits its pong.
-    ping_sent: Option<Instant>,
-    /// When the next heartbeat ping is due.
-    next_ping: Option<Instant>,
 }
 
 /// Where the connection is in its life; each stage carries its own data.
@@ -198,28 +186,6 @@ impl Session {
         matches!(self.stage, Stage::Open(_))
     }
 
-    /// A blocking writer should drop what it holds: the session is over, or
-    /// the time for its HTTP answer is.
-    pub(crate) fn gives_up_writing(&self, now: Instant) -> bool {
-        match self.stage {
-            Stage::Done { .. } | Stage::Ended => true,
-            Stage::Answering { deadline, .. } => now >= deadline,
-            _ => false,
-        }
-    }
-
-    /// Whether anything waits to be written (or is being written).
-    pub(crate) fn has_output(&self) -> bool {
-        self.unsent > 0
-            || !self.out.is_empty()
-            || (self.is_upgraded() && self.codec.pending_transmit_bytes() > 0)
-    }
-
-    /// A write would block: the bridge waits for writability.
-    pub(crate) fn is_stalled(&self) -> bool {
-        self.stalled
-    }
-
     /// The next instant [`advance`](Self::advance) has something to do.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let mut next = None;
@@ -243,18 +209,6 @@ impl Session {
             consider(self.codec.poll_timeout());
         }
         next
-    }
-
-    fn live_deadlines(&self, live: &Live, consider: &mut impl FnMut(Option<Instant>)) {
-        if self.first_close.is_some() {
-            return;
-        }
-        let s = &self.settings;
-        consider(live.ping_sent.zip(s.pong_timeout).map(|(t, d)| t + d));
-        if live.ping_sent.is_none() {
-            consider(live.next_ping);
-        }
-        consider(s.idle_timeout.map(|d| live.last_data + d));
     }
 
     /// How the transport ends, once: after an HTTP answer is written (or its
@@ -335,16 +289,6 @@ impl Session {
         }
     }
 
-    /// A write made no progress (it would block, or timed out).
-    pub(crate) fn write_stalled(&mut self) {
-        self.stalled = true;
-    }
-
-    /// The transport is writable again.
-    pub(crate) fn writable(&mut self) {
-        self.stalled = false;
-    }
-
     /// Runs what is due at `now`: the head deadline, the heartbeat, the idle
     /// timeout, the codec's close timer, the deferred failure once `flow`
     /// has drained; messages the codec holds go to `out`.
@@ -388,93 +332,6 @@ impl Session {
             Stage::Head { .. } | Stage::Deciding { .. } => None,
         };
         self.stage = Stage::Done { close };
-    }
-
-    /// Writes what is queued to a non-blocking transport, vectored, until it
-    /// would block (then [`is_stalled`](Self::is_stalled)). The bytes written.
-    pub(crate) fn write_to(&mut self, mut w: impl Write) -> io::Result<usize> {
-        let mut total = 0;
-        let result = loop {
-            if !self.out.is_empty() {
-                match write_queue(&mut w, &mut self.out) {
-                    Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => {
-                        self.wrote(n);
-                        total += n;
-                        continue;
-                    }
-                    Err(e) => break Err(e),
-                }
-            }
-            if !self.is_upgraded() {
-                break Ok(());
-            }
-            let mut chunks: [Bytes; WRITE_CHUNKS] = Default::default();
-            let mut k = 0;
-            while k < WRITE_CHUNKS {
-                let Some(b) = self.codec.poll_transmit() else {
-                    break;
-                };
-                self.unsent += b.len();
-                chunks[k] = b;
-                k += 1;
-            }
-            if k == 0 {
-                break Ok(());
-            }
-            let result = write_chunks(&mut w, &mut chunks[..k]);
-            // What the write did not take waits in `out`, first in line.
-            self.out.extend(
-                chunks[..k]
-                    .iter_mut()
-                    .filter(|c| !c.is_empty())
-                    .map(std::mem::take),
-            );
-            match result {
-                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.wrote(n);
-                    total += n;
-                }
-                Err(e) => break Err(e),
-            }
-        };
-        if self.out.is_empty() && self.out.capacity() > 8 {
-            self.out = VecDeque::new();
-        }
-        match result {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.stalled = true;
-                Ok(total)
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(total),
-            Err(e) => Err(e),
-            Ok(()) => Ok(total),
-        }
-    }
-
-    /// Hands everything queued to a blocking writer (counted as unsent until
-    /// [`written`](Self::written)).
-    pub(crate) fn take_transmit(&mut self, batch: &mut VecDeque<Bytes>) {
-        batch.extend(self.out.drain(..));
-        if self.is_upgraded() {
-            while let Some(b) = self.codec.poll_transmit() {
-                self.unsent += b.len();
-                batch.push_back(b);
-            }
-        }
-    }
-
-    /// A blocking writer wrote `n` bytes of what it took.
-    pub(crate) fn written(&mut self, n: usize) {
-        self.wrote(n);
-    }
-
-    fn wrote(&mut self, n: usize) {
-        self.unsent = self.unsent.saturating_sub(n);
-        if n > 0 {
-            self.stalled = false;
-        }
     }
 
     // ---- inputs from the server and the actor ----
@@ -539,11 +396,7 @@ impl Session {
             }
         };
         self.out.push_back(Bytes::from(response));
-        self.stage = Stage::Open(Live {
-            last_data: now,
-            ping_sent: None,
-            next_ping: self.settings.ping_interval.map(|i| now + i),
-        });
+        self.stage = Stage::Open(Live::new(now, self.settings.ping_interval));
         if !pipelined.is_empty() {
             // Its messages wait in the codec for the bridge's next `advance`.
             let result = self.codec.handle_bytes(&pipelined);
@@ -559,75 +412,6 @@ impl Session {
     pub(crate) fn actor_gone(&mut self) {
         if let Stage::Deciding { .. } = self.stage {
             self.stage = Stage::Done { close: None };
-        }
-    }
-
-    // ---- what `Conn` does ----
-
-    /// Open for sending: deciding (frames wait behind the 101), open, or
-    /// failing (answers to what came before the error still go out).
-    pub(crate) fn is_open(&self) -> bool {
-        self.first_close.is_none()
-            && matches!(
-                self.stage,
-                Stage::Deciding { .. } | Stage::Open(_) | Stage::Failing { .. }
-            )
-    }
-
-    /// Bytes queued and not yet on the wire.
-    pub(crate) fn queued(&self) -> usize {
-        self.codec.pending_transmit_bytes() + self.unsent
-    }
-
-    /// Queues a data message through `encode`, unless the outbound queue is
-    /// over the high-water mark: then [`Error::Backpressure`], and with
-    /// [`Backpressure::Close`] the close handshake starts with 1008.
-    pub(crate) fn send(
-        &mut self,
-        now: Instant,
-        encode: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::SendError>,
-    ) -> Result<(), Error> {
-        self.check_open()?;
-        let queued = self.queued();
-        let high_water = self.settings.high_water;
-        if queued >= high_water {
-            if self.settings.backpressure == Backpressure::Close {
-                // Policy: a client that does not read is disconnected (1008).
-                let _ = self.start_close(CloseCode::POLICY_VIOLATION, "backpressure", now);
-            }
-            return Err(Error::Backpressure { queued, high_water });
-        }
-        encode(&mut self.codec).map_err(map_send)?;
-        if let Stage::Open(live) | Stage::Failing { live, .. } = &mut self.stage {
-            live.last_data = now;
-        }
-        Ok(())
-    }
-
-    /// Queues a ping (a control frame: never refused for backpressure).
-    pub(crate) fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.check_open()?;
-        self.codec.ping(payload).map_err(map_send)
-    }
-
-    /// Starts the close handshake (a control frame: never refused for
-    /// backpressure). While a protocol failure is deferred this ends it: the
-    /// close carries the error's code, not `code`.
-    pub(crate) fn close(
-        &mut self,
-        code: CloseCode,
-        reason: &str,
-        now: Instant,
-    ) -> Result<(), Error> {
-        self.check_open()?;
-        self.start_close(code, reason, now)
-    }
-
-    fn check_open(&self) -> Result<(), Error> {
-        if self.is_open() {
-            Ok(())
-        } else {
-            Err(Error::Closed)
         }
     }
 
@@ -793,38 +577,6 @@ impl Session {
                 Event::Ping(_) => {}
                 // ws-codec reports a close without a code as 1005 (RFC 6455 §7.1.5).
                 Event::Close(frame) => self.note_close(frame.code, frame.reason.as_str()),
-            }
-        }
-    }
-
-    /// The heartbeat (a ping every `ping_interval`, the connection dropped
-    /// when its pong is `pong_timeout` late) and the idle timeout (1001).
-    fn heartbeat(&mut self, now: Instant) {
-        if self.first_close.is_some() {
-            return;
-        }
-        let s = &self.settings;
-        let (pong_timeout, ping_interval, idle_timeout) =
-            (s.pong_timeout, s.ping_interval, s.idle_timeout);
-        let (Stage::Open(live) | Stage::Failing { live, .. }) = &mut self.stage else {
-            return;
-        };
-        if let (Some(sent), Some(limit)) = (live.ping_sent, pong_timeout) {
-            if now >= sent + limit {
-                return self.abort("pong timeout");
-            }
-        }
-        if let (Some(interval), Some(due)) = (ping_interval, live.next_ping) {
-            if now >= due && live.ping_sent.is_none() {
-                if self.codec.ping(b"").is_ok() {
-                    live.ping_sent = Some(now);
-                }
-                live.next_ping = Some(now + interval);
-            }
-        }
-        if let Some(idle) = idle_timeout {
-            if now >= live.last_data + idle {
-                let _ = self.start_close(CloseCode::GOING_AWAY, "idle timeout", now);
             }
         }
     }

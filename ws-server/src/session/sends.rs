@@ -1,0 +1,79 @@
+//! What [`Conn`](crate::Conn) asks of the session: whether it may send, how
+//! much waits, and the sends themselves with the backpressure policy.
+
+use std::time::Instant;
+
+use ws_codec::CloseCode;
+
+use super::{map_send, Session, Stage};
+use crate::config::Backpressure;
+use crate::error::Error;
+
+impl Session {
+    /// Open for sending: deciding (frames wait behind the 101), open, or
+    /// failing (answers to what came before the error still go out).
+    pub(crate) fn is_open(&self) -> bool {
+        self.first_close.is_none()
+            && matches!(
+                self.stage,
+                Stage::Deciding { .. } | Stage::Open(_) | Stage::Failing { .. }
+            )
+    }
+
+    /// Bytes queued and not yet on the wire.
+    pub(crate) fn queued(&self) -> usize {
+        self.codec.pending_transmit_bytes() + self.unsent
+    }
+
+    /// Queues a data message through `encode`, unless the outbound queue is
+    /// over the high-water mark: then [`Error::Backpressure`], and with
+    /// [`Backpressure::Close`] the close handshake starts with 1008.
+    pub(crate) fn send(
+        &mut self,
+        now: Instant,
+        encode: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::SendError>,
+    ) -> Result<(), Error> {
+        self.check_open()?;
+        let queued = self.queued();
+        let high_water = self.settings.high_water;
+        if queued >= high_water {
+            if self.settings.backpressure == Backpressure::Close {
+                // Policy: a client that does not read is disconnected (1008).
+                let _ = self.start_close(CloseCode::POLICY_VIOLATION, "backpressure", now);
+            }
+            return Err(Error::Backpressure { queued, high_water });
+        }
+        encode(&mut self.codec).map_err(map_send)?;
+        if let Stage::Open(live) | Stage::Failing { live, .. } = &mut self.stage {
+            live.last_data = now;
+        }
+        Ok(())
+    }
+
+    /// Queues a ping (a control frame: never refused for backpressure).
+    pub(crate) fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.check_open()?;
+        self.codec.ping(payload).map_err(map_send)
+    }
+
+    /// Starts the close handshake (a control frame: never refused for
+    /// backpressure). While a protocol failure is deferred this ends it: the
+    /// close carries the error's code, not `code`.
+    pub(crate) fn close(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+        now: Instant,
+    ) -> Result<(), Error> {
+        self.check_open()?;
+        self.start_close(code, reason, now)
+    }
+
+    pub(super) fn check_open(&self) -> Result<(), Error> {
+        if self.is_open() {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
+    }
+}
