@@ -116,6 +116,16 @@ impl fmt::Debug for Context<'_> {
 }
 
 impl Context<'_> {
+    /// The same context for a shorter borrow, to hand to code that takes a
+    /// `Context` by value (a protocol layer's own context wrapping it).
+    pub fn reborrow(&mut self) -> Context<'_> {
+        Context {
+            handle: self.handle,
+            pid: self.pid,
+            flags: &mut *self.flags,
+        }
+    }
+
     /// This actor's pid.
     #[must_use]
     pub fn self_pid(&self) -> Pid {

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ws_server::{Bridge, CloseCode, Conn, Connect, Handler, Message, Request, Server};
+use ws_server::{Bridge, CloseCode, Conn, Connect, Ctx, Handler, Message, Request, Server};
 
 const LIMIT: usize = 64 << 20;
 
@@ -19,11 +19,11 @@ struct Echo;
 impl Handler for Echo {
     type State = ();
 
-    fn on_connect(&self, _conn: &Conn, _request: &Request) -> Connect<()> {
+    fn on_connect(&self, _conn: &mut Ctx<'_>, _request: &Request) -> Connect<()> {
         Connect::accept(())
     }
 
-    fn on_message(&self, conn: &Conn, _state: &mut (), message: Message) {
+    fn on_message(&self, conn: &mut Ctx<'_>, _state: &mut (), message: Message) {
         // Errors mean the client is gone or not reading: its close follows.
         let _ = match message {
             Message::Text(text) => conn.send_text(text.as_str()),

@@ -4,14 +4,35 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use actor_core::{panic_message, tag, Actor, Context, ExitReason, Message as ActorMessage};
+use actor_core::{panic_message, Actor, Context, ExitReason, Message as ActorMessage};
 use bytes::Bytes;
 use ws_codec::{CloseCode, Utf8Bytes};
 
 use crate::conn::Conn;
+use crate::ctx::Ctx;
 use crate::handler::{Connect, Handler, Message, Response};
 use crate::link::{DisconnectMsg, Link};
 use crate::session::{ConnectMsg, Decision};
+
+/// ws-server's messages to a connection actor: actor-core's protocol tags
+/// (reserved, so no other code can send them), with the seed's values.
+pub(crate) mod tags {
+    use actor_core::tag::ProtocolTag;
+
+    /// A text message (`u64::MAX - 1`).
+    pub(crate) const TEXT: ProtocolTag = ProtocolTag::new(0);
+    /// A binary message (`u64::MAX - 2`).
+    pub(crate) const BINARY: ProtocolTag = ProtocolTag::new(1);
+    /// The connection ended (`u64::MAX - 3`).
+    pub(crate) const DISCONNECT: ProtocolTag = ProtocolTag::new(2);
+    /// The request, for the hooks to decide (`u64::MAX - 4`).
+    pub(crate) const CONNECT: ProtocolTag = ProtocolTag::new(3);
+}
+
+const TEXT: u64 = tags::TEXT.tag();
+const BINARY: u64 = tags::BINARY.tag();
+const DISCONNECT: u64 = tags::DISCONNECT.tag();
+const CONNECT: u64 = tags::CONNECT.tag();
 
 /// Counts the actor out of the registry and releases the bridge when the
 /// actor is dropped, however it ended.
@@ -83,7 +104,9 @@ impl<H: Handler> ConnActor<H> {
             }
             ConnectMsg::Upgrade(request) => request,
         };
-        match catch_unwind(AssertUnwindSafe(|| handler.on_connect(&conn, &request))) {
+        let mut cx = Ctx::new(&conn, ctx.reborrow());
+        let decided = catch_unwind(AssertUnwindSafe(|| handler.on_connect(&mut cx, &request)));
+        match decided {
             Ok(Connect::Accept {
                 state,
                 protocol,
@@ -124,7 +147,11 @@ impl<H: Handler> ConnActor<H> {
     }
 
     /// Runs a hook that needs the state, catching a panic.
-    fn with_state(&mut self, ctx: &mut Context<'_>, f: impl FnOnce(&H, &Conn, &mut H::State)) {
+    fn with_state(
+        &mut self,
+        ctx: &mut Context<'_>,
+        f: impl FnOnce(&H, &mut Ctx<'_>, &mut H::State),
+    ) {
         if self.stage != Stage::Upgraded {
             return;
         }
@@ -132,8 +159,8 @@ impl<H: Handler> ConnActor<H> {
             return;
         };
         let handler = &*self.handler;
-        let conn = &self.conn;
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(handler, conn, state))) {
+        let mut cx = Ctx::new(&self.conn, ctx.reborrow());
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(handler, &mut cx, state))) {
             self.panicked(ctx, &*payload);
         }
     }
@@ -180,7 +207,7 @@ impl<H: Handler> ConnActor<H> {
 impl<H: Handler> Actor for ConnActor<H> {
     fn handle(&mut self, ctx: &mut Context<'_>, msg: ActorMessage) {
         match msg.tag() {
-            tag::WS_CONNECT => {
+            CONNECT => {
                 if let Ok(connect) = msg.downcast::<ConnectMsg>() {
                     self.connect(ctx, connect);
                 }
@@ -188,19 +215,19 @@ impl<H: Handler> Actor for ConnActor<H> {
             // Counted as handled after the hook, so a deferred failure's
             // close follows the hook's answer (and flow control counts the
             // message being handled).
-            tag::WS_TEXT => {
+            TEXT => {
                 if let Ok(text) = msg.downcast::<Utf8Bytes>() {
                     self.with_state(ctx, |h, c, s| h.on_message(c, s, Message::Text(text)));
                 }
                 self.conn.link.message_handled();
             }
-            tag::WS_BINARY => {
+            BINARY => {
                 if let Ok(data) = msg.downcast::<Bytes>() {
                     self.with_state(ctx, |h, c, s| h.on_message(c, s, Message::Binary(data)));
                 }
                 self.conn.link.message_handled();
             }
-            tag::WS_DISCONNECT => {
+            DISCONNECT => {
                 if let Ok(d) = msg.downcast::<DisconnectMsg>() {
                     self.close_once(d.code, &d.reason);
                 }

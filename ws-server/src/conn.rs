@@ -51,6 +51,17 @@ impl Conn {
         self.link.pid().unwrap_or(Pid::NONE)
     }
 
+    /// Sends `payload` to this connection's actor, for
+    /// [`Handler::on_info`](crate::Handler::on_info) to match on its type (no
+    /// tag to pick). [`Error::Closed`] once the actor is gone.
+    pub fn tell<T: std::any::Any + Send>(&self, payload: T) -> Result<(), Error> {
+        let pid = self.pid();
+        self.link
+            .handle
+            .tell(pid, payload)
+            .map_err(|_| Error::Closed)
+    }
+
     /// The runtime this connection's actor lives on.
     #[must_use]
     pub fn handle(&self) -> &Handle {

@@ -5,6 +5,7 @@ use ws_codec::{CloseCode, Utf8Bytes};
 use ws_handshake::{HttpRequest, Request};
 
 use crate::conn::Conn;
+use crate::ctx::Ctx;
 
 /// A data message from the client, text and binary kept apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +82,10 @@ impl<S> Connect<S> {
 /// shared behind an `Arc`); per-connection data lives in [`Handler::State`].
 ///
 /// Every hook runs inside the connection's actor, on an actor-core worker,
-/// one at a time per connection. A hook may call [`Conn`] methods (they never
-/// block) and talk to other actors through [`Conn::handle`]. A panic in any
+/// one at a time per connection. A hook gets a [`Ctx`]: every [`Conn`] method
+/// (they never block) and the powers of the actor it runs in (link, monitor,
+/// trap exits, receive timeout, stop); other actors are reached through
+/// [`Conn::handle`] and reach it through [`Conn::pid`] or [`Conn::tell`]. A panic in any
 /// hook closes that connection with 1011, calls [`Handler::on_close`] with 1011
 /// and ends the actor with [`ExitReason::Panic`](actor_core::ExitReason::Panic);
 /// no other connection notices.
@@ -101,18 +104,26 @@ pub trait Handler: Send + Sync + 'static {
 
     /// The upgrade request was valid: accept it, reject it before the upgrade,
     /// or close right after it.
-    fn on_connect(&self, conn: &Conn, request: &Request) -> Connect<Self::State>;
+    fn on_connect(&self, conn: &mut Ctx<'_>, request: &Request) -> Connect<Self::State>;
 
     /// A text or binary message from the client.
-    fn on_message(&self, conn: &Conn, state: &mut Self::State, message: Message);
+    fn on_message(&self, conn: &mut Ctx<'_>, state: &mut Self::State, message: Message);
 
-    /// A message from another actor (any tag that is not one of ws-server's).
-    /// The default drops it.
-    fn on_info(&self, conn: &Conn, state: &mut Self::State, message: actor_core::Message) {
+    /// A message from another actor ([`Conn::tell`], or any user tag sent to
+    /// [`Conn::pid`]), or what the actor's links, monitors and receive
+    /// timeout bring ([`Exit`](actor_core::Exit), [`Down`](actor_core::Down),
+    /// [`Timeout`](actor_core::Timeout)). Match on the payload's type with
+    /// [`Message::downcast`](actor_core::Message::downcast); no tag numbers
+    /// are needed. The default drops it.
+    fn on_info(&self, conn: &mut Ctx<'_>, state: &mut Self::State, message: actor_core::Message) {
         let _ = (conn, state, message);
     }
 
-    /// The connection ended; called exactly once for every upgraded connection.
+    /// The connection ended; called exactly once for every connection
+    /// [`on_connect`](Handler::on_connect) did not reject (accepted, closed at
+    /// once, or accepted with a subprotocol the client did not offer, which the
+    /// client gets as a 500 and this hook as 1011). It gets the [`Conn`] only:
+    /// the actor may be ending already.
     ///
     /// `state` is `None` when [`on_connect`](Handler::on_connect) did not accept
     /// (it chose [`Connect::Close`] or panicked). `code` is the code that ended

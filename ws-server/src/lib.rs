@@ -21,15 +21,15 @@
 //! use std::io::{Read, Write};
 //! use std::net::TcpStream;
 //! use std::time::Duration;
-//! use ws_server::{Conn, Connect, Handler, Message, Server};
+//! use ws_server::{Connect, Ctx, Handler, Message, Server};
 //!
 //! struct Echo;
 //! impl Handler for Echo {
 //!     type State = ();
-//!     fn on_connect(&self, _: &Conn, _: &ws_handshake::Request) -> Connect<()> {
+//!     fn on_connect(&self, _: &mut Ctx<'_>, _: &ws_handshake::Request) -> Connect<()> {
 //!         Connect::accept(())
 //!     }
-//!     fn on_message(&self, conn: &Conn, _: &mut (), message: Message) {
+//!     fn on_message(&self, conn: &mut Ctx<'_>, _: &mut (), message: Message) {
 //!         let _ = match message {
 //!             Message::Text(text) => conn.send_text(text.as_str()),
 //!             Message::Binary(data) => conn.send_binary(&data),
@@ -91,47 +91,51 @@
 //! a worker with nothing to do blocks in the poller, so a message it reads
 //! runs on that same worker); otherwise it has a thread of its own
 //! (`ws-poll-PORT`; see [`ServerBuilder::poller_thread`]). The accept thread hands it each
-//! admitted socket. It reads the request head without blocking, hands the
-//! request to the actor and goes on when the hook's decision arrives; then it
-//! reads into one buffer per poller, feeds the codec and pushes each message
-//! into the actor's mailbox under its reserved tag. [`Conn`]'s sends encode
-//! into the codec's queue and wake the poller only when nothing was queued
-//! before; the poller writes what is queued in one vectored write and keeps
-//! what did not fit until the socket is writable. Heartbeat, idle, close and
-//! handshake timers of every connection live in one heap. An idle connection
-//! holds no read buffer: a few KB per connection, the actor included.
+//! admitted socket. It reads the request head without blocking and goes on
+//! when the hook's decision arrives; then it reads into one buffer per
+//! poller and hands what it read to the connection's session, which hands
+//! each message to the actor's mailbox under its reserved tag. A send from
+//! [`Conn`] writes its frame to the socket at once (one non-blocking vectored
+//! write) while the socket takes bytes; what does not fit goes out when the
+//! socket is writable. Deadlines of every connection live in one heap. An
+//! idle connection holds no read buffer: a few KB per connection, the actor
+//! included.
 //!
 //! ## The thread bridge ([`Bridge::Threads`])
 //!
 //! Per connection there are two small threads (64–128 KiB stacks) and one actor:
 //!
-//! - the **reader** does the handshake under a deadline
-//!   ([`ServerBuilder::handshake_timeout`]), hands the request to the actor
-//!   (tag `u64::MAX - 4`) and waits for the hook's decision, writes the 101,
-//!   then blocks in `read` and feeds what it reads to the ws-codec state
-//!   machine. Each text or binary message goes into the actor's mailbox
-//!   under a reserved tag (`u64::MAX - 1`, `u64::MAX - 2`); the end of the
-//!   connection goes as `u64::MAX - 3` with the code for `on_close`. It counts
-//!   the messages in flight and stops reading while the actor is
-//!   [`mailbox_limit`](ServerBuilder::mailbox_limit) behind, so TCP pushes
-//!   back on the client.
-//! - the **writer** sleeps on a condition variable until bytes are queued or
-//!   a timer is due, then writes everything queued in one vectored write.
-//!   It runs the heartbeat (ping interval, pong deadline), the idle timeout
-//!   and ws-codec's close timer. Writes block for at most half a second at a
-//!   time, so a client that stops reading is still timed out.
+//! - the **reader** reads the request head under the session's deadline
+//!   ([`ServerBuilder::handshake_timeout`]), waits for the hook's decision
+//!   and writes any HTTP answer; once upgraded it blocks in `read` and hands
+//!   what it reads to the session. While the actor is
+//!   [`mailbox_limit`](ServerBuilder::mailbox_limit) messages behind it stops
+//!   reading, so TCP pushes back on the client.
+//! - the **writer** sleeps on a condition variable until the session has
+//!   bytes or a deadline (heartbeat, pong, idle, close), then writes
+//!   everything queued in one vectored write. Writes block for at most half a
+//!   second at a time, so a client that stops reading is still timed out.
+//!
+//! Messages reach the actor under reserved tags: text `u64::MAX - 1`, binary
+//! `u64::MAX - 2`, the end of the connection `u64::MAX - 3` (with the code for
+//! `on_close`), the request `u64::MAX - 4`. Only the bridge can send them.
 //!
 //! ## Common to both
 //!
+//! The **session** (crate-internal, sans-IO) holds each connection's whole
+//! life: the request head and its deadline, the hook's decision, the 101,
+//! the heartbeat, idle and close timers, the deferred protocol failure,
+//! backpressure and the end of the transport. The bridges only read, write,
+//! wait and wake; hooks, limits, timeouts and `on_close` codes are the same on
+//! both because they are the session's.
+//!
 //! The **actor** runs the hooks on an actor-core worker; no worker ever
 //! blocks on a socket, in the handshake, a read or a write. The bridge and
-//! the actor share the ws-codec connection behind one mutex that is held
-//! only around codec calls, never across I/O. Because the codec is sans-IO
-//! and resumable, no read timeout or partial read can desynchronise the
-//! stream, and pings, pongs and the close handshake are answered by the
-//! bridge and the codec, never waiting on a busy handler. Both bridges sit
-//! behind one crate-internal seam (`Io`: *notify*, *abort*, *interrupt_read*)
-//! and share the head parsing, the feeding of the codec and the timer rules.
+//! the actor share the session behind one mutex that is held only around
+//! session calls (and a send's one non-blocking write), never across blocking
+//! I/O. Because the codec is sans-IO and resumable, no read timeout or partial
+//! read can desynchronise the stream, and pings, pongs and the close
+//! handshake are answered by the session, never waiting on a busy handler.
 //!
 //! # Hooks and `on_close`
 //!
@@ -153,6 +157,7 @@ mod actor;
 mod bridge;
 mod config;
 mod conn;
+mod ctx;
 mod error;
 mod handler;
 mod link;
@@ -167,6 +172,7 @@ pub use config::{
     DEFAULT_READ_BUFFER_SIZE, DEFAULT_STACK_SIZE,
 };
 pub use conn::Conn;
+pub use ctx::Ctx;
 pub use error::Error;
 pub use handler::{Connect, Handler, Message, Response};
 pub use server::{Server, ServerBuilder, ShutdownReport};

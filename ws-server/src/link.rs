@@ -7,9 +7,10 @@ use std::net::{Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
-use actor_core::{Handle, Pid, ReservedTag};
+use actor_core::{Handle, Pid, Port};
 use ws_codec::CloseCode;
 
+use crate::actor::tags;
 use crate::bridge::Io;
 use crate::config::Settings;
 use crate::registry::Registry;
@@ -32,7 +33,8 @@ pub(crate) struct Link {
     /// Whether the connection counts in the registry (not: a client over
     /// `max_connections`, answered 503 without an actor).
     admitted: bool,
-    pid: OnceLock<Pid>,
+    /// The only way into the actor's mailbox under ws-server's reserved tags.
+    port: OnceLock<Port>,
     pub(crate) handle: Handle,
     io: OnceLock<Arc<dyn Io>>,
     registry: Arc<Registry>,
@@ -59,7 +61,7 @@ impl Link {
             settings,
             flow: Flow::default(),
             admitted,
-            pid: OnceLock::new(),
+            port: OnceLock::new(),
             handle,
             io: OnceLock::new(),
             registry,
@@ -73,11 +75,12 @@ impl Link {
 
     /// The actor's pid, once spawned.
     pub(crate) fn pid(&self) -> Option<Pid> {
-        self.pid.get().copied()
+        self.port.get().map(Port::pid)
     }
 
-    pub(crate) fn set_pid(&self, pid: Pid) {
-        let _ = self.pid.set(pid);
+    /// The actor is spawned: its port.
+    pub(crate) fn set_port(&self, port: Port) {
+        let _ = self.port.set(port);
     }
 
     /// The bridge that drives this connection.
@@ -122,25 +125,25 @@ impl Link {
         if msgs.is_empty() {
             return;
         }
-        let Some(pid) = self.pid() else {
+        let Some(port) = self.port.get() else {
             msgs.clear();
             return;
         };
         let mut lost = false;
         for msg in msgs.drain(..) {
             let sent = match msg {
-                ToActor::Connect(c) => self.handle.send_reserved(pid, ReservedTag::WsConnect, *c),
+                ToActor::Connect(c) => port.send(tags::CONNECT, *c),
                 ToActor::Text(t) => {
                     self.flow.sent();
-                    self.handle.send_reserved(pid, ReservedTag::WsText, t)
+                    port.send(tags::TEXT, t)
                 }
                 ToActor::Binary(b) => {
                     self.flow.sent();
-                    self.handle.send_reserved(pid, ReservedTag::WsBinary, b)
+                    port.send(tags::BINARY, b)
                 }
             };
             if let Err(e) = sent {
-                if e.message().tag() != ReservedTag::WsConnect.tag() {
+                if e.message().tag() != tags::CONNECT.tag() {
                     self.flow.unsent();
                 }
                 lost = true;
@@ -188,12 +191,8 @@ impl Link {
         // saw this connection end finds its slot free.
         self.registry.bridge_done(self.id);
         let (code, reason) = close.unwrap_or((CloseCode::ABNORMAL, String::new()));
-        if let Some(pid) = self.pid() {
-            let _ = self.handle.send_reserved(
-                pid,
-                ReservedTag::WsDisconnect,
-                DisconnectMsg { code, reason },
-            );
+        if let Some(port) = self.port.get() {
+            let _ = port.send(tags::DISCONNECT, DisconnectMsg { code, reason });
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use actor_core::{Handle, Pid, Runtime};
+use actor_core::{Handle, Pid, Runtime, SpawnOptions};
 
 use crate::actor::{ActorGuard, ConnActor};
 use crate::bridge::poll::{PollDriver, Poller};
@@ -401,16 +401,16 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
         );
         r.actors += 1;
         drop(r);
-        let pid = shared.handle.spawn(actor);
+        let (port, _) = shared.handle.spawn_with_port(actor, SpawnOptions::new());
         r = shared.registry.lock();
-        if pid == Pid::NONE {
+        if port.pid() == Pid::NONE {
             // The runtime is shutting down: the actor was dropped (its guard
             // counted it out) and the client is dropped too.
             drop(r);
             join_all(finished);
             return;
         }
-        link.set_pid(pid);
+        link.set_port(port);
         r.conns.insert(id, Arc::clone(&link));
     } else {
         r.rejecting += 1;
@@ -605,10 +605,14 @@ mod tests {
         struct Nop;
         impl Handler for Nop {
             type State = ();
-            fn on_connect(&self, _: &Conn, _: &ws_handshake::Request) -> crate::Connect<()> {
+            fn on_connect(
+                &self,
+                _: &mut crate::Ctx<'_>,
+                _: &ws_handshake::Request,
+            ) -> crate::Connect<()> {
                 crate::Connect::accept(())
             }
-            fn on_message(&self, _: &Conn, _: &mut (), _: crate::Message) {}
+            fn on_message(&self, _: &mut crate::Ctx<'_>, _: &mut (), _: crate::Message) {}
         }
         let err = ServerBuilder::new()
             .bind("not an address")

@@ -12,7 +12,7 @@ use std::thread;
 
 use actor_core::Runtime;
 use common::{masked_frame, Bridge, UPGRADE, WAIT};
-use ws_server::{Conn, Connect, Handler, Message, Request, Server};
+use ws_server::{Connect, Ctx, Handler, Message, Request, Server};
 
 const LIMIT: usize = 4;
 const COUNT: usize = 5000;
@@ -29,11 +29,11 @@ struct Gate {
 
 impl Handler for Gate {
     type State = ();
-    fn on_connect(&self, conn: &Conn, _: &Request) -> Connect<()> {
+    fn on_connect(&self, conn: &mut Ctx<'_>, _: &Request) -> Connect<()> {
         self.pid_tx.lock().unwrap().send(conn.pid()).unwrap();
         Connect::accept(())
     }
-    fn on_message(&self, _: &Conn, _: &mut (), message: Message) {
+    fn on_message(&self, _: &mut Ctx<'_>, _: &mut (), message: Message) {
         let n = self.seen.fetch_add(1, Ordering::SeqCst);
         if n == 0 {
             self.first_tx.lock().unwrap().send(()).unwrap();

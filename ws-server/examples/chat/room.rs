@@ -4,20 +4,24 @@
 
 use std::collections::HashMap;
 
-use actor_core::{Actor, Context, Handle, Message as ActorMessage, Pid};
+use actor_core::{Actor, Context, Down, Handle, Message as ActorMessage, Pid};
 use ws_server::{
-    CloseCode, Conn, Connect, EncodedFrame, Error, Handler, HttpRequest, Message, Request, Response,
+    CloseCode, Conn, Connect, Ctx, EncodedFrame, Error, Handler, HttpRequest, Message, Request,
+    Response,
 };
 
 /// The page served at `GET /`.
 pub(crate) const PAGE: &str = include_str!("index.html");
 
-/// Room message tags (user tags, far below actor-core's reserved range).
-pub(crate) const JOIN: u64 = 1;
-/// A member left; the payload is its connection id.
-pub(crate) const LEAVE: u64 = 2;
-/// A member said something; the payload is the text.
-pub(crate) const SAY: u64 = 3;
+/// What a room hears, sent with `tell`: dispatched on its type, no tag numbers.
+pub(crate) enum RoomMsg {
+    /// A member joined.
+    Join(Conn),
+    /// A member left; its connection id.
+    Leave(u64),
+    /// A member said something.
+    Say(String),
+}
 
 /// One chat room: its members, and a broadcast that encodes each message once.
 #[derive(Default)]
@@ -27,52 +31,37 @@ pub(crate) struct Room {
 
 impl Actor for Room {
     fn handle(&mut self, _ctx: &mut Context<'_>, msg: ActorMessage) {
-        match msg.tag() {
-            JOIN => {
-                if let Ok(conn) = msg.downcast::<Conn>() {
-                    self.members.insert(conn.id(), conn);
-                }
+        let Ok(msg) = msg.downcast::<RoomMsg>() else {
+            return;
+        };
+        match msg {
+            RoomMsg::Join(conn) => {
+                self.members.insert(conn.id(), conn);
             }
-            LEAVE => {
-                if let Ok(id) = msg.downcast::<u64>() {
-                    self.members.remove(&id);
-                }
+            RoomMsg::Leave(id) => {
+                self.members.remove(&id);
             }
-            SAY => {
-                if let Ok(text) = msg.downcast::<String>() {
-                    // Encoded once; every member's queue shares the bytes.
-                    let frame = EncodedFrame::text(&text);
-                    self.members
-                        .retain(|_, conn| match conn.send_encoded(&frame) {
-                            Ok(()) => true,
-                            // A member that stopped reading gets its backpressure
-                            // policy (closed with 1008 by default); the others are
-                            // not slowed down.
-                            Err(Error::Backpressure { .. }) => true,
-                            Err(_) => false,
-                        });
-                }
+            RoomMsg::Say(text) => {
+                // Encoded once; every member's queue shares the bytes.
+                let frame = EncodedFrame::text(&text);
+                self.members
+                    .retain(|_, conn| match conn.send_encoded(&frame) {
+                        Ok(()) => true,
+                        // A member that stopped reading gets its backpressure
+                        // policy (closed with 1008 by default); the others are
+                        // not slowed down.
+                        Err(Error::Backpressure { .. }) => true,
+                        Err(_) => false,
+                    });
             }
-            _ => {}
         }
     }
 }
 
-/// The room actor named `name`, spawned on first use (actor-core's registry).
+/// The room actor named `name`: looked up, or spawned and registered in one
+/// step, so two members joining at once always share one room.
 pub(crate) fn room(handle: &Handle, name: &str) -> Pid {
-    let key = format!("chat-room:{name}");
-    if let Some(pid) = handle.whereis(&key) {
-        return pid;
-    }
-    let pid = handle.spawn(Room::default());
-    match handle.register(key.clone(), pid) {
-        Ok(()) => pid,
-        Err(_) => {
-            // Another connection spawned the same room first: use that one.
-            handle.kill(pid);
-            handle.whereis(&key).unwrap_or(pid)
-        }
-    }
+    handle.whereis_or_spawn(&format!("chat-room:{name}"), Room::default)
 }
 
 /// The room named by `?room=NAME`, `lobby` without one; `None` if the name
@@ -106,24 +95,33 @@ impl Handler for Chat {
         })
     }
 
-    fn on_connect(&self, conn: &Conn, request: &Request) -> Connect<Pid> {
+    fn on_connect(&self, cx: &mut Ctx<'_>, request: &Request) -> Connect<Pid> {
         if request.path() != "/ws" {
             return Connect::Reject(Response::new(404, "not found"));
         }
         let Some(name) = room_name(request.query()) else {
             return Connect::Close(CloseCode::POLICY_VIOLATION, "bad room name".into());
         };
-        let room = room(conn.handle(), name);
-        if conn.handle().send(room, JOIN, conn.clone()).is_err() {
+        let room = room(cx.handle(), name);
+        if cx
+            .handle()
+            .tell(room, RoomMsg::Join(cx.conn().clone()))
+            .is_err()
+        {
             return Connect::Reject(Response::new(503, "room unavailable"));
         }
+        // If the room ever ends, its members hear of it (on_info) rather than
+        // talk to nobody.
+        cx.monitor(room);
         Connect::accept(room)
     }
 
-    fn on_message(&self, conn: &Conn, room: &mut Pid, message: Message) {
+    fn on_message(&self, conn: &mut Ctx<'_>, room: &mut Pid, message: Message) {
         match message {
             Message::Text(text) => {
-                let _ = conn.handle().send(*room, SAY, text.as_str().to_owned());
+                let _ = conn
+                    .handle()
+                    .tell(*room, RoomMsg::Say(text.as_str().to_owned()));
             }
             Message::Binary(_) => {
                 let _ = conn.close(CloseCode::UNSUPPORTED_DATA, "text only");
@@ -131,9 +129,18 @@ impl Handler for Chat {
         }
     }
 
+    fn on_info(&self, conn: &mut Ctx<'_>, room: &mut Pid, message: ActorMessage) {
+        if message
+            .downcast_ref::<Down>()
+            .is_some_and(|d| d.pid == *room)
+        {
+            let _ = conn.close(CloseCode::INTERNAL_ERROR, "the room ended");
+        }
+    }
+
     fn on_close(&self, conn: &Conn, room: Option<Pid>, _code: CloseCode, _reason: &str) {
         if let Some(room) = room {
-            let _ = conn.handle().send(room, LEAVE, conn.id());
+            let _ = conn.handle().tell(room, RoomMsg::Leave(conn.id()));
         }
     }
 }

@@ -11,7 +11,7 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::stream::MaybeTlsStream;
 pub use ws_server::Bridge;
 use ws_server::{
-    CloseCode, Conn, Connect, Handler, HttpRequest, Message, Request, Response, Server,
+    CloseCode, Conn, Connect, Ctx, Handler, HttpRequest, Message, Request, Response, Server,
     ServerBuilder,
 };
 
@@ -67,7 +67,7 @@ impl Handler for Recorder {
             .then(|| Response::new(200, "<p>hello</p>").header("Content-Type", "text/html"))
     }
 
-    fn on_connect(&self, conn: &Conn, request: &Request) -> Connect<String> {
+    fn on_connect(&self, conn: &mut Ctx<'_>, request: &Request) -> Connect<String> {
         let path = request.path().to_owned();
         self.report(Ev::Connect(conn.clone(), path.clone()));
         match path.as_str() {
@@ -83,7 +83,7 @@ impl Handler for Recorder {
         }
     }
 
-    fn on_message(&self, conn: &Conn, _state: &mut String, message: Message) {
+    fn on_message(&self, conn: &mut Ctx<'_>, _state: &mut String, message: Message) {
         match &message {
             Message::Text(t) if t.as_str() == "panic" => panic!("on_message panics on purpose"),
             Message::Text(t) if t.as_str() == "close" => {
@@ -109,7 +109,7 @@ impl Handler for Recorder {
         self.report(Ev::Msg(conn.id(), message));
     }
 
-    fn on_info(&self, conn: &Conn, _state: &mut String, message: actor_core::Message) {
+    fn on_info(&self, conn: &mut Ctx<'_>, _state: &mut String, message: actor_core::Message) {
         if let Ok(text) = message.downcast::<String>() {
             if text == "panic" {
                 panic!("on_info panics on purpose");
