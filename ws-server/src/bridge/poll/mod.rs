@@ -264,6 +264,9 @@ impl Loop {
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     slot.readable = true;
                 }
+                if ev.is_read_closed() || ev.is_error() {
+                    slot.read_closed = true;
+                }
                 if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
                     slot.writable = true;
                 }

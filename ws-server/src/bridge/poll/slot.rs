@@ -22,6 +22,9 @@ pub(super) struct Slot {
     /// Readiness seen and not yet used up (mio is edge-triggered).
     pub(super) readable: bool,
     pub(super) writable: bool,
+    /// The peer's FIN (or a hang-up) was reported: the edge never comes
+    /// again, so reads go on until they return 0, short or not.
+    pub(super) read_closed: bool,
     /// The earliest entry this slot has in the timer heap.
     pub(super) timer: Option<Instant>,
     /// The poller round that last drove this slot.
@@ -52,6 +55,7 @@ impl Slot {
             link,
             readable: true,
             writable: true,
+            read_closed: false,
             timer: None,
             round: 0,
         }
@@ -112,8 +116,9 @@ impl Slot {
             input = match (&*self.stream).read(scratch) {
                 Ok(0) => Input::Eof("peer closed the TCP connection"),
                 Ok(n) => {
-                    // A short read emptied the socket: epoll reports new data.
-                    if n < scratch.len() {
+                    // A short read emptied the socket: epoll reports new
+                    // data, but not again a FIN it already reported.
+                    if n < scratch.len() && !self.read_closed {
                         self.readable = false;
                     }
                     Input::Bytes(n)
