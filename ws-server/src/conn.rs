@@ -24,8 +24,8 @@ pub struct Conn {
 impl fmt::Debug for Conn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conn")
-            .field("id", &self.link.id)
-            .field("peer", &self.link.peer)
+            .field("id", &self.link.id())
+            .field("peer", &self.link.peer())
             .field("pid", &self.link.pid())
             .finish()
     }
@@ -35,13 +35,13 @@ impl Conn {
     /// The server-unique number of this connection.
     #[must_use]
     pub fn id(&self) -> u64 {
-        self.link.id
+        self.link.id()
     }
 
     /// The client's address.
     #[must_use]
     pub fn peer_addr(&self) -> SocketAddr {
-        self.link.peer
+        self.link.peer()
     }
 
     /// The pid of this connection's actor: other actors send to it, and
@@ -57,7 +57,7 @@ impl Conn {
     pub fn tell<T: std::any::Any + Send>(&self, payload: T) -> Result<(), Error> {
         let pid = self.pid();
         self.link
-            .handle
+            .handle()
             .tell(pid, payload)
             .map_err(|_| Error::Closed)
     }
@@ -65,7 +65,7 @@ impl Conn {
     /// The runtime this connection's actor lives on.
     #[must_use]
     pub fn handle(&self) -> &Handle {
-        &self.link.handle
+        self.link.handle()
     }
 
     /// Is the connection still open for sending?

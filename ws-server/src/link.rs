@@ -25,17 +25,17 @@ pub(crate) struct DisconnectMsg {
 
 /// One connection's shared state.
 pub(crate) struct Link {
-    pub(crate) id: u64,
-    pub(crate) peer: SocketAddr,
-    pub(crate) settings: Arc<Settings>,
+    id: u64,
+    peer: SocketAddr,
+    settings: Arc<Settings>,
     session: Mutex<Session>,
-    pub(crate) flow: Flow,
+    flow: Flow,
     /// Whether the connection counts in the registry (not: a client over
     /// `max_connections`, answered 503 without an actor).
     admitted: bool,
     /// The only way into the actor's mailbox under ws-server's reserved tags.
     port: OnceLock<Port>,
-    pub(crate) handle: Handle,
+    handle: Handle,
     io: OnceLock<Arc<dyn Io>>,
     registry: Arc<Registry>,
 }
@@ -66,6 +66,36 @@ impl Link {
             io: OnceLock::new(),
             registry,
         }
+    }
+
+    /// The server-unique number of the connection.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The client's address.
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The counters the session and the actor share.
+    pub(crate) fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    /// The runtime the actor lives on.
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Room in the mailbox for more client messages (flow control, counting
+    /// what was just delivered).
+    pub(crate) fn has_room(&self) -> bool {
+        self.flow.in_flight() < self.settings.mailbox_limit
     }
 
     /// Locks the session; a poisoned lock is taken over (no hook runs under it).

@@ -102,13 +102,13 @@ pub(crate) fn spawn(stream: TcpStream, link: Arc<Link>) -> io::Result<JoinHandle
     });
     link.set_io(Arc::clone(&io) as Arc<dyn Io>);
     let name = if link.pid().is_some() {
-        format!("ws-read-{}", link.id)
+        format!("ws-read-{}", link.id())
     } else {
         "ws-reject".into()
     };
     thread::Builder::new()
         .name(name)
-        .stack_size(link.settings.stack_size)
+        .stack_size(link.settings().stack_size)
         .spawn(move || run(&io, &link))
 }
 
@@ -127,13 +127,13 @@ fn run(io: &Arc<ThreadIo>, link: &Arc<Link>) {
 /// deadline, waits for the decision, writes an HTTP answer. `None`: upgraded.
 fn handshake(io: &ThreadIo, link: &Link) -> Option<End> {
     let stream = &*io.stream;
-    let mut chunk = vec![0u8; link.settings.read_buffer_size.min(8 * 1024)];
+    let mut chunk = vec![0u8; link.settings().read_buffer_size.min(8 * 1024)];
     let mut msgs = Vec::new();
     let mut batch = VecDeque::new();
     loop {
         let now = Instant::now();
         let mut s = link.lock();
-        s.advance(now, &link.flow, &mut msgs);
+        s.advance(now, link.flow(), &mut msgs);
         if let Some(end) = s.poll_end(now) {
             drop(s);
             link.deliver(&mut msgs);
@@ -145,7 +145,7 @@ fn handshake(io: &ThreadIo, link: &Link) -> Option<End> {
             return None;
         }
         s.take_transmit(&mut batch);
-        let wants_read = s.wants_read(&link.flow);
+        let wants_read = s.wants_read(link.flow());
         let deadline = s.poll_timeout();
         if batch.is_empty() && !wants_read && msgs.is_empty() {
             // The actor is deciding.
@@ -176,8 +176,8 @@ fn handshake(io: &ThreadIo, link: &Link) -> Option<End> {
 fn upgraded(io: &Arc<ThreadIo>, link: &Arc<Link>) -> End {
     let (w, l) = (Arc::clone(io), Arc::clone(link));
     let writer = thread::Builder::new()
-        .name(format!("ws-write-{}", link.id))
-        .stack_size(link.settings.stack_size)
+        .name(format!("ws-write-{}", link.id()))
+        .stack_size(link.settings().stack_size)
         .spawn(move || write_loop(&w, &l));
     let Ok(writer) = writer else {
         link.abort("no writer thread");
@@ -196,13 +196,13 @@ fn upgraded(io: &Arc<ThreadIo>, link: &Arc<Link>) -> End {
 fn read_loop(io: &ThreadIo, link: &Link) {
     let stream = &*io.stream;
     let _ = stream.set_read_timeout(None);
-    let size = link.settings.read_buffer_size;
+    let size = link.settings().read_buffer_size;
     let mut msgs = Vec::new();
     let mut buf = BytesMut::new();
     loop {
         {
             let mut s = link.lock();
-            while !s.wants_read(&link.flow) {
+            while !s.wants_read(link.flow()) {
                 if !s.reads_frames() {
                     return;
                 }
@@ -252,7 +252,7 @@ fn write_loop(io: &ThreadIo, link: &Link) -> End {
             let mut s = link.lock();
             loop {
                 let now = Instant::now();
-                s.advance(now, &link.flow, &mut msgs);
+                s.advance(now, link.flow(), &mut msgs);
                 if let Some(end) = s.poll_end(now) {
                     drop(s);
                     link.deliver(&mut msgs);
@@ -286,7 +286,7 @@ fn write_all(stream: &TcpStream, batch: &mut VecDeque<Bytes>, link: &Link) {
                 let now = Instant::now();
                 let mut s = link.lock();
                 s.write_stalled();
-                s.advance(now, &link.flow, &mut msgs);
+                s.advance(now, link.flow(), &mut msgs);
                 if s.gives_up_writing(now) {
                     batch.clear();
                 }

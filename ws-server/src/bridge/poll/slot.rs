@@ -92,20 +92,20 @@ impl Slot {
                 if std::mem::take(&mut self.writable) {
                     s.writable();
                 }
-                s.advance(now, &link.flow, msgs);
+                s.advance(now, link.flow(), msgs);
                 if s.has_output() && !s.is_stalled() && s.write_to(&*self.stream).is_err() {
                     s.abort("write failed");
                 }
                 let end = s.poll_end(now);
                 *due = s.poll_timeout();
-                (end, s.wants_read(&link.flow))
+                (end, s.wants_read(link.flow()))
             };
             link.deliver(msgs);
             if let Some(end) = end {
                 return Outcome::End(end);
             }
             // Flow control counts what was just delivered too.
-            let room = link.flow.in_flight() < link.settings.mailbox_limit;
+            let room = link.has_room();
             if !(wants_read && room && self.readable) {
                 return Outcome::Wait;
             }
