@@ -3,6 +3,7 @@
 //! committed corpus file on the stable toolchain.
 
 pub mod codec;
+pub mod deflate;
 pub mod handshake;
 
 #[cfg(test)]
@@ -43,6 +44,14 @@ mod replay {
     #[test]
     fn utf8_split() {
         replay("utf8_split", crate::codec::utf8_split);
+    }
+    #[test]
+    fn deflate_inflate() {
+        replay("deflate_inflate", crate::deflate::deflate_inflate);
+    }
+    #[test]
+    fn deflate_roundtrip() {
+        replay("deflate_roundtrip", crate::deflate::deflate_roundtrip);
     }
     #[test]
     fn handshake_parse() {

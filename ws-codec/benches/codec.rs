@@ -135,6 +135,14 @@ fn encode(c: &mut Criterion) {
                     .encode(&mut dst);
             })
         });
+        // The whole send path of a server connection, deflate off: queue, then take.
+        group.bench_function(BenchmarkId::new("ws_codec_send", name), |b| {
+            let mut server = Connection::server(Config::default());
+            b.iter(|| {
+                server.send_binary(black_box(&data[..])).unwrap();
+                black_box(server.poll_transmit())
+            })
+        });
         group.bench_function(BenchmarkId::new("tungstenite", name), |b| {
             let mut dst = Vec::with_capacity(len + 14);
             b.iter(|| {

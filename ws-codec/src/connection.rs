@@ -8,8 +8,9 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use crate::close::{truncate_reason, CloseCode, CloseFrame};
-use crate::config::{Config, Role};
+use crate::config::{Config, DeflateSide, Role};
 use crate::decoder::{Decoder, Step};
+use crate::deflate::{can_compress, Deflater};
 use crate::error::{Error, SendError};
 use crate::frame::{encode_frame, EncodedFrame, FrameHeader, OpCode};
 use crate::message::{Assembler, Event};
@@ -80,6 +81,19 @@ pub struct Connection {
     peer_close: Option<CloseFrame>,
     error: Option<Error>,
     timer: Timer,
+    /// How this end compresses (permessage-deflate), `None` when it does not.
+    compress: Option<Compressing>,
+    /// Created by the first compressed message; dropped after each one when this end has
+    /// no context takeover.
+    deflater: Option<Deflater>,
+}
+
+/// This end's compression parameters and local choices.
+#[derive(Clone, Copy, Debug)]
+struct Compressing {
+    side: DeflateSide,
+    level: u32,
+    threshold: usize,
 }
 
 impl Connection {
@@ -99,9 +113,23 @@ impl Connection {
         } else {
             Role::Server
         };
+        // A sending window of 8 bits cannot be honoured by zlib: never compress with it
+        // (see `deflate::can_compress`), the messages go out with RSV1 clear.
+        let compress = config.deflate().and_then(|d| {
+            let side = d.sending(role);
+            can_compress(side.window_bits).then_some(Compressing {
+                side,
+                level: d.level(),
+                threshold: d.threshold(),
+            })
+        });
         Connection {
-            decoder: Decoder::new(role).with_max_frame_size(config.max_frame_size()),
-            assembler: Assembler::new(&config),
+            decoder: Decoder::new(role)
+                .with_max_frame_size(config.max_frame_size())
+                .with_compression(config.deflate().is_some()),
+            assembler: Assembler::new(&config, role),
+            compress,
+            deflater: None,
             config,
             masks,
             recv: BytesMut::new(),
@@ -337,25 +365,118 @@ impl Connection {
         FrameHeader::new(OpCode::Pong, payload.len() as u64).encoded_len() + masked + payload.len()
     }
 
-    /// Queues a text message (one frame).
+    /// Queues a text message (one frame), compressed when permessage-deflate is configured
+    /// ([`Config::with_deflate`]) and the text is at least
+    /// [`Deflate::threshold`](crate::Deflate::threshold) bytes long.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.send_data(OpCode::Text, text.as_bytes())
+        self.send_message(OpCode::Text, text.as_bytes(), true)
     }
 
-    /// Queues a binary message (one frame).
+    /// Queues a binary message (one frame), compressed like [`send_text`](Self::send_text).
     pub fn send_binary(&mut self, data: impl AsRef<[u8]>) -> Result<(), SendError> {
-        self.send_data(OpCode::Binary, data.as_ref())
+        self.send_message(OpCode::Binary, data.as_ref(), true)
+    }
+
+    /// Queues a text message uncompressed even when permessage-deflate is configured (data
+    /// known not to compress, or already compressed).
+    pub fn send_text_uncompressed(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_message(OpCode::Text, text.as_bytes(), false)
+    }
+
+    /// Queues a binary message uncompressed even when permessage-deflate is configured.
+    pub fn send_binary_uncompressed(&mut self, data: impl AsRef<[u8]>) -> Result<(), SendError> {
+        self.send_message(OpCode::Binary, data.as_ref(), false)
     }
 
     /// Queues a frame encoded once for many connections. A server queues the shared bytes
     /// as they are (no copy); a client must mask, so it encodes a masked copy.
+    ///
+    /// A compressed frame ([`EncodedFrame::text_compressed`]) is shared only where its
+    /// bytes are what this end may send: permessage-deflate is configured, this end's side
+    /// has no context takeover (`server_no_context_takeover` for a server, RFC 7692
+    /// §7.1.1: otherwise the peer's window and ours would diverge), and the frame's window
+    /// bits are at most this end's `*_max_window_bits` (§7.1.2). Elsewhere it falls back:
+    /// the connection sends the frame's plain payload as [`send_text`](Self::send_text)
+    /// would (compressing it itself, or uncompressed), so a broadcast may go to every
+    /// connection whatever it negotiated.
     pub fn send_encoded(&mut self, frame: &EncodedFrame) -> Result<(), SendError> {
         self.check_open()?;
-        if self.masks.is_some() {
+        if let Some(bits) = frame.window_bits() {
+            if !self.can_share(bits) {
+                return self.send_message(frame.opcode(), frame.plain_payload(), true);
+            }
+            if self.masks.is_some() {
+                let header = FrameHeader {
+                    rsv1: true,
+                    ..FrameHeader::new(frame.opcode(), 0)
+                };
+                let chunk = self.encode_with(header, frame.payload());
+                self.push_transmit(chunk);
+                return Ok(());
+            }
+        } else if self.masks.is_some() {
             return self.send_data(frame.opcode(), frame.payload());
         }
         self.push_transmit(frame.as_bytes().clone());
         Ok(())
+    }
+
+    /// Whether a message compressed from an empty window of `2^bits` bytes is one this end
+    /// may send as it is.
+    fn can_share(&self, bits: u8) -> bool {
+        self.compress
+            .is_some_and(|c| c.side.no_context_takeover && bits <= c.side.window_bits)
+    }
+
+    /// Whether this end holds a compressor (tests: it is created lazily and released after
+    /// each message under no context takeover).
+    #[cfg(test)]
+    pub(crate) fn holds_deflater(&self) -> bool {
+        self.deflater.is_some()
+    }
+
+    /// Whether this end holds an inflater.
+    #[cfg(test)]
+    pub(crate) fn holds_inflater(&self) -> bool {
+        self.assembler.inflated_total().is_some()
+    }
+
+    /// Bytes the inflater produced, and the capacity of the open message's buffer.
+    #[cfg(test)]
+    pub(crate) fn inflate_usage(&self) -> (Option<u64>, Option<usize>) {
+        (
+            self.assembler.inflated_total(),
+            self.assembler.inflated_capacity(),
+        )
+    }
+
+    fn send_message(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        compress: bool,
+    ) -> Result<(), SendError> {
+        match self.compress {
+            Some(c) if compress && payload.len() >= c.threshold => {
+                self.check_open()?;
+                let header = FrameHeader {
+                    mask: self.masks.as_mut().map(|next| next()),
+                    ..FrameHeader::new(opcode, 0)
+                };
+                let deflater = self
+                    .deflater
+                    .get_or_insert_with(|| Deflater::new(c.side.window_bits, c.level));
+                let chunk = deflater.compress_frame(header, payload);
+                if c.side.no_context_takeover {
+                    // RFC 7692 §7.1.1: the next message starts from an empty window, so the
+                    // compressor is released now and made again when needed.
+                    self.deflater = None;
+                }
+                self.push_transmit(chunk);
+                Ok(())
+            }
+            _ => self.send_data(opcode, payload),
+        }
     }
 
     /// Queues a ping; its payload must fit a control frame (125 bytes, RFC 6455 §5.5).
@@ -454,9 +575,15 @@ impl Connection {
     }
 
     fn encode(&mut self, opcode: OpCode, payload: &[u8]) -> Bytes {
+        self.encode_with(FrameHeader::new(opcode, 0), payload)
+    }
+
+    /// Encodes `header` (a fresh mask for a client, the length from `payload`) and `payload`.
+    fn encode_with(&mut self, header: FrameHeader, payload: &[u8]) -> Bytes {
         let header = FrameHeader {
             mask: self.masks.as_mut().map(|next| next()),
-            ..FrameHeader::new(opcode, payload.len() as u64)
+            payload_len: payload.len() as u64,
+            ..header
         };
         let mut dst = BytesMut::with_capacity(header.encoded_len() + payload.len());
         encode_frame(&header, payload, &mut dst);

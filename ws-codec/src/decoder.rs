@@ -6,7 +6,7 @@ use bytes::{Buf, BytesMut};
 
 use crate::config::Role;
 use crate::error::Error;
-use crate::frame::{Frame, FrameHeader};
+use crate::frame::{Frame, FrameHeader, OpCode};
 use crate::mask::apply_mask;
 
 /// Most receive-buffer room reserved at once for a payload still arriving.
@@ -35,6 +35,8 @@ const RESERVE_STEP: usize = 64 * 1024;
 pub struct Decoder {
     role: Role,
     max_frame_size: u64,
+    /// permessage-deflate is in use: RSV1 marks the first frame of a compressed message.
+    compression: bool,
     header: Option<FrameHeader>,
     /// Payload bytes of the pending frame, at the front of the input, already unmasked.
     unmasked: usize,
@@ -61,6 +63,7 @@ impl Decoder {
         Decoder {
             role,
             max_frame_size: 1 << 20,
+            compression: false,
             header: None,
             unmasked: 0,
         }
@@ -69,6 +72,13 @@ impl Decoder {
     /// Sets the largest accepted payload.
     pub fn with_max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes as u64;
+        self
+    }
+
+    /// permessage-deflate (RFC 7692) was negotiated: RSV1 is allowed on the first frame of
+    /// a data message (and still an error anywhere else).
+    pub(crate) fn with_compression(mut self, on: bool) -> Self {
+        self.compression = on;
         self
     }
 
@@ -151,9 +161,21 @@ impl Decoder {
         // RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated that defines meanings
         // for non-zero values. If a nonzero value is received and none of the negotiated
         // extensions defines the meaning of such a nonzero value, the receiving endpoint
-        // MUST _Fail the WebSocket Connection_." This codec negotiates no extension.
-        if header.rsv_bits() != 0 {
+        // MUST _Fail the WebSocket Connection_." The only extension this codec knows is
+        // permessage-deflate, which gives RSV1 a meaning (RFC 7692 §6).
+        if header.rsv2 || header.rsv3 || (header.rsv1 && !self.compression) {
             return Err(Error::ReservedBits(header.rsv_bits()));
+        }
+        if header.rsv1 {
+            // RFC 7692 §6: "An endpoint MUST NOT set the "Per-Message Compressed" bit of
+            // control frames and non-first fragments of a data message. An endpoint
+            // receiving such a frame MUST _Fail the WebSocket Connection_."
+            if header.opcode.is_control() {
+                return Err(Error::CompressedControlFrame(header.opcode));
+            }
+            if header.opcode == OpCode::Continuation {
+                return Err(Error::CompressedContinuation);
+            }
         }
         if header.opcode.is_control() {
             // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or
@@ -179,8 +201,9 @@ impl Decoder {
                 max: self.max_frame_size,
             });
         }
+        // A compressed message is bounded by its inflated size, as it inflates.
         let len = used.saturating_add(header.payload_len);
-        if !header.opcode.is_control() && len > max {
+        if !header.opcode.is_control() && !header.rsv1 && len > max {
             return Err(Error::MessageTooLarge { len, max });
         }
         Ok(())
@@ -192,7 +215,6 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::frame::OpCode;
 
     const KEY: [u8; 4] = [1, 2, 3, 4];
 
@@ -337,6 +359,57 @@ mod tests {
             assert_eq!(err, Error::ReservedBits(bits));
             assert_eq!(err.close_code().0, 1002);
         }
+    }
+
+    #[test]
+    fn rfc_7692_6_rsv1_marks_only_first_data_frames() {
+        // RFC 7692 §6: "An endpoint MUST NOT set the "Per-Message Compressed" bit of control
+        // frames and non-first fragments of a data message. An endpoint receiving such a
+        // frame MUST _Fail the WebSocket Connection_."
+        let rsv1 = |frame: Frame| {
+            let mut buf = wire(&[frame.with_mask(Some(KEY))]);
+            buf[0] |= 0x40;
+            Decoder::new(Role::Server)
+                .with_compression(true)
+                .decode(&mut buf)
+        };
+        assert!(
+            rsv1(Frame::new(OpCode::Text, "x"))
+                .unwrap()
+                .unwrap()
+                .header()
+                .rsv1
+        );
+        let first = rsv1(Frame::new(OpCode::Binary, "x").with_fin(false));
+        assert!(first.unwrap().unwrap().header().rsv1);
+        for op in [OpCode::Ping, OpCode::Pong, OpCode::Close] {
+            let err = rsv1(Frame::new(op, "")).unwrap_err();
+            assert_eq!(
+                (err.clone(), err.close_code().0),
+                (Error::CompressedControlFrame(op), 1002)
+            );
+        }
+        let err = rsv1(Frame::new(OpCode::Continuation, "x")).unwrap_err();
+        assert_eq!(
+            (err.clone(), err.close_code().0),
+            (Error::CompressedContinuation, 1002)
+        );
+        // RSV2 and RSV3 stay reserved with permessage-deflate (RFC 6455 §5.2).
+        for (byte, bits) in [(0xA2, 0b010), (0x92, 0b001), (0xE2, 0b110)] {
+            let mut buf = BytesMut::from(&[byte, 0x80, 1, 2, 3, 4][..]);
+            let decoder = &mut Decoder::new(Role::Server).with_compression(true);
+            assert_eq!(decoder.decode(&mut buf), Err(Error::ReservedBits(bits)));
+        }
+    }
+
+    #[test]
+    fn compressed_frames_are_not_held_to_the_message_limit_by_their_wire_size() {
+        // The limit applies to the inflated message (checked as it inflates); the frame
+        // limit still applies to the wire.
+        let mut buf = wire(&[Frame::new(OpCode::Binary, vec![0u8; 20]).with_mask(Some(KEY))]);
+        buf[0] |= 0x40;
+        let mut decoder = Decoder::new(Role::Server).with_compression(true);
+        assert!(decoder.decode_within(&mut buf, 0, 10).unwrap().is_some());
     }
 
     #[test]

@@ -58,6 +58,14 @@ pub enum Error {
     InvalidCloseCode(u16),
     /// A close frame whose reason is not valid UTF-8.
     InvalidCloseReason,
+    /// RSV1 ("Per-Message Compressed") set on a control frame while permessage-deflate is
+    /// in use (RFC 7692 §6).
+    CompressedControlFrame(OpCode),
+    /// RSV1 ("Per-Message Compressed") set on a continuation frame (RFC 7692 §6: only the
+    /// first frame of a message carries it).
+    CompressedContinuation,
+    /// A compressed message is not a valid DEFLATE stream (RFC 7692 §6.2).
+    InvalidCompressedData,
 }
 
 impl Error {
@@ -75,11 +83,17 @@ impl Error {
             | Error::UnexpectedContinuation
             | Error::ExpectedContinuation(_)
             | Error::CloseFrameTooShort
-            | Error::InvalidCloseCode(_) => CloseCode::PROTOCOL_ERROR,
+            | Error::InvalidCloseCode(_)
+            | Error::CompressedControlFrame(_)
+            | Error::CompressedContinuation => CloseCode::PROTOCOL_ERROR,
             Error::FrameTooLarge { .. }
             | Error::MessageTooLarge { .. }
             | Error::TooManyFragments { .. } => CloseCode::MESSAGE_TOO_BIG,
-            Error::InvalidUtf8 | Error::InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            // Not a framing error: the frames were sound, their compressed payload is not
+            // data the message can be made of, as with invalid UTF-8 (1007).
+            Error::InvalidUtf8 | Error::InvalidCloseReason | Error::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
         }
     }
 }
@@ -122,6 +136,11 @@ impl fmt::Display for Error {
             Error::CloseFrameTooShort => f.write_str("close frame payload of 1 byte"),
             Error::InvalidCloseCode(code) => write!(f, "close code {code} is not allowed"),
             Error::InvalidCloseReason => f.write_str("close reason is not valid UTF-8"),
+            Error::CompressedControlFrame(op) => write!(f, "{op} control frame has RSV1 set"),
+            Error::CompressedContinuation => f.write_str("continuation frame has RSV1 set"),
+            Error::InvalidCompressedData => {
+                f.write_str("compressed message is not a valid DEFLATE stream")
+            }
         }
     }
 }
@@ -177,6 +196,16 @@ mod tests {
             Error::TooManyFragments { max: 1 }.close_code(),
             CloseCode(1009)
         );
+        // RFC 7692 §6: "An endpoint MUST NOT set the "Per-Message Compressed" bit of control
+        // frames and non-first fragments of a data message. An endpoint receiving such a
+        // frame MUST _Fail the WebSocket Connection_." A framing error: 1002.
+        assert_eq!(
+            Error::CompressedControlFrame(OpCode::Ping).close_code(),
+            CloseCode::PROTOCOL_ERROR
+        );
+        assert_eq!(Error::CompressedContinuation.close_code(), CloseCode(1002));
+        // A payload that does not inflate: 1007, like a text message that does not decode.
+        assert_eq!(Error::InvalidCompressedData.close_code(), CloseCode(1007));
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl FrameHeader {
     }
 
     /// The encoded header in a stack buffer, and its length.
-    fn to_bytes(self) -> ([u8; Self::MAX_LEN], usize) {
+    pub(crate) fn to_bytes(self) -> ([u8; Self::MAX_LEN], usize) {
         let mut out = [0u8; Self::MAX_LEN];
         out[0] = (self.fin as u8) << 7 | self.rsv_bits() << 4 | self.opcode as u8;
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
@@ -313,11 +313,19 @@ pub fn encode_frame(header: &FrameHeader, payload: &[u8], dst: &mut BytesMut) {
 /// let frame = ws_codec::EncodedFrame::text("hello");
 /// assert_eq!(&frame.as_bytes()[..], b"\x81\x05hello");
 /// ```
+///
+/// A compressed one ([`text_compressed`](Self::text_compressed)) is a permessage-deflate
+/// message (RFC 7692) compressed from an empty window, which is what a connection whose own
+/// side has no context takeover would produce: such a connection queues the shared bytes
+/// ([`Connection::send_encoded`](crate::Connection::send_encoded) says when exactly); any
+/// other compresses (or sends) the plain payload itself, which the frame keeps too.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EncodedFrame {
     bytes: Bytes,
     header_len: usize,
     opcode: OpCode,
+    /// The plain payload and the window bits, for a compressed frame.
+    compressed: Option<(Bytes, u8)>,
 }
 
 impl EncodedFrame {
@@ -331,6 +339,24 @@ impl EncodedFrame {
         Self::encode(OpCode::Binary, data)
     }
 
+    /// A final text frame compressed with permessage-deflate from an empty window of
+    /// `2^window_bits` bytes (clamped to 9..=15: zlib cannot compress with 8, see
+    /// [`Deflate`](crate::Deflate)) at `level` (0-9).
+    ///
+    /// ```
+    /// // RFC 7692 §7.2.3.1: "Hello" in one compressed frame.
+    /// let frame = ws_codec::EncodedFrame::text_compressed("Hello", 15, 6);
+    /// assert_eq!(&frame.as_bytes()[..], b"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00");
+    /// ```
+    pub fn text_compressed(text: &str, window_bits: u8, level: u32) -> Self {
+        Self::compress(OpCode::Text, text.as_bytes(), window_bits, level)
+    }
+
+    /// A final binary frame compressed like [`text_compressed`](Self::text_compressed).
+    pub fn binary_compressed(data: &[u8], window_bits: u8, level: u32) -> Self {
+        Self::compress(OpCode::Binary, data, window_bits, level)
+    }
+
     fn encode(opcode: OpCode, payload: &[u8]) -> Self {
         let header = FrameHeader::new(opcode, payload.len() as u64);
         let mut dst = BytesMut::with_capacity(header.encoded_len() + payload.len());
@@ -339,6 +365,24 @@ impl EncodedFrame {
             bytes: dst.freeze(),
             header_len: header.encoded_len(),
             opcode,
+            compressed: None,
+        }
+    }
+
+    fn compress(opcode: OpCode, payload: &[u8], window_bits: u8, level: u32) -> Self {
+        let bits = window_bits.clamp(9, 15);
+        let mut deflater = crate::deflate::Deflater::new(bits, level.min(9));
+        let bytes = deflater.compress_frame(FrameHeader::new(opcode, 0), payload);
+        let (header, header_len) = FrameHeader::parse(&bytes)
+            .ok()
+            .flatten()
+            .expect("a header was just encoded");
+        debug_assert!(header.rsv1);
+        EncodedFrame {
+            bytes,
+            header_len,
+            opcode,
+            compressed: Some((Bytes::copy_from_slice(payload), bits)),
         }
     }
 
@@ -352,9 +396,22 @@ impl EncodedFrame {
         self.opcode
     }
 
-    /// The payload alone.
+    /// The payload alone, as on the wire (compressed for a compressed frame).
     pub fn payload(&self) -> &[u8] {
         &self.bytes[self.header_len..]
+    }
+
+    /// The window bits a compressed frame was compressed with (`None`: not compressed).
+    pub fn window_bits(&self) -> Option<u8> {
+        self.compressed.as_ref().map(|(_, bits)| *bits)
+    }
+
+    /// The message before compression (the payload itself for an uncompressed frame).
+    pub fn plain_payload(&self) -> &[u8] {
+        match &self.compressed {
+            Some((plain, _)) => plain,
+            None => self.payload(),
+        }
     }
 }
 
@@ -363,6 +420,7 @@ impl fmt::Debug for EncodedFrame {
         f.debug_struct("EncodedFrame")
             .field("opcode", &self.opcode)
             .field("payload_len", &self.payload().len())
+            .field("window_bits", &self.window_bits())
             .finish()
     }
 }

@@ -52,6 +52,7 @@ mod close;
 mod config;
 mod connection;
 mod decoder;
+mod deflate;
 mod error;
 mod frame;
 mod mask;
@@ -59,7 +60,7 @@ mod message;
 mod utf8;
 
 pub use close::{truncate_reason, CloseCode, CloseFrame, MAX_REASON_LEN};
-pub use config::{Config, Role};
+pub use config::{Config, Deflate, Role};
 pub use connection::{Connection, MaskSource, State};
 pub use decoder::Decoder;
 pub use error::{Error, SendError};

@@ -5,7 +5,8 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 
 use crate::close::CloseFrame;
-use crate::config::Config;
+use crate::config::{Config, DeflateSide, Role};
+use crate::deflate::{Inflater, TAIL};
 use crate::error::Error;
 use crate::frame::{Frame, FrameHeader, OpCode};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
@@ -70,10 +71,19 @@ impl fmt::Display for Event {
 /// A frame can be announced by its header ([`begin`](Self::begin)) and the payload of a
 /// text message checked as it arrives ([`feed`](Self::feed)), before the whole frame is
 /// [`push`](Self::push)ed; `push` then validates only the bytes not fed yet.
+///
+/// With permessage-deflate, a message whose first frame has RSV1 set is inflated as its
+/// payload arrives (fed or pushed), into a buffer that never grows past
+/// `max_message_size + 1` bytes, and text is validated on the inflated bytes.
 #[derive(Debug)]
 pub(crate) struct Assembler {
     max_message_size: usize,
     max_fragments: usize,
+    /// The peer's compression parameters, when permessage-deflate is in use.
+    deflate: Option<DeflateSide>,
+    /// Created by the first compressed message; dropped after each message when the peer
+    /// does not keep its window (no context takeover).
+    inflater: Option<Inflater>,
     open: Option<Partial>,
     /// The frame whose header is known and whose payload is arriving.
     frame: Option<Arriving>,
@@ -86,21 +96,27 @@ struct Partial {
     text: bool,
     buf: BytesMut,
     fragments: usize,
+    /// A compressed message: what it inflated to so far (`buf` stays empty).
+    inflated: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Arriving {
     /// Its payload belongs to a text message (a text frame, or a continuation of one).
     text: bool,
+    /// Its payload belongs to a compressed message: it is inflated as it arrives.
+    compressed: bool,
     /// Payload bytes already fed to `utf8`.
     fed: usize,
 }
 
 impl Assembler {
-    pub(crate) fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config, role: Role) -> Self {
         Assembler {
             max_message_size: config.max_message_size(),
             max_fragments: config.max_fragments(),
+            deflate: config.deflate().map(|d| d.receiving(role)),
+            inflater: None,
             open: None,
             frame: None,
             utf8: Utf8Validator::new(),
@@ -114,6 +130,7 @@ impl Assembler {
         if self.frame.is_some() {
             return Ok(());
         }
+        let mut compressed = false;
         let text = match (header.opcode, self.open.as_ref()) {
             (OpCode::Ping | OpCode::Pong | OpCode::Close, _) => false,
             // RFC 6455 §5.4: "the fragments of one message MUST NOT be interleaved between
@@ -121,11 +138,27 @@ impl Assembler {
             (OpCode::Text | OpCode::Binary, Some(_)) => {
                 return Err(Error::ExpectedContinuation(header.opcode))
             }
-            (OpCode::Text, None) => {
-                self.utf8 = Utf8Validator::new();
-                true
+            (OpCode::Text | OpCode::Binary, None) => {
+                let text = header.opcode == OpCode::Text;
+                if text {
+                    self.utf8 = Utf8Validator::new();
+                }
+                // RFC 7692 §6: "the "Per-Message Compressed" bit ... indicates whether a
+                // message is compressed or not"; it is set on the first frame only (the
+                // decoder refuses it elsewhere, and without a negotiated extension).
+                if header.rsv1 {
+                    let side = self.deflate.ok_or(Error::ReservedBits(header.rsv_bits()))?;
+                    self.inflater.get_or_insert_with(|| Inflater::new(side));
+                    self.open = Some(Partial {
+                        text,
+                        buf: BytesMut::new(),
+                        fragments: 0,
+                        inflated: Some(Vec::new()),
+                    });
+                    compressed = true;
+                }
+                text
             }
-            (OpCode::Binary, None) => false,
             // RFC 6455 §5.4: a continuation frame belongs to an open fragmented message.
             (OpCode::Continuation, None) => return Err(Error::UnexpectedContinuation),
             (OpCode::Continuation, Some(partial)) => {
@@ -134,10 +167,15 @@ impl Assembler {
                         max: self.max_fragments,
                     });
                 }
+                compressed = partial.inflated.is_some();
                 partial.text
             }
         };
-        self.frame = Some(Arriving { text, fed: 0 });
+        self.frame = Some(Arriving {
+            text,
+            compressed,
+            fed: 0,
+        });
         Ok(())
     }
 
@@ -146,6 +184,10 @@ impl Assembler {
     /// make the message valid UTF-8.
     pub(crate) fn feed(&mut self, payload: &[u8]) -> Result<(), Error> {
         match self.frame.as_mut() {
+            Some(frame) if frame.compressed => {
+                frame.fed += payload.len();
+                self.inflate(payload)
+            }
             Some(frame) if frame.text => {
                 // RFC 6455 §8.1, Autobahn 6.4.3/6.4.4: fail fast, even inside a frame.
                 self.utf8.feed(payload).map_err(|_| Error::InvalidUtf8)?;
@@ -156,10 +198,65 @@ impl Assembler {
         }
     }
 
-    /// Bytes of the open message so far, and the limit.
+    /// Bytes of the open message so far, and the limit, for the decoder to refuse a frame
+    /// that cannot fit from its header. A compressed message has no such bound on its wire
+    /// size (`(0, u64::MAX)`): its inflated size is checked as it inflates.
     pub(crate) fn usage(&self) -> (u64, u64) {
-        let used = self.open.as_ref().map_or(0, |p| p.buf.len());
-        (used as u64, self.max_message_size as u64)
+        match &self.open {
+            Some(partial) if partial.inflated.is_some() => (0, u64::MAX),
+            open => {
+                let used = open.as_ref().map_or(0, |p| p.buf.len());
+                (used as u64, self.max_message_size as u64)
+            }
+        }
+    }
+
+    /// Inflates compressed payload bytes into the open message.
+    fn inflate(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let partial = self.open.as_mut().expect("a compressed message is open");
+        let out = partial
+            .inflated
+            .as_mut()
+            .expect("the message is compressed");
+        let inflater = self.inflater.as_mut().expect("created by begin");
+        let utf8 = partial.text.then_some(&mut self.utf8);
+        inflater.inflate(payload, out, self.max_message_size, utf8)
+    }
+
+    /// The last bytes of a compressed frame; at the end of the message, RFC 7692 §7.2.2:
+    /// "1. Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload of the
+    /// message. 2. Decompress the resulting data using DEFLATE."
+    fn push_compressed(&mut self, rest: &[u8], fin: bool) -> Result<Option<Event>, Error> {
+        self.inflate(rest)?;
+        let partial = self.open.as_mut().expect("a compressed message is open");
+        partial.fragments += 1;
+        if !fin {
+            return Ok(None);
+        }
+        self.inflate(&TAIL)?;
+        let partial = self.open.take().expect("a compressed message is open");
+        if partial.text {
+            self.utf8.finish().map_err(|_| Error::InvalidUtf8)?;
+        }
+        if self.deflate.is_some_and(|side| side.no_context_takeover) {
+            // RFC 7692 §7.1.1: the peer starts its next message from an empty window, so
+            // nothing of this one is needed: release the inflater's memory until then.
+            self.inflater = None;
+        }
+        let inflated = partial.inflated.expect("the message is compressed");
+        complete(partial.text, Bytes::from(inflated)).map(Some)
+    }
+
+    /// Capacity of the open compressed message's buffer (tests: never past the limit).
+    #[cfg(test)]
+    pub(crate) fn inflated_capacity(&self) -> Option<usize> {
+        self.open.as_ref()?.inflated.as_ref().map(Vec::capacity)
+    }
+
+    /// Bytes produced by the inflater so far (tests: a bomb stops at the limit).
+    #[cfg(test)]
+    pub(crate) fn inflated_total(&self) -> Option<u64> {
+        self.inflater.as_ref().map(Inflater::total_out)
     }
 
     /// Takes a whole frame ([`begin`](Self::begin) is implied if it was not called) and
@@ -175,6 +272,9 @@ impl Assembler {
             OpCode::Pong => return Ok(Some(Event::Pong(payload))),
             OpCode::Close => return CloseFrame::parse(payload).map(|c| Some(Event::Close(c))),
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {}
+        }
+        if arriving.compressed {
+            return self.push_compressed(&payload[arriving.fed..], fin);
         }
         let (used, max) = self.usage();
         let len = used + payload.len() as u64;
@@ -201,6 +301,7 @@ impl Assembler {
                     text,
                     buf: BytesMut::from(&payload[..]),
                     fragments: 1,
+                    inflated: None,
                 });
                 Ok(None)
             }
@@ -238,6 +339,7 @@ mod tests {
             &Config::default()
                 .with_max_message_size(max_message_size)
                 .with_max_fragments(max_fragments),
+            Role::Server,
         )
     }
 

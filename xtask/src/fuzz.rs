@@ -9,6 +9,8 @@ pub(crate) const TARGETS: &[&str] = &[
     "frame_roundtrip",
     "session_server",
     "utf8_split",
+    "deflate_inflate",
+    "deflate_roundtrip",
     "handshake_parse",
 ];
 
