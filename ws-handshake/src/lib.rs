@@ -108,6 +108,7 @@
 
 mod accept;
 mod client;
+mod deflate;
 mod error;
 mod extension;
 mod head;
@@ -120,6 +121,7 @@ mod token;
 
 pub use accept::{accept_key, GUID};
 pub use client::{parse_response, Accepted, ClientRequest, Refused, Reply};
+pub use deflate::{DeflateOptions, DeflateParams, DeflateResponse};
 pub use error::{Error, Malformed};
 pub use extension::{Extension, Param};
 pub use http::{parse_http_request, HttpRequest};
