@@ -2,12 +2,30 @@
 //! server's answer, under the default and under tight limits, and panic if an invariant
 //! breaks: a parse never claims more bytes than given or than the head limit, never
 //! waits for more once the head limit is reached, gives the same answer for every split
-//! of its input, and whatever it accepts or refuses turns into well-formed bytes.
+//! of its input, and whatever it accepts or refuses turns into well-formed bytes. Any
+//! request that parses also goes through permessage-deflate negotiation, whose answer
+//! the client that made the same offers must accept with the same parameters.
 
 use ws_handshake::{
-    parse_http_request, parse_request, parse_response, ClientRequest, Error, HttpRequest, Limits,
-    OriginPolicy, Reply, Request,
+    accept_key, parse_http_request, parse_request, parse_response, ClientRequest, DeflateOptions,
+    DeflateParams, Error, Extension, HttpRequest, Limits, OriginPolicy, Reply, Request,
 };
+
+/// The nonce of the clients here; its key is `dGhlIHNhbXBsZSBub25jZQ==`.
+const NONCE: [u8; 16] = *b"the sample nonce";
+
+/// Server policies that reach every branch of the negotiation.
+const POLICIES: [DeflateOptions; 3] = [
+    DeflateOptions::DEFAULT,
+    DeflateOptions::DEFAULT
+        .with_server_max_window_bits(15)
+        .with_client_max_window_bits(15),
+    DeflateOptions::DEFAULT
+        .with_server_max_window_bits(8)
+        .with_client_max_window_bits(9)
+        .with_server_no_context_takeover(true)
+        .with_client_no_context_takeover(true),
+];
 
 /// Small enough that random inputs cross every limit.
 const TIGHT: Limits = Limits::DEFAULT
@@ -124,6 +142,9 @@ fn check_request(
                     .to_bytes()
                     .expect("offered extension");
             }
+            for options in &POLICIES {
+                check_deflate(request, options);
+            }
         }
         Err(e) => {
             let status = e.status();
@@ -141,6 +162,58 @@ fn check_request(
     }
 }
 
+/// An extension element written back from its parsed form (values unquoted).
+fn element(e: &Extension<'_>) -> String {
+    let mut s = e.name().to_owned();
+    for p in e.params() {
+        s.push_str("; ");
+        s.push_str(p.name);
+        if let Some(v) = p.value {
+            s.push('=');
+            s.push_str(v);
+        }
+    }
+    s
+}
+
+fn in_range(p: &DeflateParams) -> bool {
+    (8..=15).contains(&p.server_max_window_bits) && (8..=15).contains(&p.client_max_window_bits)
+}
+
+/// permessage-deflate on any parsed request: it never panics, agrees with the 101 it
+/// writes, stays within the policy, and the client that sent these offers accepts the
+/// answer with the same parameters.
+fn check_deflate(request: &Request, options: &DeflateOptions) {
+    let answer = request.negotiate_deflate(options);
+    let accept = request.accept().deflate(options);
+    assert_eq!(accept.deflate_params(), answer.map(|a| a.params()));
+    let reply = accept.to_bytes().expect("a 101 with a deflate answer");
+    let Some(answer) = answer else {
+        return;
+    };
+    let p = answer.params();
+    assert!(in_range(&p), "{p:?}");
+    assert!(p.server_max_window_bits <= options.server_max_window_bits.max(8));
+    assert!(p.server_no_context_takeover >= options.server_no_context_takeover);
+    assert!(p.client_no_context_takeover >= options.client_no_context_takeover);
+
+    let mut client = ClientRequest::new("h", "/").nonce(NONCE);
+    for e in request.extensions() {
+        client = client.extension(&element(&e));
+    }
+    // The server's 101 answers the request's key; give it the client's.
+    let reply = String::from_utf8(reply)
+        .expect("a 101 is ASCII")
+        .replace(&accept_key(request.key()), &accept_key(client.key()));
+    match parse_response(reply.as_bytes(), &client, &Limits::default()) {
+        Ok(Some((Reply::Accepted(a), n))) => {
+            assert_eq!(n, reply.len());
+            assert_eq!(a.deflate(), Some(p), "{reply}");
+        }
+        other => panic!("the client refuses {answer}: {other:?}"),
+    }
+}
+
 fn check_response(data: &[u8], limits: &Limits, result: &Result<Option<(Reply, usize)>, Error>) {
     match result {
         Ok(None) => assert!(data.len() < limits.max_head_size + limits.max_body_size),
@@ -150,6 +223,9 @@ fn check_response(data: &[u8], limits: &Limits, result: &Result<Option<(Reply, u
             assert!(a
                 .extensions()
                 .all(|e| e.name().eq_ignore_ascii_case("permessage-deflate")));
+            // An accepted deflate answer was checked: one answer, values in range.
+            assert_eq!(a.deflate().is_some(), a.extensions().count() == 1);
+            assert!(a.deflate().iter().all(in_range));
         }
         Ok(Some((Reply::Refused(r), n))) => {
             assert!(*n <= data.len());
@@ -177,5 +253,75 @@ fn splits_agree<T: PartialEq + std::fmt::Debug>(
         if part != Ok(None) {
             assert_eq!(&part, whole, "prefix of {k} bytes disagrees with the whole");
         }
+    }
+}
+
+#[cfg(test)]
+mod seeds {
+    //! The permessage-deflate seeds reach the branches they are named for.
+
+    use super::*;
+
+    fn seed(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("corpus/handshake_parse")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn client() -> ClientRequest {
+        ClientRequest::new("server.example.com", "/chat")
+            .nonce(NONCE)
+            .extension("permessage-deflate; client_max_window_bits")
+    }
+
+    #[test]
+    fn deflate_offers_skip_the_invalid_ones() {
+        let (r, _) = parse_request(&seed("request_deflate_offers"), &Limits::default())
+            .unwrap()
+            .unwrap();
+        // A repeated parameter, another extension, a leading zero, then a quoted offer.
+        assert_eq!(r.extensions().count(), 5);
+        let p = r
+            .negotiate_deflate(&DeflateOptions::DEFAULT)
+            .unwrap()
+            .params();
+        let expected = DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: false,
+            server_max_window_bits: 10,
+            client_max_window_bits: 8,
+        };
+        assert_eq!(p, expected);
+        let (r, _) = parse_request(&seed("request_deflate_python"), &Limits::default())
+            .unwrap()
+            .unwrap();
+        let p = r.negotiate_deflate(&POLICIES[1]).unwrap().params();
+        assert_eq!(
+            (p.server_max_window_bits, p.client_max_window_bits),
+            (12, 12)
+        );
+        assert!(p.client_no_context_takeover);
+    }
+
+    #[test]
+    fn deflate_answers_are_checked() {
+        let limits = Limits::default();
+        let bytes = seed("response_101_deflate");
+        let Ok(Some((Reply::Accepted(a), _))) = parse_response(&bytes, &client(), &limits) else {
+            panic!("response_101_deflate is refused");
+        };
+        let expected = DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: false,
+            server_max_window_bits: 8,
+            client_max_window_bits: 9,
+        };
+        assert_eq!(a.deflate(), Some(expected));
+        let bytes = seed("response_bad_deflate");
+        assert_eq!(
+            parse_response(&bytes, &client(), &limits),
+            Err(Error::DeflateInvalidValue)
+        );
     }
 }

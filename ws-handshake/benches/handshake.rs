@@ -1,5 +1,6 @@
 //! Criterion bench: parse and validate a Chromium upgrade request with ws-handshake, next
-//! to httparse's bare parse of the same bytes in the same run.
+//! to httparse's bare parse of the same bytes in the same run, and the 101 with and
+//! without a permessage-deflate answer.
 //!
 //! It runs on the system allocator as a server would: a counting allocator adds atomic
 //! adds to every malloc and free, which only the ws-handshake side pays. The allocation
@@ -11,7 +12,7 @@ use std::hint::black_box;
 use std::mem::MaybeUninit;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ws_handshake::{parse_request, Limits};
+use ws_handshake::{parse_request, DeflateOptions, Limits};
 
 /// What Chromium 124 sends for `new WebSocket("ws://localhost:8080/chat")`, with a cookie.
 const CHROMIUM: &[u8] = include_bytes!("../tests/chromium.http");
@@ -41,6 +42,23 @@ fn chromium_request(c: &mut Criterion) {
             Ok(Some((request, _))) => request.accept().to_bytes().map(|v| v.len()),
             _ => Ok(0),
         })
+    });
+    // Chromium offers permessage-deflate; this answers it (the path above ignores it).
+    let options = DeflateOptions::default();
+    group.bench_function("ws_handshake_parse_validate_accept_deflate", |b| {
+        b.iter(|| match parse_request(black_box(CHROMIUM), &limits) {
+            Ok(Some((request, _))) => request
+                .accept()
+                .deflate(black_box(&options))
+                .to_bytes()
+                .map(|v| v.len()),
+            _ => Ok(0),
+        })
+    });
+    // The negotiation alone, on a request parsed once.
+    let (parsed, _) = parse_request(CHROMIUM, &limits).unwrap().unwrap();
+    group.bench_function("negotiate_deflate", |b| {
+        b.iter(|| black_box(&parsed).negotiate_deflate(black_box(&options)))
     });
     group.finish();
 }

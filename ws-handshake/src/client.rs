@@ -9,7 +9,7 @@ use crate::head::{Head, Span};
 use crate::origin::split_authority;
 use crate::response::{check_header, put_header};
 use crate::token::{elements, is_token, is_token_list, list_contains, trim_ows};
-use crate::{Error, Limits};
+use crate::{deflate, DeflateParams, Error, Limits};
 
 /// Headers [`ClientRequest`] writes itself.
 const CLIENT_RESERVED: &[&str] = &[
@@ -195,6 +195,47 @@ impl ClientRequest {
         self
     }
 
+    /// Offers permessage-deflate (RFC 7692) asking for `params`, written the way
+    /// browsers write it: `DeflateParams::default()` offers
+    /// `permessage-deflate; client_max_window_bits`, what Chromium, Node's `ws` and
+    /// Python's `websockets` send.
+    ///
+    /// - `server_no_context_takeover`, `client_no_context_takeover`: sent when true
+    ///   (§7.1.1.1 asks the server not to take over its context; §7.1.1.2 tells it the
+    ///   client will not);
+    /// - `server_max_window_bits` below 15: sent as a limit the server must answer
+    ///   within (§7.1.2.1);
+    /// - `client_max_window_bits`: always sent, to accept the server's limit on the
+    ///   client's window (§7.1.2.2); below 15 with the value, as the largest the client
+    ///   will use.
+    ///
+    /// A window outside 8..=15 is an [`Error::InvalidOffer`]. [`parse_response`] checks
+    /// the server's answer and gives the agreed parameters in
+    /// [`Accepted::deflate`]; what the client actually does may be less than it asked
+    /// for (the server may add no-context-takeover flags and smaller windows).
+    ///
+    /// ```
+    /// use ws_handshake::{ClientRequest, DeflateParams};
+    ///
+    /// let request = ClientRequest::new("example.com", "/").deflate(DeflateParams {
+    ///     server_max_window_bits: 12,
+    ///     client_max_window_bits: 12,
+    ///     ..DeflateParams::default()
+    /// });
+    /// let bytes = String::from_utf8(request.to_bytes().unwrap()).unwrap();
+    /// assert!(bytes.contains(
+    ///     "\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12; \
+    ///      client_max_window_bits=12\r\n"
+    /// ));
+    /// ```
+    pub fn deflate(mut self, params: DeflateParams) -> Self {
+        match deflate::offer(&params) {
+            Some(element) => self.extensions.push(element),
+            None => self.fail(Error::InvalidOffer),
+        }
+        self
+    }
+
     /// Adds a header (`Origin`, `Cookie`, `Authorization`, ...). The name must be a
     /// token the handshake does not write itself; the value must not hold CR, LF or
     /// other control characters.
@@ -332,12 +373,21 @@ pub enum Reply {
 pub struct Accepted {
     head: Head,
     protocol: Option<Span>,
+    deflate: Option<DeflateParams>,
 }
 
 impl Accepted {
     /// The subprotocol the server chose, one of those offered.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.map(|p| self.head.str(p))
+    }
+
+    /// The permessage-deflate parameters agreed, if the server accepted the extension
+    /// (RFC 7692): checked against the offers, and tightened by the client's own hints
+    /// (an offered `client_no_context_takeover` or `client_max_window_bits=N` holds
+    /// whatever the server answered, §7.1.1.2, §7.1.2.2).
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
     }
 
     /// The extensions the server accepted, with their parameters, all among the offers.
@@ -367,6 +417,7 @@ impl fmt::Debug for Accepted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Accepted")
             .field("protocol", &self.protocol())
+            .field("deflate", &self.deflate)
             .field("headers", &self.head)
             .finish()
     }
@@ -530,6 +581,7 @@ fn check_accepted(
     let mut accept = None;
     let mut protocol: Option<&[u8]> = None;
     let mut protocols = 0;
+    let mut deflate = None;
     for h in res.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("upgrade") {
@@ -569,6 +621,20 @@ fn check_accepted(
                 if !offered {
                     return Err(Error::UnexpectedExtension);
                 }
+                if answered.name().eq_ignore_ascii_case(deflate::NAME) {
+                    // RFC 7692 §5: "A server MUST NOT accept a PMCE extension
+                    // negotiation offer together with another extension if the PMCE
+                    // will conflict with the extension on their use of the RSV1 bit."
+                    // A second permessage-deflate would use RSV1 too.
+                    if deflate.is_some() {
+                        return Err(Error::DeflateAcceptedTwice);
+                    }
+                    let offers = request
+                        .extensions
+                        .iter()
+                        .flat_map(|e| Extension::parse_list(e));
+                    deflate = Some(deflate::check_response(&answered, offers)?);
+                }
             }
         }
     }
@@ -597,6 +663,7 @@ fn check_accepted(
     Ok(Accepted {
         head: Head::new(bytes, res.headers),
         protocol: protocol.map(|p| Span::of(bytes, p)),
+        deflate,
     })
 }
 

@@ -117,6 +117,27 @@ pub enum Error {
     InvalidContentLength,
     /// A refusal's body is longer than `Limits::max_body_size`.
     BodyTooLarge,
+
+    // --- client side: the server's permessage-deflate answer (RFC 7692 §5) is wrong ---
+    /// RFC 7692 §5: the answer "contains an extension parameter not defined for use in
+    /// a response".
+    DeflateUnknownParam,
+    /// RFC 7692 §5: the answer "contains multiple extension parameters with the same
+    /// name".
+    DeflateDuplicateParam,
+    /// RFC 7692 §5: the answer "contains an extension parameter with an invalid value":
+    /// a window size that is not 8 to 15 without leading zeros (§7.1.2), a value on a
+    /// no-context-takeover parameter (§7.1.1), `client_max_window_bits` without one.
+    DeflateInvalidValue,
+    /// RFC 7692 §5: "The client does not support the configuration that the response
+    /// represents": the answer fits none of the client's offers (§7.1.2.2
+    /// `client_max_window_bits` not offered, §7.1.2.1 a server window above the one
+    /// asked for, §7.1.1.1 `server_no_context_takeover` asked for and not answered).
+    DeflateNotAsOffered,
+    /// RFC 7692 §5: permessage-deflate accepted twice; both would use the RSV1 bit, and
+    /// "A client that received a response accepting a PMCE extension negotiation offer
+    /// together with such an extension MUST _Fail the WebSocket Connection_."
+    DeflateAcceptedTwice,
 }
 
 /// Where an HTTP/1.x head broke (the kinds `httparse` tells apart).
@@ -227,7 +248,12 @@ impl Error {
             | Error::UnexpectedProtocol
             | Error::UnexpectedExtension
             | Error::InvalidContentLength
-            | Error::BodyTooLarge => 502,
+            | Error::BodyTooLarge
+            | Error::DeflateUnknownParam
+            | Error::DeflateDuplicateParam
+            | Error::DeflateInvalidValue
+            | Error::DeflateNotAsOffered
+            | Error::DeflateAcceptedTwice => 502,
         }
     }
 
@@ -299,6 +325,11 @@ impl fmt::Display for Error {
             Error::UnexpectedExtension => "server answered an extension that was not offered",
             Error::InvalidContentLength => "Content-Length is not a decimal number",
             Error::BodyTooLarge => "response body too large",
+            Error::DeflateUnknownParam => "permessage-deflate answer has an unknown parameter",
+            Error::DeflateDuplicateParam => "permessage-deflate answer repeats a parameter",
+            Error::DeflateInvalidValue => "permessage-deflate answer has an invalid value",
+            Error::DeflateNotAsOffered => "permessage-deflate answer does not fit the offer",
+            Error::DeflateAcceptedTwice => "permessage-deflate accepted more than once",
         };
         f.write_str(msg)
     }

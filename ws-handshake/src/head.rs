@@ -124,10 +124,14 @@ impl Head {
     }
 
     /// The raw values of every field named `name` (ASCII case-insensitive), in order.
+    /// Names are compared as bytes, as [`first`](Head::first) does: no UTF-8 check of
+    /// every name on the way.
     pub(crate) fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.fields
+            .as_slice()
+            .iter()
+            .filter(move |f| self.slice(f.name).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| self.slice(f.value))
     }
 
     /// The first raw value of `name` (ASCII case-insensitive).

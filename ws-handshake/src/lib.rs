@@ -20,6 +20,11 @@
 //! - responses: the 101 with `Sec-WebSocket-Accept`, a chosen subprotocol (only an
 //!   offered one), accepted extensions and extra headers; [`Rejection`]s with any
 //!   status; every header value a caller passes is checked for CR/LF;
+//! - permessage-deflate (RFC 7692): the server answers the first acceptable offer under
+//!   a [`DeflateOptions`] policy ([`Accept::deflate`]), declining malformed offers as
+//!   §5 asks; the client offers it ([`ClientRequest::deflate`]) and fails the
+//!   connection on an answer that breaks §5; both sides get the same [`DeflateParams`]
+//!   for their compressor, with no allocation spent on the negotiation;
 //! - [`OriginPolicy`], against cross-site WebSocket hijacking (403);
 //! - plain HTTP on the same port: when [`parse_request`]'s error
 //!   [`is_not_upgrade`](Error::is_not_upgrade) (a page load, a POST), the same head
@@ -29,8 +34,9 @@
 //! What it deliberately does not do: sockets and TLS; HTTP bodies, keep-alive and
 //! routing for plain requests (it reads their head only); frames (that is `ws-codec`, which
 //! this crate does not depend on); HTTP/2 (RFC 8441) and HTTP/1.0; decoding a chunked
-//! refusal body; negotiating an extension's parameters (it hands the offers over
-//! parsed; the compression layer decides).
+//! refusal body; compressing (the agreed [`DeflateParams`] are handed over; the
+//! compression layer applies them); negotiating extensions other than permessage-deflate
+//! (their offers are handed over parsed).
 //!
 //! # Server side
 //!
@@ -103,11 +109,42 @@
 //! assert_eq!((refused.status(), refused.body()), (403, &b"no"[..]));
 //! ```
 
+//!
+//! # permessage-deflate
+//!
+//! ```
+//! use ws_handshake::{
+//!     parse_request, parse_response, ClientRequest, DeflateOptions, DeflateParams, Limits,
+//!     Reply,
+//! };
+//!
+//! let limits = Limits::default();
+//! // Client: offer it as browsers do, `permessage-deflate; client_max_window_bits`.
+//! let client = ClientRequest::from_url("ws://example.com/chat")
+//!     .unwrap()
+//!     .deflate(DeflateParams::default());
+//! let sent = client.to_bytes().unwrap();
+//!
+//! // Server: answer under its policy (12-bit windows by default, to save memory).
+//! let (request, _) = parse_request(&sent, &limits).unwrap().unwrap();
+//! let accept = request.accept().deflate(&DeflateOptions::default());
+//! let server_params = accept.deflate_params(); // None: no acceptable offer, no compression
+//! let answer = accept.to_bytes().unwrap();
+//!
+//! // Client: the answer is checked against the offer.
+//! let Some((Reply::Accepted(accepted), _)) = parse_response(&answer, &client, &limits).unwrap()
+//! else { panic!() };
+//! assert_eq!(accepted.deflate(), server_params);
+//! let p = server_params.unwrap();
+//! assert_eq!((p.server_max_window_bits, p.client_max_window_bits), (12, 12));
+//! ```
+
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod accept;
 mod client;
+mod deflate;
 mod error;
 mod extension;
 mod head;
@@ -120,6 +157,7 @@ mod token;
 
 pub use accept::{accept_key, GUID};
 pub use client::{parse_response, Accepted, ClientRequest, Refused, Reply};
+pub use deflate::{DeflateOptions, DeflateParams, DeflateResponse};
 pub use error::{Error, Malformed};
 pub use extension::{Extension, Param};
 pub use http::{parse_http_request, HttpRequest};

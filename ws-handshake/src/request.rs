@@ -10,7 +10,7 @@ use crate::head::Span;
 use crate::http::HttpRequest;
 use crate::response::Accept;
 use crate::token::{elements, eq_name, is_token_list, list_contains, trim_ows};
-use crate::{Error, Limits, Malformed};
+use crate::{DeflateOptions, DeflateResponse, Error, Limits, Malformed};
 
 /// Header slots kept on the stack; a `Limits::max_headers` above this costs one
 /// allocation per parse.
@@ -390,6 +390,40 @@ impl Request {
             .head
             .get_all("sec-websocket-extensions")
             .flat_map(Extension::parse_list)
+    }
+
+    /// Negotiates permessage-deflate (RFC 7692) under `options`: the answer to the
+    /// first offer that can be accepted, or `None` if the client offered none.
+    ///
+    /// RFC 7692 §5: "The order of elements is important as it specifies the client's
+    /// preference. An element preceding another element has higher preference. It is
+    /// recommended that a server accepts PMCEs with higher preference if the server
+    /// supports them." An offer with an unknown or repeated parameter or an invalid
+    /// value is declined (§5: "A server MUST decline"), not refused: the next one is
+    /// tried, and without one the connection goes on uncompressed.
+    ///
+    /// [`Accept::deflate`](crate::Accept::deflate) puts the answer in the 101; this
+    /// is for a server that wants to look before it answers. Nothing is allocated.
+    ///
+    /// ```
+    /// use ws_handshake::{parse_request, DeflateOptions, Limits};
+    ///
+    /// let bytes = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    ///     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+    ///     Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=016, \
+    ///     permessage-deflate; server_max_window_bits=10; client_max_window_bits\r\n\r\n";
+    /// let (request, _) = parse_request(bytes, &Limits::default()).unwrap().unwrap();
+    /// // The first offer has an invalid value and is declined; the second is taken.
+    /// let answer = request.negotiate_deflate(&DeflateOptions::default()).unwrap();
+    /// assert_eq!(
+    ///     answer.to_string(),
+    ///     "permessage-deflate; server_max_window_bits=10; client_max_window_bits=12"
+    /// );
+    /// assert_eq!(answer.params().server_max_window_bits, 10);
+    /// ```
+    pub fn negotiate_deflate(&self, options: &DeflateOptions) -> Option<DeflateResponse> {
+        self.extensions()
+            .find_map(|offer| options.negotiate(&offer))
     }
 
     /// The head's bytes as received, up to and including the empty line.

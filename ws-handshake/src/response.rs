@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::extension::{is_extension_list, Extension};
 use crate::token::{is_safe_value, is_token};
-use crate::{Error, Request};
+use crate::{DeflateOptions, DeflateParams, DeflateResponse, Error, Request};
 
 /// Headers [`Accept`] writes itself; set them through its methods, not as extras.
 const ACCEPT_RESERVED: &[&str] = &[
@@ -73,6 +73,9 @@ pub struct Accept<'r> {
     protocol: Option<&'r str>,
     /// `Sec-WebSocket-Extensions` value being built, `a, b; x=1`.
     extensions: String,
+    /// The permessage-deflate answer, and where in `extensions` it goes (the length of
+    /// `extensions` when it was chosen): written with the 101, not kept as text.
+    deflate: Option<(DeflateResponse, usize)>,
     /// Extra header lines, already serialised.
     extra: Vec<u8>,
     error: Option<Error>,
@@ -85,6 +88,7 @@ impl<'r> Accept<'r> {
             request,
             protocol: None,
             extensions: String::new(),
+            deflate: None,
             extra: Vec::new(),
             error: None,
         }
@@ -129,6 +133,47 @@ impl<'r> Accept<'r> {
         self
     }
 
+    /// Negotiates permessage-deflate (RFC 7692) under `options` and, if the client
+    /// offered it acceptably, answers it: [`Request::negotiate_deflate`]'s answer goes
+    /// into `Sec-WebSocket-Extensions`, in the order of the calls to this and
+    /// [`extension`](Accept::extension). Without an acceptable offer nothing is
+    /// answered, which is not an error: the connection goes on uncompressed (RFC 7692
+    /// §5). Calling it again replaces the answer. Read the agreed parameters with
+    /// [`deflate_params`](Accept::deflate_params).
+    ///
+    /// Do not also answer `permessage-deflate` through [`extension`](Accept::extension):
+    /// a client fails a connection that accepts it twice.
+    ///
+    /// ```
+    /// use ws_handshake::{parse_request, DeflateOptions, Limits};
+    ///
+    /// let bytes = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    ///     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+    ///     Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+    /// let (request, _) = parse_request(bytes, &Limits::default()).unwrap().unwrap();
+    /// let accept = request.accept().deflate(&DeflateOptions::default());
+    /// let params = accept.deflate_params().expect("offered");
+    /// assert_eq!((params.server_max_window_bits, params.client_max_window_bits), (12, 12));
+    /// let reply = String::from_utf8(accept.to_bytes().unwrap()).unwrap();
+    /// assert!(reply.contains(
+    ///     "\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12; \
+    ///      client_max_window_bits=12\r\n"
+    /// ));
+    /// ```
+    pub fn deflate(mut self, options: &DeflateOptions) -> Self {
+        self.deflate = self
+            .request
+            .negotiate_deflate(options)
+            .map(|answer| (answer, self.extensions.len()));
+        self
+    }
+
+    /// The permessage-deflate parameters agreed by [`deflate`](Accept::deflate), if it
+    /// answered an offer: hand them to the compression layer.
+    pub fn deflate_params(&self) -> Option<DeflateParams> {
+        self.deflate.map(|(answer, _)| answer.params())
+    }
+
     /// Adds a header (`Set-Cookie`, ...). The name must be a token and not one the 101
     /// writes itself ([`Error::ReservedHeader`]); the value must not hold CR, LF or
     /// other control characters ([`Error::InvalidHeaderValue`]).
@@ -159,8 +204,26 @@ impl<'r> Accept<'r> {
         if let Some(p) = self.protocol {
             put_header(dst, "Sec-WebSocket-Protocol", p.as_bytes());
         }
-        if !self.extensions.is_empty() {
-            put_header(dst, "Sec-WebSocket-Extensions", self.extensions.as_bytes());
+        match self.deflate {
+            None if self.extensions.is_empty() => {}
+            None => put_header(dst, "Sec-WebSocket-Extensions", self.extensions.as_bytes()),
+            Some((answer, at)) => {
+                // `extensions` is `a, b` before the answer's place and `, c` after it
+                // (or `c` when the answer comes first).
+                let (before, after) = self.extensions.split_at(at);
+                let after = after.strip_prefix(", ").unwrap_or(after);
+                dst.extend_from_slice(b"Sec-WebSocket-Extensions: ");
+                dst.extend_from_slice(before.as_bytes());
+                if !before.is_empty() {
+                    dst.extend_from_slice(b", ");
+                }
+                answer.write_to(dst);
+                if !after.is_empty() {
+                    dst.extend_from_slice(b", ");
+                    dst.extend_from_slice(after.as_bytes());
+                }
+                dst.extend_from_slice(b"\r\n");
+            }
         }
         dst.extend_from_slice(&self.extra);
         dst.extend_from_slice(b"\r\n");
@@ -169,7 +232,12 @@ impl<'r> Accept<'r> {
 
     /// The 101's bytes, or the first mistake made while building it.
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::with_capacity(160 + self.extensions.len() + self.extra.len());
+        let deflate = if self.deflate.is_some() {
+            DeflateResponse::MAX_LEN
+        } else {
+            0
+        };
+        let mut out = Vec::with_capacity(160 + self.extensions.len() + deflate + self.extra.len());
         self.write_to(&mut out)?;
         Ok(out)
     }

@@ -1,6 +1,7 @@
 //! Heap allocations of a parse: the owned head copy, nothing else (the field index is
-//! inline up to 24 fields); and of the 101: its bytes. One test in this binary, so no other test allocates while
-//! it counts.
+//! inline up to 24 fields); of the 101: its bytes, with or without a permessage-deflate
+//! answer, whose negotiation allocates nothing. One test in this binary, so no other
+//! test allocates while it counts.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::alloc::System;
 
 use common::CHROMIUM;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
-use ws_handshake::{parse_request, Limits};
+use ws_handshake::{parse_request, DeflateOptions, Limits};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -58,6 +59,21 @@ fn parse_allocates_only_the_owned_head() {
     assert_eq!(change.allocations, 1, "{change:?}");
     assert_eq!(change.reallocations, 0, "{change:?}");
     assert_eq!(change.bytes_allocated, reply.capacity());
+
+    // Negotiating permessage-deflate allocates nothing, and a 101 carrying the answer
+    // is still one allocation.
+    let options = DeflateOptions::default();
+    let region = Region::new(GLOBAL);
+    let answer = request.negotiate_deflate(&options);
+    let accept = request.accept().deflate(&options);
+    assert_eq!(region.change().allocations, 0);
+    assert!(answer.is_some() && accept.deflate_params().is_some());
+    let region = Region::new(GLOBAL);
+    let reply = accept.to_bytes().unwrap();
+    let change = region.change();
+    assert_eq!(change.allocations, 1, "{change:?}");
+    assert_eq!(change.reallocations, 0, "{change:?}");
+    assert!(reply.len() <= reply.capacity());
 
     // An incomplete head allocates nothing either.
     let region = Region::new(GLOBAL);
