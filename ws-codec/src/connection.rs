@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use crate::close::{truncate_reason, CloseCode, CloseFrame};
-use crate::config::{Config, DeflateSide, Role};
+use crate::config::{Config, Deflate, DeflateSide, Role};
 use crate::decoder::{Decoder, Step};
 use crate::deflate::{can_compress, Deflater};
 use crate::error::{Error, SendError};
@@ -86,6 +86,22 @@ pub struct Connection {
     /// Created by the first compressed message; dropped after each one when this end has
     /// no context takeover.
     deflater: Option<Deflater>,
+    /// Any byte was received: the extension can no longer be switched on.
+    received: bool,
+}
+
+/// How `role` compresses under `config`. A sending window of 8 bits cannot be honoured by
+/// zlib: never compress with it (see `deflate::can_compress`), the messages go out with RSV1
+/// clear.
+fn compressing(config: &Config, role: Role) -> Option<Compressing> {
+    config.deflate().and_then(|d| {
+        let side = d.sending(role);
+        can_compress(side.window_bits).then_some(Compressing {
+            side,
+            level: d.level(),
+            threshold: d.threshold(),
+        })
+    })
 }
 
 /// This end's compression parameters and local choices.
@@ -113,16 +129,7 @@ impl Connection {
         } else {
             Role::Server
         };
-        // A sending window of 8 bits cannot be honoured by zlib: never compress with it
-        // (see `deflate::can_compress`), the messages go out with RSV1 clear.
-        let compress = config.deflate().and_then(|d| {
-            let side = d.sending(role);
-            can_compress(side.window_bits).then_some(Compressing {
-                side,
-                level: d.level(),
-                threshold: d.threshold(),
-            })
-        });
+        let compress = compressing(&config, role);
         Connection {
             decoder: Decoder::new(role)
                 .with_max_frame_size(config.max_frame_size())
@@ -130,6 +137,7 @@ impl Connection {
             assembler: Assembler::new(&config, role),
             compress,
             deflater: None,
+            received: false,
             config,
             masks,
             recv: BytesMut::new(),
@@ -144,6 +152,25 @@ impl Connection {
             error: None,
             timer: Timer::Idle,
         }
+    }
+
+    /// Turns permessage-deflate on (or off) once the opening handshake has negotiated it
+    /// (RFC 7692 §5), for a connection built before the handshake was done. Only before any
+    /// byte was received: afterwards the configuration stays and `false` is returned. Frames
+    /// already queued stay uncompressed, which the extension allows (RSV1 clear, §6).
+    pub fn set_deflate(&mut self, deflate: Option<Deflate>) -> bool {
+        if self.received || self.state != State::Open {
+            return false;
+        }
+        let role = self.role();
+        self.config = self.config.clone().with_deflate(deflate);
+        self.decoder = Decoder::new(role)
+            .with_max_frame_size(self.config.max_frame_size())
+            .with_compression(self.config.deflate().is_some());
+        self.assembler = Assembler::new(&self.config, role);
+        self.compress = compressing(&self.config, role);
+        self.deflater = None;
+        true
     }
 
     /// Which end this is.
@@ -244,6 +271,7 @@ impl Connection {
     }
 
     fn process(&mut self) -> Result<(), Error> {
+        self.received |= !self.recv.is_empty();
         while self.accepts_input() {
             let (used, max) = self.assembler.usage();
             let frame = match self.decoder.decode_step(&mut self.recv, used, max) {

@@ -179,3 +179,39 @@ proptest! {
         prop_assert_eq!(feed(&mut a, &wire, &[]), bytewise);
     }
 }
+
+/// RFC 7692 §5: the extension is in use once the handshake agreed on it; a server builds its
+/// connection before the handshake and turns compression on when it answers.
+#[test]
+fn set_deflate_after_the_handshake_compresses_and_inflates() {
+    use ws_codec::{Config, Connection, Deflate, Event};
+    let deflate = Deflate::default()
+        .with_server_no_context_takeover(true)
+        .with_client_no_context_takeover(true)
+        .with_threshold(0);
+    let mut server = Connection::server(Config::default());
+    assert!(server.set_deflate(Some(deflate)));
+    let mut client = Connection::client(Config::default().with_deflate(Some(deflate)), || {
+        [1, 2, 3, 4]
+    });
+    client.send_text("hello hello hello hello").unwrap();
+    let mut wire = Vec::new();
+    while let Some(b) = client.poll_transmit() {
+        wire.extend_from_slice(&b);
+    }
+    assert_eq!(wire[0] & 0x40, 0x40, "RSV1: compressed");
+    server.handle_bytes(&wire).unwrap();
+    assert_eq!(
+        server.poll_event(),
+        Some(Event::Text("hello hello hello hello".into()))
+    );
+    assert!(!server.set_deflate(None), "not once bytes were received");
+    server.send_text("hello hello hello hello").unwrap();
+    let out = server.poll_transmit().unwrap();
+    assert_eq!(out[0] & 0x40, 0x40, "the server compresses too");
+    client.handle_bytes(&out).unwrap();
+    assert_eq!(
+        client.poll_event(),
+        Some(Event::Text("hello hello hello hello".into()))
+    );
+}
