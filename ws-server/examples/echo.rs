@@ -55,6 +55,7 @@ fn main() {
     }
     let server = match builder
         .bind(addr.as_str())
+        .permessage_deflate(Some(ws_server::DEFAULT_DEFLATE))
         .max_frame_size(LIMIT)
         .max_message_size(LIMIT)
         // Conformance suites split 4 MiB into 64-byte fragments (Autobahn 9.3, 9.4); the

@@ -167,9 +167,9 @@ mod session;
 mod write;
 
 pub use config::{
-    Backpressure, Bridge, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HIGH_WATER,
-    DEFAULT_MAILBOX_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PING_INTERVAL, DEFAULT_PONG_TIMEOUT,
-    DEFAULT_READ_BUFFER_SIZE, DEFAULT_STACK_SIZE,
+    Backpressure, Bridge, DEFAULT_CLOSE_TIMEOUT, DEFAULT_DEFLATE, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_HIGH_WATER, DEFAULT_MAILBOX_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PING_INTERVAL,
+    DEFAULT_PONG_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_STACK_SIZE,
 };
 pub use conn::Conn;
 pub use ctx::Ctx;
@@ -180,4 +180,4 @@ pub use server::{Server, ServerBuilder, ShutdownReport};
 /// Re-exported so handlers need not name the dependency crates for these.
 pub use bytes::Bytes;
 pub use ws_codec::{CloseCode, EncodedFrame, Utf8Bytes};
-pub use ws_handshake::{HttpRequest, Request};
+pub use ws_handshake::{DeflateOptions, HttpRequest, Request};

@@ -34,6 +34,7 @@ const MAX_REJECTING: usize = 64;
 /// | [`handshake_timeout`](Self::handshake_timeout) | 10 s |
 /// | [`handshake_limits`](Self::handshake_limits) | ws-handshake's defaults (8 KiB head, 64 headers, 2 KiB target) |
 /// | [`origin_policy`](Self::origin_policy) | any origin |
+/// | [`permessage_deflate`](Self::permessage_deflate) | off ([`DEFAULT_DEFLATE`] when turned on in the examples) |
 /// | [`max_frame_size`](Self::max_frame_size) | 1 MiB (ws-codec's default) |
 /// | [`max_message_size`](Self::max_message_size) | 1 MiB (ws-codec's default) |
 /// | [`max_fragments`](Self::max_fragments) | 4096 (ws-codec's default) |
@@ -140,6 +141,17 @@ impl ServerBuilder {
     #[must_use]
     pub fn origin_policy(mut self, policy: ws_handshake::OriginPolicy) -> Self {
         self.settings.origin_policy = policy;
+        self
+    }
+
+    /// permessage-deflate (RFC 7692): `Some(options)` agrees to a client's
+    /// offer under `options` ([`DEFAULT_DEFLATE`] is the recommended choice:
+    /// no context takeover, so idle connections hold no compression state);
+    /// `None` (the default) declines every offer. Messages under 64 bytes are
+    /// sent uncompressed; `max_message_size` limits the inflated size.
+    #[must_use]
+    pub fn permessage_deflate(mut self, options: Option<ws_handshake::DeflateOptions>) -> Self {
+        self.settings.deflate = options;
         self
     }
 

@@ -22,6 +22,7 @@ fn main() {
     // Rooms and connections share one runtime, so they can message each other.
     let server = match Server::builder()
         .bind(addr.as_str())
+        .permessage_deflate(Some(ws_server::DEFAULT_DEFLATE))
         .runtime(runtime.handle())
         .serve(room::Chat)
     {

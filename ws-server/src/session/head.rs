@@ -66,19 +66,35 @@ pub(crate) fn unavailable() -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// The 101 for an accepted request, or ws-handshake's refusal of what the
-/// hook chose (a subprotocol the client did not offer, a bad header).
+/// The 101 for an accepted request, and the permessage-deflate parameters it
+/// agreed to (RFC 7692 §5: the first acceptable offer, under `deflate`); or
+/// ws-handshake's refusal of what the hook chose (a subprotocol the client
+/// did not offer, a bad header).
 pub(crate) fn upgrade_response(
     request: &Request,
     protocol: Option<&str>,
     headers: &[(String, String)],
-) -> Result<Vec<u8>, ws_handshake::Error> {
+    deflate: Option<&ws_handshake::DeflateOptions>,
+) -> Result<(Vec<u8>, Option<ws_handshake::DeflateParams>), ws_handshake::Error> {
     let mut accept = request.accept();
     if let Some(p) = protocol {
         accept = accept.protocol(p);
     }
+    if let Some(options) = deflate {
+        accept = accept.deflate(options);
+    }
+    let agreed = accept.deflate_params();
     for (name, value) in headers {
         accept = accept.header(name, value);
     }
-    accept.to_bytes()
+    Ok((accept.to_bytes()?, agreed))
+}
+
+/// ws-codec's compression for what the handshake agreed to.
+pub(crate) fn codec_deflate(agreed: ws_handshake::DeflateParams) -> ws_codec::Deflate {
+    ws_codec::Deflate::default()
+        .with_server_max_window_bits(agreed.server_max_window_bits)
+        .with_client_max_window_bits(agreed.client_max_window_bits)
+        .with_server_no_context_takeover(agreed.server_no_context_takeover)
+        .with_client_no_context_takeover(agreed.client_no_context_takeover)
 }

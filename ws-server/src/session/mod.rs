@@ -30,7 +30,7 @@ mod sends;
 mod tests;
 
 pub(crate) use flow::Flow;
-use head::{parse_head, unavailable, upgrade_response, Head};
+use head::{codec_deflate, parse_head, unavailable, upgrade_response, Head};
 pub(crate) use head::{ConnectMsg, Decision};
 use live::Live;
 
@@ -386,8 +386,13 @@ impl Session {
             self.stage = Stage::Done { close: None };
             return;
         };
-        let response = match upgrade_response(&request, protocol.as_deref(), &headers) {
-            Ok(bytes) => bytes,
+        let deflate = self.settings.deflate.as_ref();
+        let response = match upgrade_response(&request, protocol.as_deref(), &headers, deflate) {
+            Ok((bytes, agreed)) => {
+                // Nothing was received yet: the codec takes the extension.
+                self.codec.set_deflate(agreed.map(codec_deflate));
+                bytes
+            }
             Err(e) => {
                 // The hook chose a subprotocol the client did not offer, or a
                 // bad header: ws-handshake says which, and the client gets its status.
