@@ -7,10 +7,13 @@
 //! a supervisor talks to a connection exactly as it talks to anything else.
 //!
 //! What it deliberately does not do: decide any rule of RFC 6455 or HTTP (frames,
-//! masking, UTF-8, close codes and limits are ws-codec's; the upgrade, the
-//! refusals and the origin policy are ws-handshake's), schedule anything
-//! (actor-core does), TLS, compression, or HTTP beyond answering a request
-//! that is not an upgrade.
+//! masking, UTF-8, close codes, limits and permessage-deflate are ws-codec's;
+//! the upgrade, the refusals, the origin policy and the extension's
+//! negotiation are ws-handshake's), schedule anything (actor-core does), TLS,
+//! or HTTP beyond answering a request that is not an upgrade.
+//! permessage-deflate is off unless [`ServerBuilder::permessage_deflate`]
+//! turns it on ([`DEFAULT_DEFLATE`]: no context takeover, so idle
+//! connections hold no compression state).
 //!
 //! # Example
 //!
