@@ -31,7 +31,10 @@ pub(crate) fn run() -> Result<(), String> {
     step::timed("layering", layering::check)?;
     fuzz::replay()?;
     // Conformance is strict: any FAILED or NON-STRICT case fails CI (issue 6's bar).
-    step::timed("autobahn", || autobahn::run(&["--strict".to_string()]))?;
+    step::timed("autobahn", || {
+        let args = ["--strict", "--cases", autobahn::CI_CASES];
+        autobahn::run(&args.map(String::from))
+    })?;
     step::timed("interop", || interop::run(&[]))?;
     println!(
         "xtask ci: all checks passed in {:.1}s",
