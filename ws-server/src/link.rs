@@ -163,14 +163,9 @@ impl Link {
         for msg in msgs.drain(..) {
             let sent = match msg {
                 ToActor::Connect(c) => port.send(tags::CONNECT, *c),
-                ToActor::Text(t) => {
-                    self.flow.sent();
-                    port.send(tags::TEXT, t)
-                }
-                ToActor::Binary(b) => {
-                    self.flow.sent();
-                    port.send(tags::BINARY, b)
-                }
+                // Counted by the session when it produced them.
+                ToActor::Text(t) => port.send(tags::TEXT, t),
+                ToActor::Binary(b) => port.send(tags::BINARY, b),
             };
             if let Err(e) = sent {
                 if e.message().tag() != tags::CONNECT.tag() {

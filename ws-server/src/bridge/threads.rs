@@ -164,7 +164,9 @@ fn handshake(io: &ThreadIo, link: &Link) -> Option<End> {
             let _ = stream.set_read_timeout(timeout);
             match (&*stream).read(&mut chunk) {
                 Ok(0) => link.lock().handle_eof("peer closed the TCP connection"),
-                Ok(n) => link.lock().handle_read(&chunk[..n], now, &mut msgs),
+                Ok(n) => link
+                    .lock()
+                    .handle_read(&chunk[..n], now, link.flow(), &mut msgs),
                 Err(e) if retry(&e) => {}
                 Err(_) => link.lock().handle_eof("connection reset"),
             }
@@ -222,7 +224,7 @@ fn read_loop(io: &ThreadIo, link: &Link) {
                 // Handed over whole: the codec adopts it as its receive buffer
                 // when it holds nothing, so payloads are slices of it, not copies.
                 let mut s = link.lock();
-                s.handle_read_buf(buf.split(), now, &mut msgs);
+                s.handle_read_buf(buf.split(), now, link.flow(), &mut msgs);
                 // The writer sleeps while the session queued an answer (a
                 // pong, a close) or stopped reading (its deadlines changed).
                 io.parked.load(Ordering::Relaxed) > 0 && (s.has_output() || !s.reads_frames())

@@ -18,7 +18,8 @@ impl Flow {
         self.in_flight.load(Ordering::Acquire)
     }
 
-    /// A message goes into the mailbox.
+    /// A message is on its way to the mailbox (counted when the session
+    /// produces it, before the bridge delivers it).
     pub(crate) fn sent(&self) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
     }

@@ -249,8 +249,16 @@ impl Session {
 
     // ---- inputs from the bridge ----
 
-    /// Bytes read from the transport. Messages for the actor go to `out`.
-    pub(crate) fn handle_read(&mut self, data: &[u8], now: Instant, out: &mut Vec<ToActor>) {
+    /// Bytes read from the transport. Messages for the actor go to `out`,
+    /// counted in `flow` from now on (so a deferred failure waits for them
+    /// even before the bridge has delivered them).
+    pub(crate) fn handle_read(
+        &mut self,
+        data: &[u8],
+        now: Instant,
+        flow: &Flow,
+        out: &mut Vec<ToActor>,
+    ) {
         match &mut self.stage {
             Stage::Head { buf, .. } => {
                 buf.extend_from_slice(data);
@@ -259,7 +267,7 @@ impl Session {
             Stage::Open(_) => {
                 let result = self.codec.handle_bytes(data);
                 self.after_input(result, now);
-                self.pull(now, out);
+                self.pull(now, flow, out);
             }
             // Nothing is read in the other stages.
             _ => {}
@@ -268,13 +276,19 @@ impl Session {
 
     /// [`handle_read`](Self::handle_read) with an owned buffer: the codec
     /// adopts it as its receive buffer when it holds nothing (no copy).
-    pub(crate) fn handle_read_buf(&mut self, buf: BytesMut, now: Instant, out: &mut Vec<ToActor>) {
+    pub(crate) fn handle_read_buf(
+        &mut self,
+        buf: BytesMut,
+        now: Instant,
+        flow: &Flow,
+        out: &mut Vec<ToActor>,
+    ) {
         if matches!(self.stage, Stage::Open(_)) {
             let result = self.codec.handle_buf(buf);
             self.after_input(result, now);
-            self.pull(now, out);
+            self.pull(now, flow, out);
         } else {
-            self.handle_read(&buf, now, out);
+            self.handle_read(&buf, now, flow, out);
         }
     }
 
@@ -296,15 +310,15 @@ impl Session {
         if self.is_upgraded() {
             self.codec.handle_timeout(now);
         }
-        self.pull(now, out);
+        self.pull(now, flow, out);
         match &mut self.stage {
             Stage::Head { deadline, .. } if now >= *deadline => {
                 self.stage = Stage::Done { close: None };
             }
             Stage::Failing { deadline, .. } => {
-                // The actor says when it has handled every message; those
-                // in `out` are not even in its mailbox yet.
-                let drained = flow.drain_wanted() && out.is_empty();
+                // The actor says when it has handled every message (those
+                // in `out` are counted though not yet in its mailbox).
+                let drained = flow.drain_wanted();
                 if drained || now >= *deadline {
                     self.fail(now);
                 } else {
@@ -555,7 +569,7 @@ impl Session {
 
     /// Takes the codec's events: messages for the actor, pongs for the
     /// heartbeat, the peer's close frame (pings are answered by ws-codec).
-    fn pull(&mut self, now: Instant, out: &mut Vec<ToActor>) {
+    fn pull(&mut self, now: Instant, flow: &Flow, out: &mut Vec<ToActor>) {
         while let Some(event) = self.codec.poll_event() {
             let live = match &mut self.stage {
                 Stage::Open(live) | Stage::Failing { live, .. } => Some(live),
@@ -566,12 +580,14 @@ impl Session {
                     if let Some(live) = live {
                         live.last_data = now;
                     }
+                    flow.sent();
                     out.push(ToActor::Text(t));
                 }
                 Event::Binary(b) => {
                     if let Some(live) = live {
                         live.last_data = now;
                     }
+                    flow.sent();
                     out.push(ToActor::Binary(b));
                 }
                 Event::Pong(_) => {
