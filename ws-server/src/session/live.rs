@@ -17,6 +17,10 @@ pub(super) struct Live {
     pub(super) ping_sent: Option<Instant>,
     /// When the next heartbeat ping is due.
     next_ping: Option<Instant>,
+    /// Heartbeat pings sent; the last one's payload is this count, so only
+    /// its echo answers it (RFC 6455 §5.5.3: a pong answering a ping carries
+    /// its payload; an unsolicited pong must not keep a dead peer alive).
+    pings: u64,
 }
 
 impl Live {
@@ -25,6 +29,14 @@ impl Live {
             last_data: now,
             ping_sent: None,
             next_ping: ping_interval.map(|i| now + i),
+            pings: 0,
+        }
+    }
+
+    /// A pong with `payload` answers the outstanding heartbeat ping.
+    pub(super) fn answered(&mut self, payload: &[u8]) {
+        if self.ping_sent.is_some() && payload == self.pings.to_be_bytes() {
+            self.ping_sent = None;
         }
     }
 }
@@ -61,7 +73,9 @@ impl Session {
         }
         if let (Some(interval), Some(due)) = (ping_interval, live.next_ping) {
             if now >= due && live.ping_sent.is_none() {
-                if self.codec.ping(b"").is_ok() {
+                let seq = live.pings + 1;
+                if self.codec.ping(seq.to_be_bytes()).is_ok() {
+                    live.pings = seq;
                     live.ping_sent = Some(now);
                 }
                 live.next_ping = Some(now + interval);

@@ -590,9 +590,9 @@ impl Session {
                     flow.sent();
                     out.push(ToActor::Binary(b));
                 }
-                Event::Pong(_) => {
+                Event::Pong(payload) => {
                     if let Some(live) = live {
-                        live.ping_sent = None;
+                        live.answered(&payload);
                     }
                 }
                 Event::Ping(_) => {}

@@ -551,3 +551,30 @@ fn a_peer_that_stops_reading_is_dropped_once_the_close_is_over() {
     let end = rig.s.poll_end(rig.now).unwrap();
     assert_eq!(end.how, Shutdown::Both);
 }
+
+#[test]
+fn rfc6455_5_5_3_an_unsolicited_pong_does_not_answer_the_heartbeat() {
+    let mut rig = Rig::new(settings(|s| {
+        s.ping_interval = Some(Duration::from_secs(30));
+        s.pong_timeout = Some(Duration::from_secs(20));
+    }));
+    rig.open();
+    rig.later(Duration::from_secs(30));
+    let ping = rig.written();
+    assert!(!ping.is_empty(), "the heartbeat ping");
+    // The client never reads it, but sends pongs of its own.
+    for _ in 0..3 {
+        // An empty, masked pong (RFC 6455 §5.5.3 allows unsolicited ones).
+        rig.read(&[0x8A, 0x80, 1, 2, 3, 4]);
+        rig.later(Duration::from_secs(5));
+    }
+    rig.later(Duration::from_secs(5));
+    let end = rig
+        .s
+        .poll_end(rig.now)
+        .expect("dropped at the pong timeout");
+    assert_eq!(
+        end.close,
+        Some((CloseCode::ABNORMAL, "pong timeout".into()))
+    );
+}
