@@ -161,15 +161,15 @@ impl Link {
         };
         let mut lost = false;
         for msg in msgs.drain(..) {
-            let sent = match msg {
-                ToActor::Connect(c) => port.send(tags::CONNECT, *c),
-                // Counted by the session when it produced them.
-                ToActor::Text(t) => port.send(tags::TEXT, t),
-                ToActor::Binary(b) => port.send(tags::BINARY, b),
+            // Data messages were counted in flight by the session when it made them.
+            let (sent, counted) = match msg {
+                ToActor::Connect(c) => (port.send(tags::CONNECT, *c), false),
+                ToActor::Text(t) => (port.send(tags::TEXT, t), true),
+                ToActor::Binary(b) => (port.send(tags::BINARY, b), true),
             };
-            if let Err(e) = sent {
-                if e.message().tag() != tags::CONNECT.tag() {
-                    self.flow.unsent();
+            if sent.is_err() {
+                if counted {
+                    self.flow.handled();
                 }
                 lost = true;
             }

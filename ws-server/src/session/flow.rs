@@ -24,11 +24,6 @@ impl Flow {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// A message the session counted never reached the mailbox.
-    pub(crate) fn unsent(&self) {
-        self.handled();
-    }
-
     /// The actor handled one message. Saturating: a message that was never
     /// counted cannot wrap the counter and stop reads for good. True if the
     /// bridge must look again: the mailbox had been full (`limit`), or it just
@@ -42,7 +37,8 @@ impl Flow {
         prev == limit || (prev == 1 && self.draining.load(Ordering::SeqCst))
     }
 
-    /// The actor handled one message (no wake-up wanted).
+    /// The actor handled one message, or a counted one never reached its
+    /// mailbox (no wake-up wanted).
     pub(crate) fn handled(&self) {
         let _ = self
             .in_flight

@@ -379,18 +379,20 @@ impl Session {
     /// 101 goes before any frame the hook queued, then the frames the client
     /// pipelined behind its head are read).
     pub(crate) fn decide(&mut self, decision: Decision, now: Instant) {
-        let Stage::Deciding { .. } = self.stage else {
-            return;
-        };
-        let Stage::Deciding {
-            request,
-            pipelined,
-            deadline,
-            shutdown,
-        } = std::mem::replace(&mut self.stage, Stage::Closing)
-        else {
-            unreachable!("matched above");
-        };
+        let (request, pipelined, deadline, shutdown) =
+            match std::mem::replace(&mut self.stage, Stage::Ended) {
+                Stage::Deciding {
+                    request,
+                    pipelined,
+                    deadline,
+                    shutdown,
+                } => (request, pipelined, deadline, shutdown),
+                // Not deciding (aborted meanwhile): nothing to act on.
+                other => {
+                    self.stage = other;
+                    return;
+                }
+            };
         let (protocol, headers) = match decision {
             Decision::Respond(bytes) => return self.answer(bytes, None, deadline, now),
             Decision::Upgrade { protocol, headers } => (protocol, headers),

@@ -46,7 +46,7 @@ impl Session {
                 match write_queue(&mut w, &mut self.out) {
                     Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => {
-                        self.wrote(n);
+                        self.written(n);
                         total += n;
                         continue;
                     }
@@ -80,7 +80,7 @@ impl Session {
             match result {
                 Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    self.wrote(n);
+                    self.written(n);
                     total += n;
                 }
                 Err(e) => break Err(e),
@@ -114,10 +114,6 @@ impl Session {
 
     /// A blocking writer wrote `n` bytes of what it took.
     pub(crate) fn written(&mut self, n: usize) {
-        self.wrote(n);
-    }
-
-    pub(super) fn wrote(&mut self, n: usize) {
         self.unsent = self.unsent.saturating_sub(n);
         if n > 0 {
             self.stalled = false;
