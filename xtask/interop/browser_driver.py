@@ -17,7 +17,8 @@ follow it for this test to pass:
 
 What it does: starts `chromium --headless --no-sandbox --disable-gpu ...` with a fresh
 --user-data-dir and --remote-debugging-port on a free port, in its own process group;
-opens two pages of one fresh room; page A types a message and clicks send, the driver
+opens two pages of one fresh room (Network domain on, so the WebSocket handshake is
+seen: permessage-deflate must be negotiated); page A types a message and clicks send, the driver
 reads page B's log until the message is there; then B answers A. Everything is read
 with Runtime.evaluate over a plain WebSocket (the `websockets` library). Every wait has
 a timeout; Chromium's whole process group is killed at the end, whatever happened.
@@ -87,11 +88,15 @@ class Cdp:
         self.ws = ws
         self.next_id = 0
         self.pending = {}
+        self.events = []  # (sessionId, method, params) of every event, in order
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self):
         async for raw in self.ws:
             msg = json.loads(raw)
+            if "method" in msg:
+                self.events.append((msg.get("sessionId"), msg["method"], msg.get("params", {})))
+                continue
             fut = self.pending.pop(msg.get("id"), None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
@@ -121,9 +126,12 @@ class Cdp:
 
 
 async def open_page(cdp, url, label):
-    target = (await cdp.call("Target.createTarget", {"url": url}))["targetId"]
+    # Blank first, so the Network domain is on before the page opens its WebSocket.
+    target = (await cdp.call("Target.createTarget", {"url": "about:blank"}))["targetId"]
     session = (await cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True}))["sessionId"]
     await cdp.call("Runtime.enable", session=session)
+    await cdp.call("Network.enable", session=session)
+    await cdp.call("Page.navigate", {"url": url}, session)
     deadline = time.monotonic() + STEP_TIMEOUT
     state = None
     while time.monotonic() < deadline:
@@ -140,6 +148,22 @@ async def open_page(cdp, url, label):
             return target, session
         await asyncio.sleep(0.1)
     raise RuntimeError("page %s not ready in %ss: %s" % (label, STEP_TIMEOUT, state))
+
+
+def negotiated(cdp, session, label):
+    """The page's WebSocket handshake as DevTools saw it: permessage-deflate answered."""
+    answers = [
+        p["response"].get("headers", {})
+        for sid, method, p in cdp.events
+        if sid == session and method == "Network.webSocketHandshakeResponseReceived"
+    ]
+    if not answers:
+        raise AssertionError("%s: DevTools saw no WebSocket handshake response" % label)
+    headers = {k.lower(): v for k, v in answers[-1].items()}
+    ext = headers.get("sec-websocket-extensions", "")
+    print("[%s] WebSocket answered Sec-WebSocket-Extensions: %r" % (label, ext), flush=True)
+    if "permessage-deflate" not in ext:
+        raise AssertionError("%s: permessage-deflate was not negotiated (%r)" % (label, ext))
 
 
 async def read_log(cdp, session):
@@ -192,6 +216,13 @@ async def drive(endpoint, base, room, screenshot):
             except Exception as e:
                 results.append((name, e))
                 print("[%s] FAILED: %s" % (name, e), flush=True)
+        for label, session in [("page A", a), ("page B", b)]:
+            try:
+                negotiated(cdp, session, label)
+                results.append(("%s deflate" % label, None))
+            except Exception as e:
+                results.append(("%s deflate" % label, e))
+                print("[%s deflate] FAILED: %s" % (label, e), flush=True)
         title = await cdp.evaluate(b, "document.title")
         print("[page B] title %r" % title, flush=True)
         if screenshot:

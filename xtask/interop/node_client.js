@@ -8,6 +8,9 @@
 //   1MiB     a 1 MiB binary message comes back equal
 //   ping     a ping with a payload is answered by a pong with the same payload (and
 //            not reflected back as a ping)
+//   deflate  permessage-deflate (RFC 7692) was negotiated (perMessageDeflate on) and a
+//            256 KiB JSON-like text came back compressed: fewer bytes on the wire than
+//            a quarter of its length
 //   close    a close with code 4001 and a reason is answered with the same code
 //
 // Every wait has a timeout. Exit status 0 when all pass. The last line is
@@ -74,7 +77,7 @@ async function main(url) {
     }
   };
 
-  const ws = new WebSocket(url, { handshakeTimeout: TIMEOUT_MS, maxPayload: 4 * 1024 * 1024 });
+  const ws = new WebSocket(url, { handshakeTimeout: TIMEOUT_MS, maxPayload: 4 * 1024 * 1024, perMessageDeflate: true });
   await withTimeout(nextEvent(ws, 'open'), 'the opening handshake');
   console.log(`connected to ${url}`);
 
@@ -105,6 +108,20 @@ async function main(url) {
     // A server that reflects frames sends our ping back as a ping; ws answers it and the
     // reflected pong looks like an answer. That is not a pong.
     if (pings.length) throw new Error(`the server sent our ping back as a ping (${JSON.stringify(pings[0])})`);
+  });
+
+  await check('deflate', async () => {
+    console.log(`[deflate] answered ${JSON.stringify(ws.extensions)}`);
+    if (!/permessage-deflate/.test(ws.extensions)) throw new Error('permessage-deflate was not negotiated');
+    const rows = [];
+    for (let i = 0; i < 5000; i++) rows.push(`{"id":${i},"user":"u${i % 50}","text":"message number ${i}"}`);
+    const doc = `[${rows.join(',')}]`;
+    // The socket's byte count is what crossed the wire: compressed, it is far below the text.
+    const before = ws._socket.bytesRead;
+    await echoCheck(ws, 'deflate', doc, false);
+    const wire = ws._socket.bytesRead - before;
+    console.log(`[deflate] ${doc.length} chars came back in ${wire} bytes on the wire`);
+    if (wire * 4 > doc.length) throw new Error(`the echo came back uncompressed (${wire} bytes)`);
   });
 
   await check('close', async () => {

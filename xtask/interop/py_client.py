@@ -7,6 +7,8 @@ Checks, each printing what it sent and what came back:
   binary   all 256 octet values come back equal, as binary
   1MiB     a 1 MiB binary message comes back equal
   ping     a ping with a payload is answered by a pong (and not reflected as a ping)
+  deflate  permessage-deflate (RFC 7692) was negotiated (websockets offers it by
+           default) and a 256 KiB JSON-like text came back compressed (RSV1 set)
   close    a close with code 4001 and a reason is answered with the same code
 
 Every wait has a timeout. Exit status 0 when all pass. The last line is
@@ -108,6 +110,35 @@ async def main(url):
                 raise AssertionError("the server sent our ping back as a ping: %s" % pings[0])
 
         await check("ping", ping())
+
+        async def deflate():
+            offered = ws.request.headers.get("Sec-WebSocket-Extensions")
+            answer = ws.response.headers.get("Sec-WebSocket-Extensions")
+            print("[deflate] offered  %s" % offered, flush=True)
+            print("[deflate] answered %s" % answer, flush=True)
+            pmd = [e for e in ws.protocol.extensions if e.name == "permessage-deflate"]
+            if not pmd:
+                raise AssertionError("permessage-deflate was not negotiated")
+            # Count the frames that arrive compressed: the extension sees RSV1 before it
+            # inflates (websockets' own frame log shows frames after that).
+            ext, compressed = pmd[0], []
+            inflate = ext.decode
+
+            def counting(frame, *, max_size=None):
+                compressed.append(frame.rsv1)
+                return inflate(frame, max_size=max_size)
+
+            ext.decode = counting
+            try:
+                doc = "".join('{"id":%d,"user":"u%d","text":"message number %d"},' % (i, i % 50, i) for i in range(5000))
+                await echo_check(ws, "deflate", "[" + doc[:-1] + "]")
+            finally:
+                ext.decode = inflate
+            print("[deflate] frames received with RSV1: %s" % compressed, flush=True)
+            if not any(compressed):
+                raise AssertionError("the echo came back uncompressed")
+
+        await check("deflate", deflate())
 
         async def close():
             print("[close] sent     close %d %r" % (CLOSE_CODE, CLOSE_REASON), flush=True)

@@ -3,9 +3,11 @@
 //! Three clients, each a script under `xtask/interop/` that prints what it sent and what
 //! came back and ends with an `N passed, N failed` line:
 //! - `py_client.py` (Python `websockets`) and `node_client.js` (Node `ws`) against the
-//!   echo server: text, binary, 1 MiB, ping/pong, close with a code that must come back;
+//!   echo server: text, binary, 1 MiB, ping/pong, a compressed echo over
+//!   permessage-deflate (each library's own offer), close with a code that must come back;
 //! - `browser_driver.py` drives headless Chromium over the DevTools protocol: two pages of
-//!   the chat server's page (GET /) in one room exchange a message. The page's DOM
+//!   the chat server's page (GET /) in one room exchange a message, and DevTools must show
+//!   permessage-deflate in each page's WebSocket handshake answer. The page's DOM
 //!   contract is written at the top of that file.
 //!
 //! Whatever is missing is installed first, idempotently: `.venv-websockets/` (pip),
