@@ -17,6 +17,10 @@ options:
   --conns N          connections, 1 to 10000 (default 1)
   --size BYTES       message payload size; suffixes K/KiB, M/MiB (default 20)
   --binary           send binary messages (default: text)
+  --json             send varying JSON documents averaging BYTES (a pool of 64,
+                     each 0.75 to 1.25 times --size) instead of one fixed payload
+  --deflate          offer permessage-deflate; where the server agrees, messages
+                     go out compressed (each on its own) and echoes are inflated
   --depth D          messages in flight per connection, 1 to 1024 (default 1)
   --warmup SECS      warm-up before the measured window (default 2)
   --duration SECS    measured window; with --idle, how long to hold (default 5)
@@ -44,6 +48,10 @@ pub(crate) struct Config {
     pub(crate) conns: usize,
     pub(crate) size: usize,
     pub(crate) binary: bool,
+    /// Varying JSON documents averaging `size` bytes instead of one fixed payload.
+    pub(crate) json: bool,
+    /// Offer permessage-deflate (RFC 7692) and compress what is sent when agreed.
+    pub(crate) deflate: bool,
     pub(crate) depth: usize,
     pub(crate) warmup: Duration,
     pub(crate) duration: Duration,
@@ -84,6 +92,8 @@ pub(crate) enum ArgError {
     BadPath(String),
     /// An option given twice.
     Repeated(&'static str),
+    /// `--json` with `--binary`: JSON documents are text.
+    JsonIsText,
     /// More threads than connections.
     ThreadsExceedConns { threads: usize, conns: usize },
 }
@@ -106,6 +116,7 @@ impl fmt::Display for ArgError {
                 "`--path`: `{p}` must start with `/` and hold no whitespace"
             ),
             Self::Repeated(flag) => write!(f, "`{flag}` given more than once"),
+            Self::JsonIsText => write!(f, "`--json` sends text: it cannot go with `--binary`"),
             Self::ThreadsExceedConns { threads, conns } => write!(
                 f,
                 "`--threads` {threads} exceeds `--conns` {conns}: a thread needs a connection"
@@ -135,6 +146,8 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
     let mut values: Vec<(&'static str, String)> = Vec::new();
     let mut binary = false;
     let mut idle = false;
+    let mut json = false;
+    let mut deflate = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -143,18 +156,15 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         };
         match name {
             "-h" | "--help" => return Ok(Parsed::Help),
-            "--binary" | "--idle" if inline.is_none() => {
-                let seen = if name == "--binary" {
-                    &mut binary
-                } else {
-                    &mut idle
+            "--binary" | "--idle" | "--json" | "--deflate" if inline.is_none() => {
+                let (flag, seen) = match name {
+                    "--binary" => ("--binary", &mut binary),
+                    "--idle" => ("--idle", &mut idle),
+                    "--json" => ("--json", &mut json),
+                    _ => ("--deflate", &mut deflate),
                 };
                 if *seen {
-                    return Err(ArgError::Repeated(if name == "--binary" {
-                        "--binary"
-                    } else {
-                        "--idle"
-                    }));
+                    return Err(ArgError::Repeated(flag));
                 }
                 *seen = true;
             }
@@ -193,6 +203,9 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
     if threads > conns {
         return Err(ArgError::ThreadsExceedConns { threads, conns });
     }
+    if json && binary {
+        return Err(ArgError::JsonIsText);
+    }
     let warmup = seconds(get("--warmup"), "--warmup", 2.0, false)?;
     let duration = seconds(get("--duration"), "--duration", 5.0, idle)?;
     let timeout = seconds(get("--timeout"), "--timeout", 10.0, false)?;
@@ -212,6 +225,8 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         conns,
         size,
         binary,
+        json,
+        deflate,
         depth,
         warmup,
         duration,

@@ -8,6 +8,7 @@
 
 mod args;
 mod hist;
+mod payload;
 mod procfs;
 mod report;
 mod run;

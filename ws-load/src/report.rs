@@ -11,6 +11,10 @@ pub(crate) struct Report {
     pub(crate) conns: usize,
     pub(crate) size: usize,
     pub(crate) binary: bool,
+    /// Varying JSON documents (`--json`).
+    pub(crate) json: bool,
+    /// permessage-deflate offered (`--deflate`).
+    pub(crate) deflate: bool,
     pub(crate) depth: usize,
     pub(crate) threads: usize,
     /// Seconds.
@@ -40,7 +44,17 @@ impl Report {
 
     /// Echoed payload per second in the window, MiB (one direction).
     pub(crate) fn mib_per_s(&self) -> f64 {
-        self.msg_per_s() * self.size as f64 / (1024.0 * 1024.0)
+        self.tally.payload_bytes as f64 / 2.0 / self.duration / (1024.0 * 1024.0)
+    }
+
+    /// Bytes on the wire per echo (request and echo frames, both directions), and the
+    /// payload bytes they carried: `None` before any echo was counted.
+    pub(crate) fn bytes_per_msg(&self) -> Option<(f64, f64)> {
+        let t = &self.tally;
+        (t.messages > 0).then(|| {
+            let m = t.messages as f64;
+            (t.wire_bytes as f64 / m, t.payload_bytes as f64 / m)
+        })
     }
 
     /// RSS growth per connection over the baseline: after the upgrades, after one echo.
@@ -57,7 +71,11 @@ impl Report {
     /// The human-readable lines.
     pub(crate) fn human(&self) -> String {
         let t = &self.tally;
-        let kind = if self.binary { "binary" } else { "text" };
+        let kind = match (self.binary, self.json) {
+            (true, _) => "binary",
+            (false, true) => "JSON text (varying, average)",
+            (false, false) => "text",
+        };
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -65,6 +83,13 @@ impl Report {
             self.mode, self.addr, self.conns, t.opened, self.size, self.depth, self.threads
         );
         let _ = writeln!(out, "setup: {:.0} conn/s", self.setup_rate);
+        if self.deflate {
+            let _ = writeln!(
+                out,
+                "permessage-deflate: offered, agreed on {} of {} connections",
+                t.deflated, t.opened
+            );
+        }
         if self.mode == "load" {
             let _ = writeln!(
                 out,
@@ -82,6 +107,13 @@ impl Report {
                 self.latency_us(0.999),
                 t.latency.max() as f64 / 1000.0
             );
+            if let Some((wire, payload)) = self.bytes_per_msg() {
+                let _ = writeln!(
+                    out,
+                    "wire: {wire:.0} B per echo both ways, carrying {payload:.0} B of payload ({:.2}x)",
+                    payload / wire
+                );
+            }
         }
         if let Some((upgraded, echoed)) = self.rss_per_conn() {
             let _ = writeln!(
@@ -138,6 +170,9 @@ impl Report {
         field("opened", t.opened.to_string());
         field("size", self.size.to_string());
         field("binary", self.binary.to_string());
+        field("json", self.json.to_string());
+        field("deflate_offered", self.deflate.to_string());
+        field("deflate_agreed", t.deflated.to_string());
         field("depth", self.depth.to_string());
         field("threads", self.threads.to_string());
         field("warmup_s", num(Some(self.warmup)));
@@ -150,6 +185,9 @@ impl Report {
             let v = (load && t.latency.count() > 0).then(|| self.latency_us(q));
             field(&format!("latency_{k}_us"), num(v));
         }
+        let bytes = self.bytes_per_msg().filter(|_| load);
+        field("wire_bytes_per_msg", num(bytes.map(|b| b.0)));
+        field("payload_bytes_per_msg", num(bytes.map(|b| b.1)));
         let max = (load && t.latency.count() > 0).then(|| t.latency.max() as f64 / 1000.0);
         field("latency_max_us", num(max));
         field(

@@ -11,14 +11,7 @@ use std::time::{Duration, Instant};
 
 /// Runs `cfg` to completion and reports; bounded by the timeouts and windows it holds.
 pub(crate) fn run(cfg: &Config) -> Result<Report, ws_handshake::Error> {
-    let plan = Plan::new(
-        cfg.addr,
-        cfg.path.clone(),
-        cfg.size,
-        cfg.binary,
-        cfg.depth,
-        cfg.timeout,
-    )?;
+    let plan = Plan::new(cfg)?;
     let mut notes = Vec::new();
     let baseline = match cfg.server_pid {
         Some(pid) if cfg.idle => note(&mut notes, procfs::rss(pid)),
@@ -104,6 +97,8 @@ pub(crate) fn run(cfg: &Config) -> Result<Report, ws_handshake::Error> {
         conns: cfg.conns,
         size: cfg.size,
         binary: cfg.binary,
+        json: cfg.json,
+        deflate: cfg.deflate,
         depth: cfg.depth,
         threads: cfg.threads,
         warmup: if cfg.idle {

@@ -5,8 +5,8 @@
 use bytes::BytesMut;
 use std::fmt;
 use std::net::SocketAddr;
-use ws_codec::{CloseCode, CloseFrame, Decoder, Frame, OpCode, Role};
-use ws_handshake::{parse_response, ClientRequest, Limits, Reply};
+use ws_codec::{CloseCode, CloseFrame, Config, Connection, Decoder, Deflate, Frame, OpCode, Role};
+use ws_handshake::{parse_response, ClientRequest, DeflateParams, Limits, Reply};
 
 /// Why an upgrade did not give a WebSocket connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,26 +28,42 @@ impl fmt::Display for UpgradeError {
 
 impl std::error::Error for UpgradeError {}
 
-/// The upgrade request for `path` on `addr`, with a fresh random key (RFC 6455 §4.1).
+/// The upgrade request for `path` on `addr`, with a fresh random key (RFC 6455 §4.1),
+/// offering permessage-deflate as browsers do when `deflate` (RFC 7692 §7.1: context
+/// takeover both ways, `client_max_window_bits` without a value).
 pub(crate) fn client_request(
     addr: SocketAddr,
     path: &str,
+    deflate: bool,
 ) -> Result<ClientRequest, ws_handshake::Error> {
-    let request = ClientRequest::from_url(&format!("ws://{addr}{path}"))?;
+    let mut request = ClientRequest::from_url(&format!("ws://{addr}{path}"))?;
+    if deflate {
+        request = request.deflate(DeflateParams::DEFAULT);
+    }
     // Surface a mistake building it now, not at the first connection.
     request.to_bytes()?;
     Ok(request)
 }
 
-/// Checks the answer buffered so far: `Ok(None)` while incomplete, `Ok(Some(n))` once
-/// `buf[..n]` is a valid 101 for `request`.
+/// A valid 101: how long its head is, and the permessage-deflate parameters it agreed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Upgraded {
+    pub(crate) head_len: usize,
+    pub(crate) deflate: Option<DeflateParams>,
+}
+
+/// Checks the answer buffered so far: `Ok(None)` while incomplete, `Ok(Some(_))` once
+/// it holds a valid 101 for `request`.
 pub(crate) fn check_upgrade(
     buf: &[u8],
     request: &ClientRequest,
-) -> Result<Option<usize>, UpgradeError> {
+) -> Result<Option<Upgraded>, UpgradeError> {
     match parse_response(buf, request, &Limits::DEFAULT) {
         Ok(None) => Ok(None),
-        Ok(Some((Reply::Accepted(_), consumed))) => Ok(Some(consumed)),
+        Ok(Some((Reply::Accepted(a), head_len))) => Ok(Some(Upgraded {
+            head_len,
+            deflate: a.deflate(),
+        })),
         Ok(Some((Reply::Refused(r), _))) => Err(UpgradeError::Refused(r.status())),
         Err(e) => Err(UpgradeError::Invalid(e)),
     }
@@ -84,14 +100,16 @@ pub(crate) enum Event {
     Close,
 }
 
-/// Echoed frames of one connection, decoded in client role by ws-codec's [`Decoder`].
-/// Only message boundaries are tracked here; payloads are dropped once counted.
+/// Echoed frames of one connection, decoded in client role by ws-codec's [`Decoder`]
+/// (only message boundaries are tracked, payloads are dropped once counted), or, under
+/// permessage-deflate, by a client [`Connection`], which inflates and checks them.
 #[derive(Debug)]
 pub(crate) struct MessageReader {
     decoder: Decoder,
     buf: BytesMut,
     /// The data message in progress: binary?, bytes so far.
     message: Option<(bool, u64)>,
+    inflating: Option<Box<Connection>>,
 }
 
 impl MessageReader {
@@ -101,7 +119,23 @@ impl MessageReader {
             decoder: Decoder::new(Role::Client).with_max_frame_size(max_frame),
             buf: BytesMut::new(),
             message: None,
+            inflating: None,
         }
+    }
+
+    /// From now on, frames are read under the permessage-deflate parameters `agreed`,
+    /// messages up to `max` bytes once inflated.
+    pub(crate) fn inflate(&mut self, agreed: DeflateParams, max: usize) {
+        let deflate = Deflate::default()
+            .with_server_max_window_bits(agreed.server_max_window_bits)
+            .with_client_max_window_bits(agreed.client_max_window_bits)
+            .with_server_no_context_takeover(agreed.server_no_context_takeover)
+            .with_client_no_context_takeover(agreed.client_no_context_takeover);
+        let config = Config::default()
+            .with_max_frame_size(max)
+            .with_max_message_size(max)
+            .with_deflate(Some(deflate));
+        self.inflating = Some(Box::new(Connection::client(config, || [0; 4])));
     }
 
     /// Feeds bytes read from the server, calling `on` for each completed event.
@@ -110,6 +144,26 @@ impl MessageReader {
         bytes: &[u8],
         mut on: impl FnMut(Event),
     ) -> Result<(), ws_codec::Error> {
+        if let Some(conn) = self.inflating.as_mut() {
+            conn.handle_bytes(bytes)?;
+            while let Some(event) = conn.poll_event() {
+                on(match event {
+                    ws_codec::Event::Text(t) => Event::Message {
+                        binary: false,
+                        len: t.len() as u64,
+                    },
+                    ws_codec::Event::Binary(b) => Event::Message {
+                        binary: true,
+                        len: b.len() as u64,
+                    },
+                    ws_codec::Event::Ping(_) | ws_codec::Event::Pong(_) => Event::Control,
+                    ws_codec::Event::Close(_) => Event::Close,
+                });
+            }
+            // Its answers (pongs, the close reply) are not sent: see `Event::Control`.
+            while conn.poll_transmit().is_some() {}
+            return Ok(());
+        }
         self.buf.extend_from_slice(bytes);
         while let Some(frame) = self.decoder.decode(&mut self.buf)? {
             let len = frame.payload().len() as u64;
@@ -189,7 +243,8 @@ mod tests {
 
     #[test]
     fn upgrade_accepts_the_handshake_crates_own_101() {
-        let request = client_request("127.0.0.1:9001".parse().unwrap(), "/echo?x=1").unwrap();
+        let request =
+            client_request("127.0.0.1:9001".parse().unwrap(), "/echo?x=1", false).unwrap();
         let sent = request.to_bytes().unwrap();
         assert!(sent.starts_with(b"GET /echo?x=1 HTTP/1.1\r\n"));
         let (server_view, _) = ws_handshake::parse_request(&sent, &Limits::DEFAULT)
@@ -200,12 +255,56 @@ mod tests {
             check_upgrade(&answer[..answer.len() - 1], &request),
             Ok(None)
         );
-        assert_eq!(check_upgrade(&answer, &request), Ok(Some(answer.len())));
+        let upgraded = Upgraded {
+            head_len: answer.len(),
+            deflate: None,
+        };
+        assert_eq!(check_upgrade(&answer, &request), Ok(Some(upgraded)));
+    }
+
+    #[test]
+    fn upgrade_with_deflate_gives_the_agreed_parameters_and_inflates_echoes() {
+        let request = client_request("127.0.0.1:9001".parse().unwrap(), "/", true).unwrap();
+        let sent = request.to_bytes().unwrap();
+        let (server_view, _) = ws_handshake::parse_request(&sent, &Limits::DEFAULT)
+            .unwrap()
+            .unwrap();
+        let options = ws_handshake::DeflateOptions::default();
+        let answer = server_view.accept().deflate(&options).to_bytes().unwrap();
+        let up = check_upgrade(&answer, &request).unwrap().unwrap();
+        let agreed = up.deflate.expect("the server agreed");
+        assert_eq!(
+            agreed.client_max_window_bits,
+            options.client_max_window_bits
+        );
+
+        // A compressed echo, as a server sends it under those parameters.
+        let deflate = Deflate::default()
+            .with_server_max_window_bits(agreed.server_max_window_bits)
+            .with_threshold(0);
+        let mut server = Connection::server(Config::default().with_deflate(Some(deflate)));
+        let text = "{\"k\":\"v\"}".repeat(100);
+        server.send_text(&text).unwrap();
+        let wire: Vec<u8> = std::iter::from_fn(|| server.poll_transmit())
+            .flat_map(|b| b.to_vec())
+            .collect();
+        assert!(
+            wire[0] & 0x40 != 0 && wire.len() < text.len() / 4,
+            "RSV1, compressed"
+        );
+        let mut r = MessageReader::new(1 << 20);
+        r.inflate(agreed, 1 << 20);
+        let mut seen = Vec::new();
+        for chunk in wire.chunks(7) {
+            r.feed(chunk, |e| seen.push(e)).unwrap();
+        }
+        let len = text.len() as u64;
+        assert_eq!(seen, vec![Event::Message { binary: false, len }]);
     }
 
     #[test]
     fn upgrade_errors() {
-        let request = client_request("127.0.0.1:9001".parse().unwrap(), "/").unwrap();
+        let request = client_request("127.0.0.1:9001".parse().unwrap(), "/", false).unwrap();
         assert_eq!(
             check_upgrade(
                 b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
@@ -219,7 +318,7 @@ mod tests {
             check_upgrade(wrong_key.as_bytes(), &request),
             Err(UpgradeError::Invalid(_))
         ));
-        assert!(client_request("127.0.0.1:1".parse().unwrap(), "/a b").is_err());
+        assert!(client_request("127.0.0.1:1".parse().unwrap(), "/a b", false).is_err());
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! One event-loop thread: a mio poll driving its share of the connections through
 //! connect, upgrade and closed-loop echo, counting what happens.
 
+use crate::args::Config;
 use crate::hist::Histogram;
+use crate::payload;
 use crate::wire::{self, Event, MessageReader};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Connections a thread has in connect or upgrade at once, so a burst of 10 000
@@ -25,44 +28,79 @@ const TICK: Duration = Duration::from_millis(20);
 pub(crate) struct Plan {
     pub(crate) addr: SocketAddr,
     pub(crate) path: String,
-    pub(crate) size: usize,
     pub(crate) binary: bool,
+    pub(crate) deflate: bool,
     pub(crate) depth: usize,
     pub(crate) timeout: Duration,
-    /// One masked request frame, repeated: the bytes every send writes from.
-    batch: Vec<u8>,
-    frame_len: usize,
+    payloads: Vec<Vec<u8>>,
+    /// The request frames as sent uncompressed.
+    plain: Cycle,
+    /// The request frames compressed for a client window of `2^i` bytes, built by the
+    /// first connection that agrees on that window.
+    compressed: [OnceLock<Cycle>; 16],
     close: Vec<u8>,
 }
 
+/// Masked request frames in the order a connection sends them, back to back and repeated
+/// so that one write can carry many: the bytes every send writes from.
+#[derive(Debug)]
+struct Cycle {
+    bytes: Vec<u8>,
+    /// Per frame of `bytes`: its length on the wire and its payload's length.
+    frames: Vec<(usize, usize)>,
+}
+
+impl Cycle {
+    fn new(frames: Vec<Vec<u8>>, payloads: &[Vec<u8>], depth: usize) -> Self {
+        let total: usize = frames.iter().map(Vec::len).sum();
+        let avg = (total / frames.len()).max(1);
+        let copies = depth.min((BATCH_BYTES / avg).max(1));
+        let reps = copies.div_ceil(frames.len()).max(1);
+        let mut c = Cycle {
+            bytes: Vec::with_capacity(total * reps),
+            frames: Vec::with_capacity(frames.len() * reps),
+        };
+        for _ in 0..reps {
+            for (f, p) in frames.iter().zip(payloads) {
+                c.bytes.extend_from_slice(f);
+                c.frames.push((f.len(), p.len()));
+            }
+        }
+        c
+    }
+}
+
 impl Plan {
-    /// Builds the request frame once: masked with one key, reused for every message.
-    pub(crate) fn new(
-        addr: SocketAddr,
-        path: String,
-        size: usize,
-        binary: bool,
-        depth: usize,
-        timeout: Duration,
-    ) -> Result<Self, ws_handshake::Error> {
+    /// Builds the request frames once: masked with one key, reused for every message.
+    pub(crate) fn new(cfg: &Config) -> Result<Self, ws_handshake::Error> {
         // Fails here, once, on a path the upgrade request cannot carry.
-        wire::client_request(addr, &path)?;
-        // Text payloads stay valid UTF-8: a run of ASCII letters.
-        let payload: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
-        let mask = [0x37, 0xFA, 0x21, 0x3D];
-        let frame = wire::request_frame(binary, &payload, mask);
-        let frame_len = frame.len();
-        let copies = depth.min((BATCH_BYTES / frame_len).max(1));
+        wire::client_request(cfg.addr, &cfg.path, cfg.deflate)?;
+        let payloads = payload::payloads(cfg.size, cfg.json);
+        let frames = payload::frames(&payloads, cfg.binary, None);
+        let plain = Cycle::new(frames, &payloads, cfg.depth);
         Ok(Self {
-            addr,
-            path,
-            size,
-            binary,
-            depth,
-            timeout,
-            batch: frame.repeat(copies),
-            frame_len,
-            close: wire::close_frame(mask),
+            addr: cfg.addr,
+            path: cfg.path.clone(),
+            binary: cfg.binary,
+            deflate: cfg.deflate,
+            depth: cfg.depth,
+            timeout: cfg.timeout,
+            payloads,
+            plain,
+            compressed: Default::default(),
+            close: wire::close_frame(payload::MASK),
+        })
+    }
+
+    /// The frames for a connection that agreed on `deflate` (or on nothing).
+    fn cycle(&self, deflate: Option<ws_handshake::DeflateParams>) -> &Cycle {
+        let Some(agreed) = deflate else {
+            return &self.plain;
+        };
+        let bits = agreed.client_max_window_bits.min(15);
+        self.compressed[bits as usize].get_or_init(|| {
+            let frames = payload::frames(&self.payloads, self.binary, Some(bits));
+            Cycle::new(frames, &self.payloads, self.depth)
         })
     }
 }
@@ -86,6 +124,12 @@ pub(crate) struct Tally {
     pub(crate) closed: u64,
     /// Echoes whose kind or length differed from the message sent.
     pub(crate) mismatched: u64,
+    /// Connections on which the server agreed to permessage-deflate.
+    pub(crate) deflated: u64,
+    /// Bytes written and read on open connections inside the measured window.
+    pub(crate) wire_bytes: u64,
+    /// Payload bytes of the echoes counted (the message and its echo: twice its length).
+    pub(crate) payload_bytes: u64,
     /// Echoes completed inside the measured window.
     pub(crate) messages: u64,
     /// Round-trip latency of those echoes, in nanoseconds.
@@ -114,6 +158,9 @@ impl Tally {
         self.protocol_errors += other.protocol_errors;
         self.closed += other.closed;
         self.mismatched += other.mismatched;
+        self.deflated += other.deflated;
+        self.wire_bytes += other.wire_bytes;
+        self.payload_bytes += other.payload_bytes;
         self.messages += other.messages;
         self.latency.merge(&other.latency);
     }
@@ -139,17 +186,21 @@ struct Upgrade {
 }
 
 #[derive(Debug)]
-struct Conn {
+struct Conn<'p> {
     stream: TcpStream,
     phase: Phase,
     started: Instant,
     reader: MessageReader,
+    /// The frames this connection sends (compressed once deflate is agreed).
+    cycle: &'p Cycle,
     /// Bytes of queued request frames not yet written.
     owed: u64,
-    /// Offset inside the frame of the next byte to write.
+    /// Offset inside `cycle` of the next byte to write.
     off: usize,
-    /// Send times of the messages in flight, oldest first (capacity: the depth).
-    sent_at: VecDeque<Instant>,
+    /// Index in `cycle` of the next frame to queue.
+    next: usize,
+    /// Send times and cycle frames of the messages in flight, oldest first.
+    sent_at: VecDeque<(Instant, usize)>,
 }
 
 /// Why a connection is being dropped.
@@ -171,13 +222,19 @@ struct Window {
     end: Instant,
 }
 
+impl Window {
+    fn contains(&self, t: Instant) -> bool {
+        t >= self.start && t < self.end
+    }
+}
+
 /// One thread's connections and its poll.
 #[derive(Debug)]
 pub(crate) struct Worker<'p> {
     plan: &'p Plan,
     poll: Poll,
     events: Events,
-    conns: Vec<Option<Conn>>,
+    conns: Vec<Option<Conn<'p>>>,
     rbuf: Box<[u8]>,
     in_flight: usize,
     /// Messages sent and not yet echoed, over all connections.
@@ -297,8 +354,10 @@ impl<'p> Worker<'p> {
             phase: Phase::Connecting,
             started: now,
             reader: MessageReader::new(crate::args::MAX_SIZE),
+            cycle: &self.plan.plain,
             owed: 0,
             off: 0,
+            next: 0,
             sent_at: VecDeque::with_capacity(self.plan.depth),
         }));
     }
@@ -339,7 +398,7 @@ impl<'p> Worker<'p> {
             }
             let _ = conn.stream.set_nodelay(true);
             // Plan::new built this request once already: it cannot fail now.
-            let client = wire::client_request(self.plan.addr, &self.plan.path)
+            let client = wire::client_request(self.plan.addr, &self.plan.path, self.plan.deflate)
                 .map_err(|_| Fault::Handshake)?;
             let request = client.to_bytes().map_err(|_| Fault::Handshake)?;
             conn.phase = Phase::Upgrading(Box::new(Upgrade {
@@ -365,7 +424,7 @@ impl<'p> Worker<'p> {
                     Err(_) => return Err(Fault::Io),
                 }
             }
-            let head_len = loop {
+            let upgraded = loop {
                 let mut chunk = [0u8; 1024];
                 match conn.stream.read(&mut chunk) {
                     Ok(0) => return Err(Fault::Handshake),
@@ -375,15 +434,20 @@ impl<'p> Worker<'p> {
                     Err(_) => return Err(Fault::Io),
                 }
                 match wire::check_upgrade(response, client) {
-                    Ok(Some(len)) => break len,
+                    Ok(Some(u)) => break u,
                     Ok(None) => {}
                     Err(_) => return Err(Fault::Handshake),
                 }
             };
-            if response.len() > head_len {
+            if response.len() > upgraded.head_len {
                 // The server spoke first: nothing was sent, so no echo can be due.
                 return Err(Fault::Protocol);
             }
+            if let Some(agreed) = upgraded.deflate {
+                conn.reader.inflate(agreed, crate::args::MAX_SIZE);
+                self.tally.deflated += 1;
+            }
+            conn.cycle = self.plan.cycle(upgraded.deflate);
             conn.phase = Phase::Open;
             self.in_flight -= 1;
             self.tally.opened += 1;
@@ -411,21 +475,26 @@ impl<'p> Worker<'p> {
             let (mut echoes, mut closed, mut mismatched) = (0usize, false, 0u64);
             let tally = &mut self.tally;
             let window = self.window;
+            if window.is_some_and(|w| w.contains(now)) {
+                tally.wire_bytes += n as u64;
+            }
             let sent_at = &mut conn.sent_at;
+            let cycle = conn.cycle;
             let fed = conn.reader.feed(&self.rbuf[..n], |event| match event {
                 Event::Message { binary, len } => {
-                    if binary != plan.binary || len != plan.size as u64 {
-                        mismatched += 1;
-                    }
-                    let Some(sent) = sent_at.pop_front() else {
+                    let Some((sent, frame)) = sent_at.pop_front() else {
                         // An echo of nothing sent.
                         mismatched += 1;
                         return;
                     };
+                    if binary != plan.binary || len != cycle.frames[frame].1 as u64 {
+                        mismatched += 1;
+                    }
                     echoes += 1;
                     if let Some(w) = window {
-                        if now >= w.start && now < w.end {
+                        if w.contains(now) {
                             tally.messages += 1;
+                            tally.payload_bytes += 2 * len;
                             tally
                                 .latency
                                 .record(now.duration_since(sent).as_nanos() as u64);
@@ -462,9 +531,10 @@ impl<'p> Worker<'p> {
         if !matches!(conn.phase, Phase::Open) {
             return;
         }
-        conn.owed += (k * self.plan.frame_len) as u64;
         for _ in 0..k {
-            conn.sent_at.push_back(now);
+            conn.owed += conn.cycle.frames[conn.next].0 as u64;
+            conn.sent_at.push_back((now, conn.next));
+            conn.next = (conn.next + 1) % conn.cycle.frames.len();
         }
         self.outstanding += k as u64;
         if let Err(fault) = self.flush(idx) {
@@ -474,20 +544,24 @@ impl<'p> Worker<'p> {
 
     /// Writes queued frame bytes of connection `idx` until done or the socket is full.
     fn flush(&mut self, idx: usize) -> Result<(), Fault> {
-        let plan = self.plan;
         let Some(conn) = self.conns[idx].as_mut() else {
             return Ok(());
         };
+        let counted = self.window.is_some_and(|w| w.contains(Instant::now()));
         while conn.owed > 0 {
-            // The batch holds whole frames, so from any offset inside the first frame
-            // it runs on to at least one byte.
-            let end = (conn.off as u64 + conn.owed).min(plan.batch.len() as u64) as usize;
+            // Frames are queued in the cycle's order: what is owed starts at `off` and
+            // runs on, wrapping at the cycle's end.
+            let bytes = &conn.cycle.bytes;
+            let end = (conn.off as u64 + conn.owed).min(bytes.len() as u64) as usize;
             let want = end - conn.off;
-            match conn.stream.write(&plan.batch[conn.off..end]) {
+            match conn.stream.write(&bytes[conn.off..end]) {
                 Ok(0) => return Err(Fault::Io),
                 Ok(n) => {
+                    if counted {
+                        self.tally.wire_bytes += n as u64;
+                    }
                     conn.owed -= n as u64;
-                    conn.off = (conn.off + n) % plan.frame_len;
+                    conn.off = (conn.off + n) % bytes.len();
                     if n < want {
                         // A short write filled the socket: wait for the writable edge.
                         return Ok(());
