@@ -493,12 +493,15 @@ impl Connection {
                 };
                 let deflater = self
                     .deflater
-                    .get_or_insert_with(|| Deflater::new(c.side.window_bits, c.level));
+                    .get_or_insert_with(|| Deflater::take(c.side.window_bits, c.level));
                 let chunk = deflater.compress_frame(header, payload);
                 if c.side.no_context_takeover {
                     // RFC 7692 §7.1.1: the next message starts from an empty window, so the
-                    // compressor is released now and made again when needed.
-                    self.deflater = None;
+                    // connection keeps no compressor between messages: this one goes back
+                    // to its thread's spares, reset, for the next message of any connection.
+                    if let Some(d) = self.deflater.take() {
+                        d.put_back();
+                    }
                 }
                 self.push_transmit(chunk);
                 Ok(())

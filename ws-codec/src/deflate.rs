@@ -2,6 +2,8 @@
 //! and an inflater for those it receives, both raw DEFLATE (RFC 1951) through flate2's
 //! zlib-rs backend, both allocated only when the first compressed message needs them.
 
+use std::cell::RefCell;
+
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
@@ -39,6 +41,19 @@ fn inflate_bits(bits: u8) -> u8 {
 /// Compresses messages with one side's parameters (RFC 7692 §7.2.1).
 pub(crate) struct Deflater {
     inner: Compress,
+    bits: u8,
+    level: u32,
+}
+
+/// Most spare compressors a thread keeps (see [`Deflater::put_back`]).
+const SPARES: usize = 2;
+
+thread_local! {
+    /// Compressors of no-context-takeover messages, reset, between two uses. Making one
+    /// costs more than compressing a small message: zlib-rs allocates ~200 KB for a 4 KiB
+    /// window (the 64 Ki-entry hash head, the pending buffer), which glibc serves with
+    /// mmap and the first writes fault in page by page. A reset only clears the head.
+    static SPARE_DEFLATERS: RefCell<Vec<Deflater>> = const { RefCell::new(Vec::new()) };
 }
 
 impl std::fmt::Debug for Deflater {
@@ -55,7 +70,32 @@ impl Deflater {
         debug_assert!(can_compress(bits));
         Deflater {
             inner: Compress::new_with_window_bits(Compression::new(level), false, bits),
+            bits,
+            level,
         }
+    }
+
+    /// A fresh compressor for `bits` and `level`: one of this thread's spares if it has
+    /// one, else a new one.
+    pub(crate) fn take(bits: u8, level: u32) -> Self {
+        let spare = SPARE_DEFLATERS.with(|s| {
+            let mut s = s.borrow_mut();
+            let i = s.iter().position(|d| d.bits == bits && d.level == level)?;
+            Some(s.swap_remove(i))
+        });
+        spare.unwrap_or_else(|| Deflater::new(bits, level))
+    }
+
+    /// Resets this compressor (an empty window, RFC 7692 §7.1.1) and keeps it for the
+    /// thread's next [`take`](Deflater::take), unless it already keeps [`SPARES`].
+    pub(crate) fn put_back(mut self) {
+        self.inner.reset();
+        SPARE_DEFLATERS.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < SPARES {
+                s.push(self);
+            }
+        });
     }
 
     /// Compresses one whole message into a frame: `header` (RSV1 set, length from the
@@ -540,6 +580,41 @@ mod tests {
     }
 
     // ---- sending ----
+
+    #[test]
+    fn rfc_7692_7_1_1_no_takeover_compressors_are_reset_and_shared_per_thread() {
+        let spares = || SPARE_DEFLATERS.with(|s| s.borrow().len());
+        std::thread::spawn(move || {
+            let nct = deflate().with_server_no_context_takeover(true);
+            let (mut a, mut b) = (server(nct), server(nct));
+            let text = "{\"symbol\":\"AAPL\",\"price\":189.5}".repeat(20);
+            a.send_text(&text).unwrap();
+            let first = drain(&mut a);
+            assert!(
+                !a.holds_deflater() && spares() == 1,
+                "kept by the thread, not a"
+            );
+            // The spare serves the next message of any connection, from an empty window:
+            // the same message compresses to the same bytes as with a new compressor.
+            b.send_text(&text).unwrap();
+            assert_eq!(drain(&mut b), first);
+            a.send_text(&text).unwrap();
+            assert_eq!(drain(&mut a), first);
+            assert_eq!(spares(), 1);
+            // Context takeover takes a spare too (it is fresh) and keeps it; other
+            // parameters never take a spare made for different ones.
+            let mut c = server(deflate());
+            c.send_text(&text).unwrap();
+            assert!(c.holds_deflater() && spares() == 0);
+            for (bits, kept) in [(10, 1), (11, 2), (12, SPARES)] {
+                let mut d = server(nct.with_server_max_window_bits(bits));
+                d.send_text(&text).unwrap();
+                assert_eq!(spares(), kept, "at most SPARES are kept");
+            }
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn threshold_uncompressed_sends_and_control_frames() {
