@@ -955,6 +955,11 @@ fn ensure_suite() -> Result<Venv, String> {
     )
 }
 
+/// The Python of `.venv-websockets/` (made by [`ensure_websockets`]).
+pub(crate) fn websockets_python() -> PathBuf {
+    step::root().join(".venv-websockets/bin/python")
+}
+
 /// The `websockets` library in `.venv-websockets/`.
 pub(crate) fn ensure_websockets() -> Result<Venv, String> {
     let root = step::root();

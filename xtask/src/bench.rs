@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: whole-server load runs of our echo example against peer servers,
 //! interleaved, a fresh server per run, server and client pinned to different cores.
 
+mod compressed;
+
 use crate::step;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -33,6 +35,12 @@ options:
   --base-cmd CMD      also run `ours-base`, an earlier build of ours started by CMD
                       (`{addr}` replaced), interleaved with the rest: a change's
                       before/after in one run, as ratios like any peer's
+  --compressed        the permessage-deflate matrix instead (section `## Compressed
+                      load`): cases json1k, json16k (100 connections echoing varying
+                      JSON of ~1 KiB / ~16 KiB) and idle-json (1000 connections, one
+                      compressed echo each); servers ours, ours-plain (ours, the
+                      client not offering deflate), node-ws (Node `ws`,
+                      perMessageDeflate on), python-websockets (its defaults)
   --no-write          print the section instead of writing docs/benchmarks.md
   --profile SERVER    instead of the matrix: run SERVER under `perf record` while
                       ws-load drives the 100x20 case, and print the hottest symbols
@@ -56,6 +64,10 @@ struct Case {
     size: usize,
     binary: bool,
     idle: bool,
+    /// Varying JSON documents averaging `size` (ws-load `--json`).
+    json: bool,
+    /// The client offers permessage-deflate (ws-load `--deflate`).
+    deflate: bool,
 }
 
 const CASES: &[Case] = &[
@@ -65,6 +77,8 @@ const CASES: &[Case] = &[
         size: 20,
         binary: false,
         idle: false,
+        json: false,
+        deflate: false,
     },
     Case {
         name: "100x20",
@@ -72,6 +86,8 @@ const CASES: &[Case] = &[
         size: 20,
         binary: false,
         idle: false,
+        json: false,
+        deflate: false,
     },
     Case {
         name: "1000x20",
@@ -79,6 +95,8 @@ const CASES: &[Case] = &[
         size: 20,
         binary: false,
         idle: false,
+        json: false,
+        deflate: false,
     },
     Case {
         name: "10x64k",
@@ -86,6 +104,8 @@ const CASES: &[Case] = &[
         size: 64 << 10,
         binary: true,
         idle: false,
+        json: false,
+        deflate: false,
     },
     Case {
         name: "idle10k",
@@ -93,6 +113,8 @@ const CASES: &[Case] = &[
         size: 20,
         binary: false,
         idle: true,
+        json: false,
+        deflate: false,
     },
 ];
 
@@ -119,6 +141,8 @@ struct Options {
     write: bool,
     quick: bool,
     profile: Option<String>,
+    /// The permessage-deflate matrix (`--compressed`).
+    compressed: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -134,7 +158,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         write: true,
         quick: false,
         profile: None,
+        compressed: false,
     };
+    let (mut servers, mut cases) = (None::<String>, None::<String>);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| {
@@ -166,28 +192,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--warmup" => o.warmup = number(a, value(a)?)?,
             "--duration" => o.duration = number(a, value(a)?)?.max(0.1),
-            "--servers" => {
-                o.servers = Vec::new();
-                for s in value(a)?.split(',') {
-                    if !SERVERS.contains(&s) {
-                        return Err(format!(
-                            "unknown server `{s}` (known: {})",
-                            SERVERS.join(", ")
-                        ));
-                    }
-                    o.servers.push(s.to_string());
-                }
-            }
-            "--cases" => {
-                o.cases = Vec::new();
-                for c in value(a)?.split(',') {
-                    let case = CASES.iter().find(|k| k.name == c).ok_or_else(|| {
-                        let names: Vec<_> = CASES.iter().map(|k| k.name).collect();
-                        format!("unknown case `{c}` (known: {})", names.join(", "))
-                    })?;
-                    o.cases.push(*case);
-                }
-            }
+            "--servers" => servers = Some(value(a)?),
+            "--cases" => cases = Some(value(a)?),
+            "--compressed" => o.compressed = true,
             "--idle-conns" => {
                 let v = value(a)?;
                 let n = v
@@ -210,6 +217,35 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
         }
+    }
+    let (known_servers, known_cases) = if o.compressed {
+        (compressed::SERVERS, compressed::CASES)
+    } else {
+        (SERVERS, CASES)
+    };
+    o.cases = known_cases.to_vec();
+    if let Some(list) = cases {
+        o.cases = Vec::new();
+        for c in list.split(',') {
+            let case = known_cases.iter().find(|k| k.name == c).ok_or_else(|| {
+                let names: Vec<_> = known_cases.iter().map(|k| k.name).collect();
+                format!("unknown case `{c}` (known: {})", names.join(", "))
+            })?;
+            o.cases.push(*case);
+        }
+    }
+    if let Some(list) = servers {
+        for s in list.split(',') {
+            if !known_servers.contains(&s) {
+                return Err(format!(
+                    "unknown server `{s}` (known: {})",
+                    known_servers.join(", ")
+                ));
+            }
+            o.servers.push(s.to_string());
+        }
+    } else if o.compressed {
+        o.servers = compressed::SERVERS.iter().map(|s| s.to_string()).collect();
     }
     Ok(o)
 }
@@ -254,7 +290,7 @@ impl Dirs {
                 .collect()
         };
         match server {
-            "ours" => match &o.ours_cmd {
+            "ours" | "ours-plain" => match &o.ours_cmd {
                 Some(cmd) => split(cmd),
                 None => vec![echo(), addr.to_string()],
             },
@@ -266,6 +302,7 @@ impl Dirs {
                 echo(),
                 addr.to_string(),
             ],
+            "node-ws" | "python-websockets" => compressed::script_cmd(server, addr),
             peer => vec![
                 self.peers_target
                     .join(format!("release/{peer}-echo"))
@@ -282,7 +319,12 @@ const BASE: &str = "ours-base";
 
 /// One of our own servers (either bridge), not a peer.
 fn is_ours(server: &str) -> bool {
-    server == "ours" || server == "ours-threads"
+    matches!(server, "ours" | "ours-threads" | "ours-plain")
+}
+
+/// A peer built in xtask/peers (the others are scripts).
+fn is_rust_peer(server: &str) -> bool {
+    !is_ours(server) && server != BASE && !compressed::is_script(server)
 }
 
 /// Does ws-server have its echo example yet?
@@ -324,9 +366,23 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     // thread-per-connection server, not other jobs.
     let load = loadavg();
     let results = matrix(&o, &dirs)?;
+    if o.compressed {
+        let section = compressed::render(&o, &results, args, &load);
+        if o.write {
+            write_section(compressed::SECTION, &section)?;
+            println!(
+                "bench: wrote `{}` in docs/benchmarks.md",
+                compressed::SECTION
+            );
+        } else {
+            print!("{section}");
+        }
+        println!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
+        return Ok(());
+    }
     let section = render(&o, &results, args, &load);
     if o.write {
-        write_section(&section)?;
+        write_section(SECTION, &section)?;
         println!("bench: wrote `{SECTION}` in docs/benchmarks.md");
         let svg_path = step::root().join(format!("docs/{SVG}"));
         write(&svg_path, &chart(&o, &results))?;
@@ -359,7 +415,8 @@ fn build(o: &Options, dirs: &Dirs) -> Result<(), String> {
         "build ws-load",
         step::cargo(&["build", "--release", "--quiet", "-p", "ws-load"]),
     )?;
-    if o.servers.iter().any(|s| !is_ours(s)) {
+    compressed::install(o)?;
+    if o.servers.iter().any(|s| is_rust_peer(s)) {
         let manifest = step::root().join("xtask/peers/Cargo.toml");
         let mut cmd = step::cargo(&["build", "--release", "--quiet", "--manifest-path"]);
         cmd.arg(manifest)
@@ -492,7 +549,7 @@ fn client(dirs: &Dirs, args: &[String], limit: Duration) -> Result<Value, String
 }
 
 /// ws-load's arguments for one case against `addr`.
-fn load_args(o: &Options, case: &Case, addr: &str, pid: u32) -> Vec<String> {
+fn load_args(o: &Options, case: &Case, server: &str, addr: &str, pid: u32) -> Vec<String> {
     let mut a: Vec<String> = vec![
         "--addr".into(),
         addr.into(),
@@ -503,6 +560,13 @@ fn load_args(o: &Options, case: &Case, addr: &str, pid: u32) -> Vec<String> {
     ];
     if case.binary {
         a.push("--binary".into());
+    }
+    if case.json {
+        a.push("--json".into());
+    }
+    // ours-plain is our compressing server with a client that does not offer deflate.
+    if case.deflate && server != "ours-plain" {
+        a.push("--deflate".into());
     }
     if case.idle {
         let conns = o.idle_conns.unwrap_or(case.conns);
@@ -538,7 +602,7 @@ fn matrix(o: &Options, dirs: &Dirs) -> Result<Results, String> {
                 let argv = dirs.server_cmd(server, &addr, o);
                 let srv = start_server(argv, None)?;
                 let pid = srv.child.id();
-                let args = load_args(o, case, &srv.addr, pid);
+                let args = load_args(o, case, server, &srv.addr, pid);
                 let limit = Duration::from_secs_f64(o.warmup + o.duration + CLIENT_SLACK);
                 let json = client(dirs, &args, limit)?;
                 drop(srv);
@@ -884,7 +948,7 @@ fn profile(o: &Options, dirs: &Dirs, server: &str) -> Result<(), String> {
         .ok_or("no 100x20 case")?;
     // The pid given is perf's: its CPU is not the server's, so the CPU figures of this
     // run are not reported; the profile is the result.
-    let args = load_args(o, case, &srv.addr, srv.child.id());
+    let args = load_args(o, case, server, &srv.addr, srv.child.id());
     let json = client(
         dirs,
         &args,
@@ -971,14 +1035,14 @@ fn civil(days: u64) -> (u64, u64, u64) {
 }
 
 /// Replaces this command's section of docs/benchmarks.md (read just now), or appends it.
-fn write_section(section: &str) -> Result<(), String> {
+fn write_section(heading: &str, section: &str) -> Result<(), String> {
     let path = step::root().join("docs/benchmarks.md");
     let old = match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => "# Benchmarks\n".to_string(),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    let new = splice(&old, section);
+    let new = splice(&old, heading, section);
     write(&path, &new)
 }
 
@@ -989,23 +1053,23 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// `doc` with the `## Whole-server load` section replaced by `section` (which starts with
-/// that heading), or with `section` appended when there is none. Other sections are kept
-/// byte for byte; the section ends at the next level-2 heading.
-fn splice(doc: &str, section: &str) -> String {
+/// `doc` with the `heading` section (e.g. `## Whole-server load`) replaced by `section`
+/// (which starts with that heading), or with `section` appended when there is none. Other
+/// sections are kept byte for byte; the section ends at the next level-2 heading.
+fn splice(doc: &str, heading: &str, section: &str) -> String {
     let starts_line = |i: usize| i == 0 || doc.as_bytes()[i - 1] == b'\n';
-    let heading = doc
-        .match_indices(SECTION)
+    let found = doc
+        .match_indices(heading)
         .map(|(i, _)| i)
-        .find(|&i| starts_line(i) && doc[i + SECTION.len()..].starts_with(['\n', '\r']));
-    let Some(start) = heading else {
+        .find(|&i| starts_line(i) && doc[i + heading.len()..].starts_with(['\n', '\r']));
+    let Some(start) = found else {
         let mut out = doc.trim_end().to_string();
         out.push_str("\n\n");
         out.push_str(section.trim_end());
         out.push('\n');
         return out;
     };
-    let after = start + SECTION.len();
+    let after = start + heading.len();
     let end = doc[after..]
         .match_indices("\n## ")
         .next()
@@ -1032,7 +1096,7 @@ mod tests {
     #[test]
     fn splice_replaces_only_its_section() {
         let doc = "# Benchmarks\n\n## Codec\n\ncodec text\n\n## Whole-server load\n\nold\n\n## Actors\n\nactor text\n";
-        let out = splice(doc, "## Whole-server load\n\nnew\n");
+        let out = splice(doc, SECTION, "## Whole-server load\n\nnew\n");
         assert_eq!(
             out,
             "# Benchmarks\n\n## Codec\n\ncodec text\n\n## Whole-server load\n\nnew\n\n## Actors\n\nactor text\n"
@@ -1043,7 +1107,7 @@ mod tests {
     fn splice_keeps_subsections_inside_and_handles_the_last_section() {
         let doc = "# B\n\n## Whole-server load\n\nold\n\n### Profiling\n\nx\n";
         assert_eq!(
-            splice(doc, "## Whole-server load\n\nnew\n"),
+            splice(doc, SECTION, "## Whole-server load\n\nnew\n"),
             "# B\n\n## Whole-server load\n\nnew\n"
         );
     }
@@ -1052,7 +1116,7 @@ mod tests {
     fn splice_appends_when_absent_and_ignores_lookalike_headings() {
         let doc = "# B\n\n## Whole-server load notes\n\nkeep\n";
         assert_eq!(
-            splice(doc, "## Whole-server load\n\nnew\n"),
+            splice(doc, SECTION, "## Whole-server load\n\nnew\n"),
             "# B\n\n## Whole-server load notes\n\nkeep\n\n## Whole-server load\n\nnew\n"
         );
     }
@@ -1132,10 +1196,10 @@ mod tests {
     fn load_args_for_idle_and_binary_cases() {
         let o = parse(&args("--quick")).unwrap();
         let idle = CASES.iter().find(|c| c.idle).unwrap();
-        let a = load_args(&o, idle, "127.0.0.1:1", 7).join(" ");
+        let a = load_args(&o, idle, "ours", "127.0.0.1:1", 7).join(" ");
         assert!(a.contains("--idle --duration 0 --conns 1000"), "{a}");
         let big = CASES.iter().find(|c| c.name == "10x64k").unwrap();
-        let a = load_args(&o, big, "127.0.0.1:1", 7).join(" ");
+        let a = load_args(&o, big, "ours", "127.0.0.1:1", 7).join(" ");
         assert!(a.contains("--size 65536 --binary --conns 10"), "{a}");
     }
 

@@ -298,7 +298,7 @@ fn client(which: Client, server: &str, cmd: Command, dir: &Path) -> Result<Outco
 }
 
 /// `npm ci` in `xtask/interop/` unless its node_modules matches the lock file.
-fn ensure_node_modules(dir: &Path) -> Result<(), String> {
+pub(crate) fn ensure_node_modules(dir: &Path) -> Result<(), String> {
     let lock = dir.join("package-lock.json");
     let bytes = fs::read(&lock).map_err(|e| format!("{}: {e}", lock.display()))?;
     let stamp = format!(
