@@ -43,6 +43,8 @@ fn compressed_frame(binary: bool, payload: &[u8], bits: u8) -> Vec<u8> {
     let deflate = Deflate::default()
         .with_client_max_window_bits(bits)
         .with_client_no_context_takeover(true)
+        // zlib's default level, which browsers compress with.
+        .with_level(6)
         .with_threshold(0);
     let config = Config::default()
         .with_max_message_size(usize::MAX)
