@@ -10,8 +10,8 @@ use tungstenite::protocol::frame::coding::{Data, OpCode as TOpCode};
 use tungstenite::protocol::frame::{Frame as TFrame, FrameSocket};
 use tungstenite::protocol::{Role as TRole, WebSocket};
 use ws_codec::{
-    apply_mask, encode_frame, Config, Connection, Decoder, Event, Frame, FrameHeader, OpCode, Role,
-    Utf8Validator,
+    apply_mask, encode_frame, Config, Connection, Decoder, Deflate, EncodedFrame, Event, Frame,
+    FrameHeader, OpCode, Role, Utf8Validator,
 };
 
 const SIZES: [(usize, &str); 4] = [
@@ -210,5 +210,90 @@ fn utf8(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, read_message, encode, unmask, utf8);
+/// A JSON document of about `len` bytes: order updates with varying values.
+fn json(len: usize) -> String {
+    let mut s = String::from("[");
+    let mut i = 0u64;
+    while s.len() < len {
+        let v = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+        s.push_str(&format!(
+            "{{\"id\":\"o-{v:06x}\",\"symbol\":\"{}\",\"price\":{}.{:02},\"qty\":{},\"status\":\"{}\"}},",
+            ["AAPL", "MSFT", "NVDA", "AMZN"][(v % 4) as usize],
+            50 + v % 900,
+            v % 100,
+            100 * (1 + v % 50),
+            ["new", "filled", "cancelled"][(v % 3) as usize],
+        ));
+        i += 1;
+    }
+    s.pop();
+    s.push(']');
+    s
+}
+
+/// permessage-deflate broadcast: one message to 100 members that agreed on no context
+/// takeover and 4 KiB windows (ws-server's default). Per member: each connection
+/// compresses the message itself. Shared: compressed once into an [`EncodedFrame`] whose
+/// bytes every member's queue shares. Plain: the same, uncompressed, for scale.
+fn broadcast(c: &mut Criterion) {
+    const MEMBERS: usize = 100;
+    let mut group = c.benchmark_group("broadcast_deflate");
+    let deflate = Deflate::default()
+        .with_server_max_window_bits(12)
+        .with_client_max_window_bits(12)
+        .with_server_no_context_takeover(true)
+        .with_client_no_context_takeover(true);
+    let config = Config::default().with_deflate(Some(deflate));
+    for (len, name) in [(1024, "1KiB"), (16 << 10, "16KiB")] {
+        let text = json(len);
+        let mut members: Vec<Connection> = (0..MEMBERS)
+            .map(|_| Connection::server(config.clone()))
+            .collect();
+        let mut drain = |members: &mut Vec<Connection>| {
+            for m in members.iter_mut() {
+                while let Some(b) = m.poll_transmit() {
+                    black_box(b);
+                }
+            }
+        };
+        group.throughput(Throughput::Elements(MEMBERS as u64));
+        group.bench_function(BenchmarkId::new("per_member", name), |b| {
+            b.iter(|| {
+                for m in members.iter_mut() {
+                    m.send_text(black_box(&text)).unwrap();
+                }
+                drain(&mut members);
+            })
+        });
+        group.bench_function(BenchmarkId::new("shared", name), |b| {
+            b.iter(|| {
+                let frame = EncodedFrame::text_compressed(black_box(&text), 12, deflate.level());
+                for m in members.iter_mut() {
+                    m.send_encoded(&frame).unwrap();
+                }
+                drain(&mut members);
+            })
+        });
+        group.bench_function(BenchmarkId::new("plain", name), |b| {
+            b.iter(|| {
+                let frame = EncodedFrame::text(black_box(&text));
+                for m in members.iter_mut() {
+                    m.send_encoded(&frame).unwrap();
+                }
+                drain(&mut members);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    decode,
+    read_message,
+    encode,
+    unmask,
+    utf8,
+    broadcast
+);
 criterion_main!(benches);

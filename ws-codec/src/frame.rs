@@ -371,8 +371,10 @@ impl EncodedFrame {
 
     fn compress(opcode: OpCode, payload: &[u8], window_bits: u8, level: u32) -> Self {
         let bits = window_bits.clamp(9, 15);
-        let mut deflater = crate::deflate::Deflater::new(bits, level.min(9));
+        // One message from an empty window: a thread's spare compressor does it.
+        let mut deflater = crate::deflate::Deflater::take(bits, level.min(9));
         let bytes = deflater.compress_frame(FrameHeader::new(opcode, 0), payload);
+        deflater.put_back();
         let (header, header_len) = FrameHeader::parse(&bytes)
             .ok()
             .flatten()

@@ -158,6 +158,7 @@
 
 mod actor;
 mod bridge;
+mod broadcast;
 mod config;
 mod conn;
 mod ctx;
@@ -169,6 +170,7 @@ mod server;
 mod session;
 mod write;
 
+pub use broadcast::{encode_binary, encode_text};
 pub use config::{
     Backpressure, Bridge, DEFAULT_CLOSE_TIMEOUT, DEFAULT_DEFLATE, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HIGH_WATER, DEFAULT_MAILBOX_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PING_INTERVAL,

@@ -135,3 +135,23 @@ fn rfc6455_7_4_1_an_inflated_message_over_the_limit_is_1009(bridge: Bridge) {
     }
     assert_eq!(wait_close(&rx, conn.id()).1, 1009);
 }
+
+on_both_bridges!(rfc7692_a_broadcast_is_compressed_once_and_read_by_every_member);
+fn rfc7692_a_broadcast_is_compressed_once_and_read_by_every_member(bridge: Bridge) {
+    let (server, rx, mut c) =
+        Client::connect(builder(bridge).permessage_deflate(Some(DEFAULT_DEFLATE)));
+    let deflating = wait_connect(&rx);
+    // tungstenite offers no extension: this member reads plain frames.
+    let mut plain = common::connect(server.local_addr(), "/");
+    let not_deflating = wait_connect(&rx);
+    let frame = ws_server::encode_text(&text(40), Some(&DEFAULT_DEFLATE));
+    assert_eq!(frame.as_bytes()[0] & 0x40, 0x40, "compressed once, here");
+    deflating.send_encoded(&frame).unwrap();
+    not_deflating.send_encoded(&frame).unwrap();
+    assert_eq!(c.next(), (Event::Text(text(40).into()), true));
+    let got = plain.read().unwrap();
+    assert_eq!(got, tungstenite::Message::Text(text(40)));
+    // Short messages are not worth compressing: under the threshold, plain for everyone.
+    let short = ws_server::encode_text("hi", Some(&DEFAULT_DEFLATE));
+    assert_eq!(short.as_bytes()[0] & 0x40, 0);
+}

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 
 use actor_core::{Actor, Context, Down, Handle, Message as ActorMessage, Pid};
 use ws_server::{
-    CloseCode, Conn, Connect, Ctx, EncodedFrame, Error, Handler, HttpRequest, Message, Request,
-    Response,
+    CloseCode, Conn, Connect, Ctx, Error, Handler, HttpRequest, Message, Request, Response,
 };
 
 /// The page served at `GET /`.
@@ -42,8 +41,8 @@ impl Actor for Room {
                 self.members.remove(&id);
             }
             RoomMsg::Say(text) => {
-                // Encoded once; every member's queue shares the bytes.
-                let frame = EncodedFrame::text(&text);
+                // Encoded (and compressed) once; every member's queue shares the bytes.
+                let frame = ws_server::encode_text(&text, Some(&ws_server::DEFAULT_DEFLATE));
                 self.members
                     .retain(|_, conn| match conn.send_encoded(&frame) {
                         Ok(()) => true,
