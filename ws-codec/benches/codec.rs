@@ -249,7 +249,7 @@ fn broadcast(c: &mut Criterion) {
         let mut members: Vec<Connection> = (0..MEMBERS)
             .map(|_| Connection::server(config.clone()))
             .collect();
-        let mut drain = |members: &mut Vec<Connection>| {
+        let drain = |members: &mut Vec<Connection>| {
             for m in members.iter_mut() {
                 while let Some(b) = m.poll_transmit() {
                     black_box(b);
