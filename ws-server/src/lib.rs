@@ -140,6 +140,30 @@
 //! read can desynchronise the stream, and pings, pongs and the close
 //! handshake are answered by the session, never waiting on a busy handler.
 //!
+//! # permessage-deflate
+//!
+//! Off unless [`ServerBuilder::permessage_deflate`] turns it on; the examples use
+//! [`DEFAULT_DEFLATE`]. Memory each idle connection keeps, by what the server agrees to
+//! (ws-codec's counting allocator after one ~2 KiB message each way: `cargo test -p
+//! ws-codec --test deflate_memory -- --nocapture`):
+//!
+//! | configuration | held per idle connection |
+//! |---|---:|
+//! | deflate off | 1.8 KB |
+//! | [`DEFAULT_DEFLATE`]: 12-bit windows, no context takeover either way | 0.6 KB |
+//! | no server context takeover, the client keeps its context (the inflater stays) | 48 KB |
+//! | context takeover both ways, 10-bit windows | 301 KB |
+//! | context takeover both ways, 12-bit windows | 314 KB |
+//! | context takeover both ways, 15-bit windows (RFC 7692's defaults) | 428 KB |
+//!
+//! The compressor dominates (zlib-rs's hash table and buffers, whatever the window), so no
+//! server context takeover is the setting that matters. Whole-server figures, the echo
+//! example holding 1000 connections after one ~1 KiB JSON echo each (`cargo xtask bench
+//! --compressed`, docs/benchmarks.md): 9.4 KB per connection with [`DEFAULT_DEFLATE`]
+//! against 3.7 KB uncompressed (Node `ws` with `perMessageDeflate`: 260 KB, Python
+//! `websockets`: 64 KB). A broadcast compresses once: [`encode_text`] and
+//! [`encode_binary`].
+//!
 //! # Hooks and `on_close`
 //!
 //! [`Handler::on_connect`] accepts (with a state, a subprotocol and extra
