@@ -7,7 +7,6 @@ use std::cell::RefCell;
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use crate::config::DeflateSide;
 use crate::error::Error;
 use crate::frame::FrameHeader;
 use crate::utf8::Utf8Validator;
@@ -32,12 +31,6 @@ pub(crate) fn can_compress(bits: u8) -> bool {
     (9..=15).contains(&bits)
 }
 
-/// The window used to inflate a peer's `bits`: a 512-byte window decodes every stream a
-/// 256-byte one does (flate2 accepts 9..=15 only), so 8 inflates with 9.
-fn inflate_bits(bits: u8) -> u8 {
-    bits.clamp(9, 15)
-}
-
 /// Compresses messages with one side's parameters (RFC 7692 §7.2.1).
 pub(crate) struct Deflater {
     inner: Compress,
@@ -54,6 +47,9 @@ thread_local! {
     /// window (the 64 Ki-entry hash head, the pending buffer), which glibc serves with
     /// mmap and the first writes fault in page by page. A reset only clears the head.
     static SPARE_DEFLATERS: RefCell<Vec<Deflater>> = const { RefCell::new(Vec::new()) };
+    /// The same for inflaters of peers without context takeover: all have one window
+    /// (see [`Inflater::new`]), so any serves.
+    static SPARE_INFLATERS: RefCell<Vec<Inflater>> = const { RefCell::new(Vec::new()) };
 }
 
 impl std::fmt::Debug for Deflater {
@@ -125,6 +121,7 @@ impl Deflater {
     /// append an empty DEFLATE block with no compression to the tail end"), then "Remove 4
     /// octets (that are 0x00 0x00 0xff 0xff) from the tail end".
     pub(crate) fn compress(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
         loop {
             if out.capacity() - out.len() < 64 {
                 out.reserve(out.len().max(256));
@@ -139,8 +136,21 @@ impl Deflater {
                 break;
             }
         }
-        debug_assert!(out.ends_with(&TAIL));
-        out.truncate(out.len() - TAIL.len());
+        if out.len() == start {
+            // Nothing to flush: an empty message right after a flushed one (zlib emits
+            // nothing for a repeated sync flush without input). RFC 7692 §7.2.3.6: the
+            // single octet 0x00, which with the receiver's 0x00 0x00 0xff 0xff is an
+            // empty stored block, and leaves both windows as they were.
+            out.push(0x00);
+            return;
+        }
+        debug_assert!(
+            out.ends_with(&TAIL),
+            "a sync flush ends with its empty block"
+        );
+        if out.ends_with(&TAIL) {
+            out.truncate(out.len() - TAIL.len());
+        }
     }
 }
 
@@ -158,11 +168,40 @@ impl std::fmt::Debug for Inflater {
 }
 
 impl Inflater {
-    /// An inflater for the peer's parameters.
-    pub(crate) fn new(side: DeflateSide) -> Self {
+    /// An inflater with a 32 KiB window, whatever window the peer agreed to use.
+    ///
+    /// Why not the peer's own (smaller) window: zlib checks a back-reference against its
+    /// window only when it reaches before the output of the current call, so a peer that
+    /// breaks its agreed window (RFC 7692 §7.1.2) would be refused or accepted depending
+    /// on how its bytes happened to arrive (the `deflate_inflate` fuzz target found one
+    /// stream failing 1007 when read 7 bytes at a time and running to 1009 when read
+    /// whole). With the largest window DEFLATE has, every distance DEFLATE can express
+    /// is judged only against what was inflated, the same way for every split of the
+    /// input. The cost is memory while an inflater is kept: not at all under no context
+    /// takeover (one per thread, see [`Inflater::take`]), 32 KiB instead of the agreed
+    /// window per connection otherwise.
+    pub(crate) fn new() -> Self {
         Inflater {
-            inner: Decompress::new_with_window_bits(false, inflate_bits(side.window_bits)),
+            inner: Decompress::new(false),
         }
+    }
+
+    /// A fresh inflater: one of this thread's spares if it has one, else a new one.
+    pub(crate) fn take() -> Self {
+        let spare = SPARE_INFLATERS.with(|s| s.borrow_mut().pop());
+        spare.unwrap_or_else(Inflater::new)
+    }
+
+    /// Resets this inflater (an empty window, for a peer without context takeover) and
+    /// keeps it for the thread's next [`take`](Inflater::take), unless it keeps [`SPARES`].
+    pub(crate) fn put_back(mut self) {
+        self.inner.reset(false);
+        SPARE_INFLATERS.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < SPARES {
+                s.push(self);
+            }
+        });
     }
 
     /// Bytes produced since it was created.
@@ -505,10 +544,7 @@ mod tests {
         let bomb = zero_bomb(1 << 30);
         assert!(bomb.len() < 7 << 20);
         // Sanity: the start of the bomb inflates to zeros.
-        let mut probe = Inflater::new(DeflateSide {
-            window_bits: 15,
-            no_context_takeover: false,
-        });
+        let mut probe = Inflater::new();
         let mut out = Vec::new();
         probe.inflate(&bomb[..1000], &mut out, LIMIT, None).unwrap();
         assert!(out.len() > 100_000 && out.iter().all(|&b| b == 0));
@@ -580,6 +616,26 @@ mod tests {
     }
 
     // ---- sending ----
+
+    #[test]
+    fn rfc_7692_7_2_3_6_an_empty_message_right_after_another_under_context_takeover() {
+        // zlib has nothing to flush for an empty message after a flushed one (a repeated
+        // sync flush without input emits nothing), yet the message needs a payload:
+        // §7.2.3.6 gives the single octet 0x00 (with the tail: an empty stored block).
+        for takeover in [false, true] {
+            let d = deflate().with_client_no_context_takeover(!takeover);
+            let (mut c, mut s) = (client(d), server(d));
+            for text in ["abc", "", "", "abc", ""] {
+                c.send_text(text).unwrap();
+                let wire = drain(&mut c);
+                assert_eq!(wire[0] & 0x40, 0x40, "compressed");
+                s.handle_bytes(&wire).unwrap();
+                assert_eq!(events(&mut s), vec![Event::Text(text.into())], "{takeover}");
+            }
+        }
+        let frame = EncodedFrame::text_compressed("", 15, 2);
+        assert!(!frame.payload().is_empty());
+    }
 
     #[test]
     fn rfc_7692_7_1_1_no_takeover_compressors_are_reset_and_shared_per_thread() {

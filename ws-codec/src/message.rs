@@ -147,8 +147,8 @@ impl Assembler {
                 // message is compressed or not"; it is set on the first frame only (the
                 // decoder refuses it elsewhere, and without a negotiated extension).
                 if header.rsv1 {
-                    let side = self.deflate.ok_or(Error::ReservedBits(header.rsv_bits()))?;
-                    self.inflater.get_or_insert_with(|| Inflater::new(side));
+                    self.deflate.ok_or(Error::ReservedBits(header.rsv_bits()))?;
+                    self.inflater.get_or_insert_with(Inflater::take);
                     self.open = Some(Partial {
                         text,
                         buf: BytesMut::new(),
@@ -240,8 +240,10 @@ impl Assembler {
         }
         if self.deflate.is_some_and(|side| side.no_context_takeover) {
             // RFC 7692 §7.1.1: the peer starts its next message from an empty window, so
-            // nothing of this one is needed: release the inflater's memory until then.
-            self.inflater = None;
+            // nothing of this one is needed: the inflater goes back to the thread's spares.
+            if let Some(inflater) = self.inflater.take() {
+                inflater.put_back();
+            }
         }
         let inflated = partial.inflated.expect("the message is compressed");
         complete(partial.text, Bytes::from(inflated)).map(Some)
