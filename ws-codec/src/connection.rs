@@ -375,6 +375,19 @@ impl Connection {
         self.transmit_len + self.pongs_len
     }
 
+    /// Frames waiting in [`poll_transmit`](Self::poll_transmit) (each is one allocation and
+    /// one queue entry: with [`pending_transmit_bytes`](Self::pending_transmit_bytes), what
+    /// the queue costs in memory).
+    pub fn pending_transmit_frames(&self) -> usize {
+        self.transmit.len() + self.pongs.len()
+    }
+
+    /// Whether as many pongs wait as [`Config::max_pending_pongs`] allows: further pings
+    /// only replace the newest one's payload (the peer sends pings faster than it reads).
+    pub fn pongs_full(&self) -> bool {
+        self.pongs.len() >= self.config.max_pending_pongs()
+    }
+
     fn queue_pong(&mut self, payload: Bytes) {
         self.pongs_len += self.pong_len(&payload);
         if self.pongs.len() >= self.config.max_pending_pongs() {

@@ -54,6 +54,7 @@ pub(crate) struct Settings {
     pub(crate) high_water: usize,
     pub(crate) backpressure: Backpressure,
     pub(crate) mailbox_limit: usize,
+    pub(crate) mailbox_bytes: usize,
     pub(crate) ping_interval: Option<Duration>,
     pub(crate) pong_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
@@ -78,6 +79,7 @@ impl Default for Settings {
             high_water: DEFAULT_HIGH_WATER,
             backpressure: Backpressure::default(),
             mailbox_limit: DEFAULT_MAILBOX_LIMIT,
+            mailbox_bytes: DEFAULT_MAILBOX_BYTES,
             ping_interval: Some(DEFAULT_PING_INTERVAL),
             pong_timeout: Some(DEFAULT_PONG_TIMEOUT),
             idle_timeout: None,
@@ -105,6 +107,8 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_HIGH_WATER: usize = 1 << 20;
 /// Default of [`ServerBuilder::mailbox_limit`](crate::ServerBuilder::mailbox_limit).
 pub const DEFAULT_MAILBOX_LIMIT: usize = 256;
+/// Default of [`ServerBuilder::mailbox_bytes`](crate::ServerBuilder::mailbox_bytes): 4 MiB.
+pub const DEFAULT_MAILBOX_BYTES: usize = 4 << 20;
 /// Default of [`ServerBuilder::ping_interval`](crate::ServerBuilder::ping_interval).
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
 /// Default of [`ServerBuilder::pong_timeout`](crate::ServerBuilder::pong_timeout).

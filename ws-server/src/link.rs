@@ -93,9 +93,11 @@ impl Link {
     }
 
     /// Room in the mailbox for more client messages (flow control, counting
-    /// what was just delivered).
+    /// what was just delivered): fewer than `mailbox_limit` messages and
+    /// `mailbox_bytes` of memory in flight.
     pub(crate) fn has_room(&self) -> bool {
-        self.flow.in_flight() < self.settings.mailbox_limit
+        self.flow
+            .has_room(self.settings.mailbox_limit, self.settings.mailbox_bytes)
     }
 
     /// Locks the session; a poisoned lock is taken over (no hook runs under it).
@@ -163,13 +165,19 @@ impl Link {
         for msg in msgs.drain(..) {
             // Data messages were counted in flight by the session when it made them.
             let (sent, counted) = match msg {
-                ToActor::Connect(c) => (port.send(tags::CONNECT, *c), false),
-                ToActor::Text(t) => (port.send(tags::TEXT, t), true),
-                ToActor::Binary(b) => (port.send(tags::BINARY, b), true),
+                ToActor::Connect(c) => (port.send(tags::CONNECT, *c), None),
+                ToActor::Text(t) => {
+                    let len = t.len();
+                    (port.send(tags::TEXT, t), Some(len))
+                }
+                ToActor::Binary(b) => {
+                    let len = b.len();
+                    (port.send(tags::BINARY, b), Some(len))
+                }
             };
             if sent.is_err() {
-                if counted {
-                    self.flow.handled();
+                if let Some(len) = counted {
+                    self.flow.handled(len);
                 }
                 lost = true;
             }
@@ -187,9 +195,13 @@ impl Link {
         self.notify();
     }
 
-    /// The actor handled one message: room in the mailbox again.
-    pub(crate) fn message_handled(&self) {
-        if self.flow.handled_wakes(self.settings.mailbox_limit) {
+    /// The actor handled one message of `len` bytes: room in the mailbox again.
+    pub(crate) fn message_handled(&self, len: usize) {
+        let s = &self.settings;
+        if self
+            .flow
+            .handled_wakes(len, s.mailbox_limit, s.mailbox_bytes)
+        {
             // The bridge may be parked waiting for room (or for the drain);
             // take the lock so the wake-up cannot fall between its check and its wait.
             drop(self.lock());

@@ -41,6 +41,7 @@ const MAX_REJECTING: usize = 64;
 /// | [`high_water`](Self::high_water) | 1 MiB |
 /// | [`backpressure`](Self::backpressure) | [`Backpressure::Close`] (close with 1008) |
 /// | [`mailbox_limit`](Self::mailbox_limit) | 256 messages |
+/// | [`mailbox_bytes`](Self::mailbox_bytes) | 4 MiB |
 /// | [`ping_interval`](Self::ping_interval) | 30 s |
 /// | [`pong_timeout`](Self::pong_timeout) | 20 s |
 /// | [`idle_timeout`](Self::idle_timeout) | off |
@@ -177,8 +178,12 @@ impl ServerBuilder {
         self
     }
 
-    /// Outbound bytes queued per connection past which a data send returns
-    /// [`Error::Backpressure`] (default 1 MiB).
+    /// Memory of the outbound queue per connection past which a data send
+    /// returns [`Error::Backpressure`] and the client is no longer read
+    /// (default 1 MiB). Counted in memory, not wire bytes: each queued frame
+    /// counts its bytes plus 80 for its handle, queue slot and allocation, so
+    /// a queue of one-byte messages is bounded as tightly as one of large ones.
+    /// Reading resumes once the queue drains below it.
     #[must_use]
     pub fn high_water(mut self, bytes: usize) -> Self {
         self.settings.high_water = bytes;
@@ -195,9 +200,23 @@ impl ServerBuilder {
 
     /// Messages from the client waiting in the actor's mailbox past which the
     /// bridge stops reading the socket, so TCP pushes back (default 256).
+    /// One read's worth of messages may go past it (a 16 KiB read of tiny
+    /// frames holds a few thousand); [`mailbox_bytes`](Self::mailbox_bytes)
+    /// bounds their memory too.
     #[must_use]
     pub fn mailbox_limit(mut self, n: usize) -> Self {
         self.settings.mailbox_limit = n.max(1);
+        self
+    }
+
+    /// Memory of the client's messages waiting in the actor's mailbox past
+    /// which the bridge stops reading (default 4 MiB): each message counts its
+    /// payload plus 96 bytes for its envelope. Reading resumes once the actor
+    /// has handled enough of them. At least one message always gets through,
+    /// so at most this plus one message (`max_message_size`) is in flight.
+    #[must_use]
+    pub fn mailbox_bytes(mut self, bytes: usize) -> Self {
+        self.settings.mailbox_bytes = bytes.max(1);
         self
     }
 
@@ -600,6 +619,7 @@ mod tests {
         assert_eq!(s.high_water, 1 << 20);
         assert_eq!(s.backpressure, Backpressure::Close);
         assert_eq!(s.mailbox_limit, 256);
+        assert_eq!(s.mailbox_bytes, 4 << 20);
         assert_eq!(s.ping_interval, Some(Duration::from_secs(30)));
         assert_eq!(s.pong_timeout, Some(Duration::from_secs(20)));
         assert_eq!(s.idle_timeout, None);

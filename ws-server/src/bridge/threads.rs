@@ -281,9 +281,15 @@ fn write_loop(io: &ThreadIo, link: &Link) -> End {
 fn write_all(stream: &TcpStream, batch: &mut VecDeque<Bytes>, link: &Link) {
     let mut msgs: Vec<ToActor> = Vec::new();
     while !batch.is_empty() {
+        let frames = batch.len();
         match write_queue(stream, batch) {
             Ok(0) => return link.abort("write failed"),
-            Ok(n) => link.lock().written(n),
+            Ok(n) => {
+                if link.lock().written(n, frames - batch.len()) {
+                    // The reader stopped while the queue was full: resume it.
+                    link.notify();
+                }
+            }
             Err(e) if retry(&e) => {
                 let now = Instant::now();
                 let mut s = link.lock();
