@@ -1,5 +1,6 @@
 //! Server settings: every limit, timeout and policy, with its documented default.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What happens when [`Conn::send_text`](crate::Conn::send_text) and friends find
@@ -61,6 +62,27 @@ pub(crate) struct Settings {
     pub(crate) close_timeout: Duration,
     pub(crate) read_buffer_size: usize,
     pub(crate) stack_size: usize,
+    /// Tests only: runs in the bridge with every chunk read.
+    pub(crate) fault: Option<Fault>,
+}
+
+/// A test's fault injection ([`ServerBuilder::bridge_fault`](crate::ServerBuilder::bridge_fault)).
+#[derive(Clone)]
+pub(crate) struct Fault(pub(crate) Arc<dyn Fn(&[u8]) + Send + Sync>);
+
+impl std::fmt::Debug for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fault")
+    }
+}
+
+impl Settings {
+    /// Bridges call it with each chunk they read (one branch per read).
+    pub(crate) fn inject(&self, read: &[u8]) {
+        if let Some(fault) = &self.fault {
+            (fault.0)(read);
+        }
+    }
 }
 
 impl Default for Settings {
@@ -86,6 +108,7 @@ impl Default for Settings {
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
             stack_size: DEFAULT_STACK_SIZE,
+            fault: None,
         }
     }
 }

@@ -285,6 +285,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Testing only: `f` runs inside the bridge with every chunk read from a
+    /// socket, so a panic in it is a panic in bridge code (fault injection).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn bridge_fault(mut self, f: impl Fn(&[u8]) + Send + Sync + 'static) -> Self {
+        self.settings.fault = Some(Fault(Arc::new(f)));
+        self
+    }
+
     /// Binds, starts the accept thread and returns at once.
     pub fn serve<H: Handler>(mut self, handler: H) -> Result<Server, Error> {
         if let Some(e) = self.bind_error {

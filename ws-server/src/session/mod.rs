@@ -343,6 +343,15 @@ impl Session {
         }
     }
 
+    /// The server failed this connection (bridge code panicked): torn down
+    /// without a close handshake, reported to `on_close` as 1011 if upgraded.
+    pub(crate) fn internal_error(&mut self) {
+        if self.is_upgraded() {
+            self.note_close(CloseCode::INTERNAL_ERROR, "internal error");
+        }
+        self.abort("internal error");
+    }
+
     /// Tears the connection down without a close handshake.
     pub(crate) fn abort(&mut self, why: &'static str) {
         let close = match &mut self.stage {
