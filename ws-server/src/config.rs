@@ -68,7 +68,10 @@ pub(crate) struct Settings {
 
 /// A test's fault injection ([`ServerBuilder::bridge_fault`](crate::ServerBuilder::bridge_fault)).
 #[derive(Clone)]
-pub(crate) struct Fault(pub(crate) Arc<dyn Fn(&[u8]) + Send + Sync>);
+pub(crate) struct Fault(pub(crate) Arc<FaultFn>);
+
+/// What a fault injection runs.
+pub(crate) type FaultFn = dyn Fn(&[u8]) + Send + Sync;
 
 impl std::fmt::Debug for Fault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
