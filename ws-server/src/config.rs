@@ -44,6 +44,8 @@ pub enum Bridge {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) max_connections: usize,
+    pub(crate) max_handshakes: usize,
+    pub(crate) max_handshakes_per_ip: usize,
     pub(crate) handshake_timeout: Duration,
     pub(crate) handshake_limits: ws_handshake::Limits,
     pub(crate) origin_policy: ws_handshake::OriginPolicy,
@@ -94,6 +96,8 @@ impl Default for Settings {
         let codec = ws_codec::Config::default();
         Settings {
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_handshakes: DEFAULT_MAX_HANDSHAKES,
+            max_handshakes_per_ip: DEFAULT_MAX_HANDSHAKES_PER_IP,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             handshake_limits: ws_handshake::Limits::default(),
             origin_policy: ws_handshake::OriginPolicy::any(),
@@ -127,6 +131,10 @@ pub const DEFAULT_DEFLATE: ws_handshake::DeflateOptions = ws_handshake::DeflateO
 
 /// Default of [`ServerBuilder::max_connections`](crate::ServerBuilder::max_connections).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default of [`ServerBuilder::max_handshakes`](crate::ServerBuilder::max_handshakes).
+pub const DEFAULT_MAX_HANDSHAKES: usize = 1024;
+/// Default of [`ServerBuilder::max_handshakes_per_ip`](crate::ServerBuilder::max_handshakes_per_ip).
+pub const DEFAULT_MAX_HANDSHAKES_PER_IP: usize = 64;
 /// Default of [`ServerBuilder::handshake_timeout`](crate::ServerBuilder::handshake_timeout).
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default of [`ServerBuilder::high_water`](crate::ServerBuilder::high_water): 1 MiB.

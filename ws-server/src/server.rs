@@ -31,6 +31,8 @@ const MAX_REJECTING: usize = 64;
 /// | [`runtime`](Self::runtime) | a runtime built for the server, [`workers`](Self::workers) threads |
 /// | [`workers`](Self::workers) | the number of CPUs |
 /// | [`max_connections`](Self::max_connections) | 10 000 |
+/// | [`max_handshakes`](Self::max_handshakes) | 1024 |
+/// | [`max_handshakes_per_ip`](Self::max_handshakes_per_ip) | 64 |
 /// | [`handshake_timeout`](Self::handshake_timeout) | 10 s |
 /// | [`handshake_limits`](Self::handshake_limits) | ws-handshake's defaults (8 KiB head, 64 headers, 2 KiB target) |
 /// | [`origin_policy`](Self::origin_policy) | any origin |
@@ -112,14 +114,38 @@ impl ServerBuilder {
         self
     }
 
-    /// Most connections open or handshaking at once (default 10 000); past
-    /// it, a new client gets `503 Service Unavailable` before the upgrade.
+    /// Most connections past their handshake (deciding or upgraded) at once
+    /// (default 10 000); past it, a new client gets `503 Service
+    /// Unavailable` before the upgrade. Handshakes in progress do not count
+    /// here: they have caps of their own ([`max_handshakes`](Self::max_handshakes)).
     /// [`Bridge::Threads`] lowers it to what the machine's memory-map limit
     /// allows (two threads per connection: about 7 000 with Linux's default
-    /// `vm.max_map_count`).
+    /// `vm.max_map_count`, less a reader thread per allowed handshake).
     #[must_use]
     pub fn max_connections(mut self, n: usize) -> Self {
         self.settings.max_connections = n;
+        self
+    }
+
+    /// Most connections still reading their request head at once (default
+    /// 1024), apart from [`max_connections`](Self::max_connections), so slow
+    /// handshakes cannot lock out clients that upgrade. Over it a new TCP
+    /// connection is closed at once, without an answer (an answer would cost
+    /// the very resources the cap protects).
+    #[must_use]
+    pub fn max_handshakes(mut self, n: usize) -> Self {
+        self.settings.max_handshakes = n;
+        self
+    }
+
+    /// Most handshakes in progress from one source address (default 64; an
+    /// IPv4 client of a dual-stack listener counts as its IPv4 address), so
+    /// one host cannot take every place under
+    /// [`max_handshakes`](Self::max_handshakes). Over it a new TCP connection
+    /// from that address is closed at once.
+    #[must_use]
+    pub fn max_handshakes_per_ip(mut self, n: usize) -> Self {
+        self.settings.max_handshakes_per_ip = n;
         self
     }
 
@@ -323,6 +349,8 @@ impl ServerBuilder {
             // Past the machine's thread capacity a new thread aborts the
             // process: over the cap, clients get 503 like over max_connections.
             if let Some(cap) = threads::connection_cap() {
+                // A handshake holds one thread (the reader), half a connection.
+                let cap = cap.saturating_sub(self.settings.max_handshakes / 2);
                 self.settings.max_connections = self.settings.max_connections.min(cap);
             }
         }
@@ -416,11 +444,22 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
     let (finished, running): (Vec<_>, Vec<_>) =
         r.threads.drain(..).partition(JoinHandle::is_finished);
     r.threads = running;
-    let admitted = r.conns.len() < shared.settings.max_connections;
-    if !admitted && r.rejecting >= MAX_REJECTING {
+    // Connections past their handshake count against max_connections;
+    // handshakes in progress have caps of their own (in total and per
+    // source), so slow ones cannot lock out clients that upgrade.
+    let settings = &shared.settings;
+    let admitted = r.conns.len() - r.handshakes < settings.max_connections;
+    let ip = peer.ip().to_canonical();
+    let over_handshakes = admitted
+        && (r.handshakes >= settings.max_handshakes
+            || r.handshakes_per_ip.get(&ip).copied().unwrap_or(0)
+                >= settings.max_handshakes_per_ip);
+    if over_handshakes || (!admitted && r.rejecting >= MAX_REJECTING) {
         drop(r);
         join_all(finished);
-        return; // dropped: even the 503 path is saturated
+        // Closed at once, without an answer: over a handshake cap, or even
+        // the 503 path is saturated.
+        return;
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let link = Arc::new(Link::new(
@@ -451,6 +490,9 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
             return;
         }
         link.set_port(port);
+        link.set_handshaking();
+        r.handshakes += 1;
+        *r.handshakes_per_ip.entry(ip).or_insert(0) += 1;
         r.conns.insert(id, Arc::clone(&link));
     } else {
         r.rejecting += 1;
@@ -466,6 +508,9 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
         Err(_) if admitted => {
             // No thread for this client: drop it, and its actor with it.
             r.conns.remove(&id);
+            drop(r);
+            shared.registry.handshake_done(ip);
+            r = shared.registry.lock();
             if let Some(pid) = link.pid() {
                 shared.handle.kill(pid);
             }
@@ -624,6 +669,8 @@ mod tests {
         let b = ServerBuilder::new();
         let s = &b.settings;
         assert_eq!(s.max_connections, 10_000);
+        assert_eq!(s.max_handshakes, 1024);
+        assert_eq!(s.max_handshakes_per_ip, 64);
         assert_eq!(s.handshake_timeout, Duration::from_secs(10));
         assert_eq!(s.high_water, 1 << 20);
         assert_eq!(s.backpressure, Backpressure::Close);

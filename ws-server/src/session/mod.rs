@@ -30,8 +30,8 @@ mod sends;
 mod tests;
 
 pub(crate) use flow::Flow;
-use head::{codec_deflate, parse_head, unavailable, upgrade_response, Head};
-pub(crate) use head::{ConnectMsg, Decision};
+use head::{codec_deflate, parse_head, upgrade_response, Head};
+pub(crate) use head::{unavailable, ConnectMsg, Decision};
 use live::Live;
 
 /// Least time an HTTP answer gets to be written.
