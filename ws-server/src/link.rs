@@ -190,8 +190,11 @@ impl Link {
                 ToActor::Connect(c) => {
                     // The head is complete: a connection now, no longer a
                     // handshake; over max_connections it is answered 503.
-                    self.handshake_over();
-                    if !self.registry.has_room(self.settings.max_connections) {
+                    if self.handshaking.swap(false, Ordering::AcqRel)
+                        && !self
+                            .registry
+                            .promote(self.peer_ip(), self.settings.max_connections)
+                    {
                         self.decide(Decision::Respond(crate::session::unavailable()));
                         continue;
                     }

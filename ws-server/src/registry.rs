@@ -34,6 +34,18 @@ pub(crate) struct Counts {
     pub(crate) shutting_down: bool,
 }
 
+impl Counts {
+    fn handshake_done(&mut self, ip: IpAddr) {
+        self.handshakes -= 1;
+        if let Some(n) = self.handshakes_per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.handshakes_per_ip.remove(&ip);
+            }
+        }
+    }
+}
+
 impl Registry {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Counts> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -54,20 +66,16 @@ impl Registry {
     /// A handshake from `ip` is over (its head is complete, or the
     /// connection ended before).
     pub(crate) fn handshake_done(&self, ip: IpAddr) {
-        let mut c = self.lock();
-        c.handshakes -= 1;
-        if let Some(n) = c.handshakes_per_ip.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                c.handshakes_per_ip.remove(&ip);
-            }
-        }
+        self.lock().handshake_done(ip);
     }
 
-    /// Whether the connections past their handshake are at most `max` (the
-    /// caller among them).
-    pub(crate) fn has_room(&self, max: usize) -> bool {
-        let c = self.lock();
+    /// A handshake from `ip` completed its head: it is a connection now.
+    /// True if the connections past their handshake, this one included, are
+    /// at most `max` (in one step, so two completing at once cannot both
+    /// take the last place).
+    pub(crate) fn promote(&self, ip: IpAddr, max: usize) -> bool {
+        let mut c = self.lock();
+        c.handshake_done(ip);
         c.conns.len() - c.handshakes <= max
     }
 
