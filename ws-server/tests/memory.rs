@@ -103,6 +103,11 @@ fn a_client_flooding_pings_and_never_reading_costs_bounded_memory(bridge: Bridge
     // Stalled by TCP (or closed): what the server holds for this connection
     // is its high-water mark and a read's worth of answers, whatever was sent.
     let queued = conn.queued_bytes();
+    eprintln!(
+        "ping flood: {} MiB sent before TCP stalled it, {queued} bytes queued, RSS +{} MiB",
+        sent / MIB,
+        rss().saturating_sub(base) / MIB
+    );
     assert!(
         queued <= ws_server::DEFAULT_HIGH_WATER + 64 * 1024,
         "{queued} bytes queued after {} MiB of pings",
