@@ -112,7 +112,8 @@
 //!   ([`ServerBuilder::handshake_timeout`]), waits for the hook's decision
 //!   and writes any HTTP answer; once upgraded it blocks in `read` and hands
 //!   what it reads to the session. While the actor is
-//!   [`mailbox_limit`](ServerBuilder::mailbox_limit) messages behind it stops
+//!   [`mailbox_limit`](ServerBuilder::mailbox_limit) messages or
+//!   [`mailbox_bytes`](ServerBuilder::mailbox_bytes) behind it stops
 //!   reading, so TCP pushes back on the client.
 //! - the **writer** sleeps on a condition variable until the session has
 //!   bytes or a deadline (heartbeat, pong, idle, close), then writes
