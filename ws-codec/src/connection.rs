@@ -791,6 +791,22 @@ mod tests {
     }
 
     #[test]
+    fn pending_frames_and_full_pongs_are_reported() {
+        let mut server = Connection::server(Config::default().with_max_pending_pongs(2));
+        assert_eq!(server.pending_transmit_frames(), 0);
+        server.send_binary(b"x").unwrap();
+        server.send_binary(b"y").unwrap();
+        assert_eq!(server.pending_transmit_frames(), 2, "one entry per frame");
+        pings(&mut server, [b"a".to_vec()]);
+        assert!(!server.pongs_full());
+        pings(&mut server, [b"b".to_vec(), b"c".to_vec()]);
+        assert!(server.pongs_full(), "newer pings only replace the newest");
+        assert_eq!(server.pending_transmit_frames(), 4);
+        server.poll_transmit().unwrap();
+        assert!(!server.pongs_full());
+    }
+
+    #[test]
     fn pongs_taken_by_poll_transmit_make_room_again() {
         let mut server = Connection::server(Config::default().with_max_pending_pongs(2));
         pings(&mut server, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
