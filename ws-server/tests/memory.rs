@@ -190,3 +190,24 @@ fn clients_sent_tiny_messages_and_never_reading_stay_under_high_water(bridge: Br
     drop(raws);
     server.shutdown(WAIT);
 }
+
+on_both_bridges!(a_ping_flooder_that_never_reads_is_ended_by_the_heartbeat);
+fn a_ping_flooder_that_never_reads_is_ended_by_the_heartbeat(bridge: Bridge) {
+    // Stalled by TCP, the flooder never reads the heartbeat's ping, so its
+    // pong never comes: `pong_timeout` ends it (1006), even while the bridge
+    // has stopped reading it.
+    let _serial = serial();
+    let (server, rx) = start_with(
+        builder(bridge)
+            .ping_interval(Some(Duration::from_millis(200)))
+            .pong_timeout(Some(Duration::from_millis(300))),
+    );
+    let mut raw = Raw::connect(server.local_addr(), &[]);
+    let conn = wait_connect(&rx);
+    let batch = frames(0x89, &[b'p'; 125], 512);
+    flood(&mut raw.tcp, &batch, 256 * MIB, rss(), 64 * MIB);
+    let (_, code, reason) = wait_close(&rx, conn.id());
+    assert_eq!((code, reason.as_str()), (1006, "pong timeout"));
+    drop(raw);
+    server.shutdown(WAIT);
+}

@@ -195,8 +195,9 @@ fn upgraded(io: &Arc<ThreadIo>, link: &Arc<Link>) -> End {
         .spawn(move || {
             catch_unwind(AssertUnwindSafe(|| write_loop(&w, &l))).unwrap_or_else(|payload| {
                 let end = failed(&l, "the writer thread", &*payload);
-                // The reader may be blocked in a read: the end wakes it.
+                // The reader may be blocked in a read or parked: wake it.
                 w.interrupt(Shutdown::Both);
+                w.notify();
                 end
             })
         });
@@ -282,8 +283,10 @@ fn write_loop(io: &ThreadIo, link: &Link) -> End {
                 if let Some(end) = s.poll_end(now) {
                     drop(s);
                     link.deliver(&mut msgs);
-                    // The reader may be blocked in a read: the end wakes it.
+                    // The reader may be blocked in a read, or parked while
+                    // the outbound queue is full: the end wakes it either way.
                     io.interrupt(end.how);
+                    io.notify();
                     return end;
                 }
                 s.take_transmit(&mut batch);
