@@ -29,7 +29,16 @@ on_both_bridges!(a_panic_in_the_bridge_costs_only_its_connection);
 fn a_panic_in_the_bridge_costs_only_its_connection(bridge: Bridge) {
     // One worker: on the poll bridge it also runs the poller, so a panic that
     // escaped would leave nothing to serve anyone.
-    let (server, rx) = start_with(builder(bridge).workers(1).bridge_fault(|read: &[u8]| {
+    only_its_connection(builder(bridge).workers(1));
+}
+
+#[test]
+fn a_panic_in_the_poller_thread_costs_only_its_connection() {
+    only_its_connection(builder(Bridge::Poll).poller_thread(true));
+}
+
+fn only_its_connection(builder: ws_server::ServerBuilder) {
+    let (server, rx) = start_with(builder.bridge_fault(|read: &[u8]| {
         if contains(read, BOOM) {
             panic!("injected fault in the bridge");
         }
