@@ -307,7 +307,11 @@ impl Connection {
             // elect to send a Pong frame for only the most recently processed Ping frame."
             // So: one pong per ping, in order, up to the limit; then the newest waiting pong
             // takes the latest payload.
-            Event::Ping(payload) if self.state == State::Open => self.queue_pong(payload.clone()),
+            // The payload is copied (at most 125 bytes): a slice would keep the whole
+            // receive buffer it came in alive while the pong waits.
+            Event::Ping(payload) if self.state == State::Open => {
+                self.queue_pong(Bytes::copy_from_slice(payload));
+            }
             Event::Close(close) => {
                 self.peer_close = Some(close.clone());
                 if self.state == State::Open {
