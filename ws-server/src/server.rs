@@ -240,6 +240,11 @@ impl ServerBuilder {
     /// payload plus 96 bytes for its envelope. Reading resumes once the actor
     /// has handled enough of them. At least one message always gets through,
     /// so at most this plus one message (`max_message_size`) is in flight.
+    /// Payloads are not copied out of the buffer they were read into, so a
+    /// client sending one tiny message per read can keep up to
+    /// [`mailbox_limit`](Self::mailbox_limit) read buffers alive (the thread
+    /// bridge's are [`read_buffer_size`](Self::read_buffer_size): 4 MiB with
+    /// the defaults); the message count bounds that case.
     #[must_use]
     pub fn mailbox_bytes(mut self, bytes: usize) -> Self {
         self.settings.mailbox_bytes = bytes.max(1);
