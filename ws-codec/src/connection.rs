@@ -307,7 +307,11 @@ impl Connection {
             // elect to send a Pong frame for only the most recently processed Ping frame."
             // So: one pong per ping, in order, up to the limit; then the newest waiting pong
             // takes the latest payload.
-            Event::Ping(payload) if self.state == State::Open => self.queue_pong(payload.clone()),
+            // The payload is copied (at most 125 bytes): a slice would keep the whole
+            // receive buffer it came in alive while the pong waits.
+            Event::Ping(payload) if self.state == State::Open => {
+                self.queue_pong(Bytes::copy_from_slice(payload));
+            }
             Event::Close(close) => {
                 self.peer_close = Some(close.clone());
                 if self.state == State::Open {
@@ -373,6 +377,19 @@ impl Connection {
     /// for backpressure compares against.
     pub fn pending_transmit_bytes(&self) -> usize {
         self.transmit_len + self.pongs_len
+    }
+
+    /// Frames waiting in [`poll_transmit`](Self::poll_transmit) (each is one allocation and
+    /// one queue entry: with [`pending_transmit_bytes`](Self::pending_transmit_bytes), what
+    /// the queue costs in memory).
+    pub fn pending_transmit_frames(&self) -> usize {
+        self.transmit.len() + self.pongs.len()
+    }
+
+    /// Whether as many pongs wait as [`Config::max_pending_pongs`] allows: further pings
+    /// only replace the newest one's payload (the peer sends pings faster than it reads).
+    pub fn pongs_full(&self) -> bool {
+        self.pongs.len() >= self.config.max_pending_pongs()
     }
 
     fn queue_pong(&mut self, payload: Bytes) {
@@ -778,6 +795,22 @@ mod tests {
             assert_eq!(pong.payload()[..], (i as u32).to_be_bytes());
         }
         assert_eq!(sent[31].payload()[..], 999u32.to_be_bytes(), "the latest");
+    }
+
+    #[test]
+    fn pending_frames_and_full_pongs_are_reported() {
+        let mut server = Connection::server(Config::default().with_max_pending_pongs(2));
+        assert_eq!(server.pending_transmit_frames(), 0);
+        server.send_binary(b"x").unwrap();
+        server.send_binary(b"y").unwrap();
+        assert_eq!(server.pending_transmit_frames(), 2, "one entry per frame");
+        pings(&mut server, [b"a".to_vec()]);
+        assert!(!server.pongs_full());
+        pings(&mut server, [b"b".to_vec(), b"c".to_vec()]);
+        assert!(server.pongs_full(), "newer pings only replace the newest");
+        assert_eq!(server.pending_transmit_frames(), 4);
+        server.poll_transmit().unwrap();
+        assert!(!server.pongs_full());
     }
 
     #[test]

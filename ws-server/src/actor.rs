@@ -216,16 +216,20 @@ impl<H: Handler> Actor for ConnActor<H> {
             // close follows the hook's answer (and flow control counts the
             // message being handled).
             TEXT => {
+                let mut len = 0;
                 if let Ok(text) = msg.downcast::<Utf8Bytes>() {
+                    len = text.len();
                     self.with_state(ctx, |h, c, s| h.on_message(c, s, Message::Text(text)));
                 }
-                self.conn.link.message_handled();
+                self.conn.link.message_handled(len);
             }
             BINARY => {
+                let mut len = 0;
                 if let Ok(data) = msg.downcast::<Bytes>() {
+                    len = data.len();
                     self.with_state(ctx, |h, c, s| h.on_message(c, s, Message::Binary(data)));
                 }
-                self.conn.link.message_handled();
+                self.conn.link.message_handled(len);
             }
             DISCONNECT => {
                 if let Ok(d) = msg.downcast::<DisconnectMsg>() {

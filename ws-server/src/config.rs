@@ -1,5 +1,6 @@
 //! Server settings: every limit, timeout and policy, with its documented default.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What happens when [`Conn::send_text`](crate::Conn::send_text) and friends find
@@ -43,6 +44,8 @@ pub enum Bridge {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) max_connections: usize,
+    pub(crate) max_handshakes: usize,
+    pub(crate) max_handshakes_per_ip: usize,
     pub(crate) handshake_timeout: Duration,
     pub(crate) handshake_limits: ws_handshake::Limits,
     pub(crate) origin_policy: ws_handshake::OriginPolicy,
@@ -54,12 +57,37 @@ pub(crate) struct Settings {
     pub(crate) high_water: usize,
     pub(crate) backpressure: Backpressure,
     pub(crate) mailbox_limit: usize,
+    pub(crate) mailbox_bytes: usize,
     pub(crate) ping_interval: Option<Duration>,
     pub(crate) pong_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) close_timeout: Duration,
     pub(crate) read_buffer_size: usize,
     pub(crate) stack_size: usize,
+    /// Tests only: runs in the bridge with every chunk read.
+    pub(crate) fault: Option<Fault>,
+}
+
+/// A test's fault injection ([`ServerBuilder::bridge_fault`](crate::ServerBuilder::bridge_fault)).
+#[derive(Clone)]
+pub(crate) struct Fault(pub(crate) Arc<FaultFn>);
+
+/// What a fault injection runs.
+pub(crate) type FaultFn = dyn Fn(&[u8]) + Send + Sync;
+
+impl std::fmt::Debug for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fault")
+    }
+}
+
+impl Settings {
+    /// Bridges call it with each chunk they read (one branch per read).
+    pub(crate) fn inject(&self, read: &[u8]) {
+        if let Some(fault) = &self.fault {
+            (fault.0)(read);
+        }
+    }
 }
 
 impl Default for Settings {
@@ -68,6 +96,8 @@ impl Default for Settings {
         let codec = ws_codec::Config::default();
         Settings {
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_handshakes: DEFAULT_MAX_HANDSHAKES,
+            max_handshakes_per_ip: DEFAULT_MAX_HANDSHAKES_PER_IP,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             handshake_limits: ws_handshake::Limits::default(),
             origin_policy: ws_handshake::OriginPolicy::any(),
@@ -78,12 +108,14 @@ impl Default for Settings {
             high_water: DEFAULT_HIGH_WATER,
             backpressure: Backpressure::default(),
             mailbox_limit: DEFAULT_MAILBOX_LIMIT,
+            mailbox_bytes: DEFAULT_MAILBOX_BYTES,
             ping_interval: Some(DEFAULT_PING_INTERVAL),
             pong_timeout: Some(DEFAULT_PONG_TIMEOUT),
             idle_timeout: None,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
             stack_size: DEFAULT_STACK_SIZE,
+            fault: None,
         }
     }
 }
@@ -101,12 +133,18 @@ pub const DEFAULT_DEFLATE: ws_handshake::DeflateOptions = ws_handshake::DeflateO
 
 /// Default of [`ServerBuilder::max_connections`](crate::ServerBuilder::max_connections).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default of [`ServerBuilder::max_handshakes`](crate::ServerBuilder::max_handshakes).
+pub const DEFAULT_MAX_HANDSHAKES: usize = 1024;
+/// Default of [`ServerBuilder::max_handshakes_per_ip`](crate::ServerBuilder::max_handshakes_per_ip).
+pub const DEFAULT_MAX_HANDSHAKES_PER_IP: usize = 64;
 /// Default of [`ServerBuilder::handshake_timeout`](crate::ServerBuilder::handshake_timeout).
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default of [`ServerBuilder::high_water`](crate::ServerBuilder::high_water): 1 MiB.
 pub const DEFAULT_HIGH_WATER: usize = 1 << 20;
 /// Default of [`ServerBuilder::mailbox_limit`](crate::ServerBuilder::mailbox_limit).
 pub const DEFAULT_MAILBOX_LIMIT: usize = 256;
+/// Default of [`ServerBuilder::mailbox_bytes`](crate::ServerBuilder::mailbox_bytes): 4 MiB.
+pub const DEFAULT_MAILBOX_BYTES: usize = 4 << 20;
 /// Default of [`ServerBuilder::ping_interval`](crate::ServerBuilder::ping_interval).
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
 /// Default of [`ServerBuilder::pong_timeout`](crate::ServerBuilder::pong_timeout).

@@ -16,7 +16,9 @@ pub enum Error {
     /// The outbound queue is over the high-water mark; the message was not
     /// queued and the configured [`Backpressure`](crate::Backpressure) policy applied.
     Backpressure {
-        /// Bytes queued and not yet written.
+        /// Memory the queue holds: the bytes queued and not yet written,
+        /// plus a fixed overhead per queued frame (see
+        /// [`ServerBuilder::high_water`](crate::ServerBuilder::high_water)).
         queued: usize,
         /// The configured high-water mark.
         high_water: usize,

@@ -112,7 +112,8 @@
 //!   ([`ServerBuilder::handshake_timeout`]), waits for the hook's decision
 //!   and writes any HTTP answer; once upgraded it blocks in `read` and hands
 //!   what it reads to the session. While the actor is
-//!   [`mailbox_limit`](ServerBuilder::mailbox_limit) messages behind it stops
+//!   [`mailbox_limit`](ServerBuilder::mailbox_limit) messages or
+//!   [`mailbox_bytes`](ServerBuilder::mailbox_bytes) behind it stops
 //!   reading, so TCP pushes back on the client.
 //! - the **writer** sleeps on a condition variable until the session has
 //!   bytes or a deadline (heartbeat, pong, idle, close), then writes
@@ -164,6 +165,46 @@
 //! `websockets`: 64 KB). A broadcast compresses once: [`encode_text`] and
 //! [`encode_binary`].
 //!
+//! # Limits and their defaults
+//!
+//! Everything a peer can make the server hold is bounded, in bytes of memory
+//! where it is memory. Beside each limit, what python-websockets 16 (`serve`,
+//! asyncio) and tungstenite 0.24 (`WebSocketConfig::default()`) default to; "—"
+//! where they have no such limit.
+//!
+//! | what | knob ([`ServerBuilder`]) | default here | python-websockets | tungstenite |
+//! |---|---|---|---|---|
+//! | message size | [`max_message_size`](ServerBuilder::max_message_size) | 1 MiB (1009 over it) | `max_size` 1 MiB | `max_message_size` 64 MiB |
+//! | frame size | [`max_frame_size`](ServerBuilder::max_frame_size) | 1 MiB, checked from the header | (`max_size`) | `max_frame_size` 16 MiB |
+//! | fragments per message | [`max_fragments`](ServerBuilder::max_fragments) | 4096 | — | — |
+//! | request head | [`handshake_limits`](ServerBuilder::handshake_limits) | 8 KiB, 64 headers | — (not compared) | — (not compared) |
+//! | time to send the head | [`handshake_timeout`](ServerBuilder::handshake_timeout) | 10 s | `open_timeout` 10 s | — |
+//! | handshakes in progress | [`max_handshakes`](ServerBuilder::max_handshakes) | 1024; over it closed at once | — | — |
+//! | ... from one address | [`max_handshakes_per_ip`](ServerBuilder::max_handshakes_per_ip) | 64; over it closed at once | — | — |
+//! | connections past the head | [`max_connections`](ServerBuilder::max_connections) | 10 000; over it 503 | — | — |
+//! | outbound queue | [`high_water`](ServerBuilder::high_water) | 1 MiB of memory (bytes + 80 per frame); then [`Backpressure`] (1008) and no more reading | `write_limit` 32 KiB (a send waits) | `write_buffer_size` 128 KiB, `max_write_buffer_size` unlimited |
+//! | pongs waiting | (ws-codec) | 32, newer pings replace the newest; no reading while they cannot be written | — | one (replaced) |
+//! | messages waiting for the handler | [`mailbox_limit`](ServerBuilder::mailbox_limit) | 256 messages (plus one read's worth) | `max_queue` 16 messages | — (the caller reads) |
+//! | ... their memory | [`mailbox_bytes`](ServerBuilder::mailbox_bytes) | 4 MiB (payloads + 96 per message), plus one message | — | — |
+//! | heartbeat ping | [`ping_interval`](ServerBuilder::ping_interval) | 30 s | `ping_interval` 20 s | — |
+//! | its pong | [`pong_timeout`](ServerBuilder::pong_timeout) | 20 s (then 1006) | `ping_timeout` 20 s (then 1011) | — |
+//! | no data either way | [`idle_timeout`](ServerBuilder::idle_timeout) | off | — | — |
+//! | close handshake | [`close_timeout`](ServerBuilder::close_timeout) | 5 s | `close_timeout` 10 s | — |
+//! | bytes per read | [`read_buffer_size`](ServerBuilder::read_buffer_size) | 16 KiB (one buffer per poller) | — | — |
+//!
+//! A peer that sends and never reads is stalled by TCP, not read without end:
+//! while its outbound queue is at `high_water`, or while the socket takes
+//! nothing and the 32 pongs wait, the server stops reading it; a ping flood
+//! costs a few KB. With the heartbeat on, such a peer never answers its ping
+//! (only the echo of the heartbeat's own payload counts) and `pong_timeout`
+//! ends it with 1006. Over a handshake cap the new TCP connection is closed at
+//! once without an answer, since an answer costs what the cap protects; over
+//! `max_connections` a client gets 503.
+//!
+//! A panic in bridge code (the poller or a bridge thread: a bug) is caught,
+//! reported on stderr and costs only the connection it was driving, which is
+//! aborted with `on_close` 1011; the worker or thread goes on.
+//!
 //! # Hooks and `on_close`
 //!
 //! [`Handler::on_connect`] accepts (with a state, a subprotocol and extra
@@ -197,7 +238,8 @@ mod write;
 pub use broadcast::{encode_binary, encode_text};
 pub use config::{
     Backpressure, Bridge, DEFAULT_CLOSE_TIMEOUT, DEFAULT_DEFLATE, DEFAULT_HANDSHAKE_TIMEOUT,
-    DEFAULT_HIGH_WATER, DEFAULT_MAILBOX_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PING_INTERVAL,
+    DEFAULT_HIGH_WATER, DEFAULT_MAILBOX_BYTES, DEFAULT_MAILBOX_LIMIT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_IP, DEFAULT_PING_INTERVAL,
     DEFAULT_PONG_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_STACK_SIZE,
 };
 pub use conn::Conn;

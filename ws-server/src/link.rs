@@ -4,6 +4,7 @@
 //! the bridge. The glue between them, in one place for every bridge.
 
 use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -33,6 +34,8 @@ pub(crate) struct Link {
     /// Whether the connection counts in the registry (not: a client over
     /// `max_connections`, answered 503 without an actor).
     admitted: bool,
+    /// Counted among the handshakes in progress (until its head is complete).
+    handshaking: AtomicBool,
     /// The only way into the actor's mailbox under ws-server's reserved tags.
     port: OnceLock<Port>,
     handle: Handle,
@@ -61,6 +64,7 @@ impl Link {
             settings,
             flow: Flow::default(),
             admitted,
+            handshaking: AtomicBool::new(false),
             port: OnceLock::new(),
             handle,
             io: OnceLock::new(),
@@ -78,6 +82,24 @@ impl Link {
         self.peer
     }
 
+    /// The client's address as the handshake caps count it (an IPv4 client
+    /// of a dual-stack listener as IPv4).
+    pub(crate) fn peer_ip(&self) -> std::net::IpAddr {
+        self.peer.ip().to_canonical()
+    }
+
+    /// The server counted this connection among the handshakes in progress.
+    pub(crate) fn set_handshaking(&self) {
+        self.handshaking.store(true, Ordering::Relaxed);
+    }
+
+    /// The handshake is over (once): out of the handshake caps.
+    fn handshake_over(&self) {
+        if self.handshaking.swap(false, Ordering::AcqRel) {
+            self.registry.handshake_done(self.peer_ip());
+        }
+    }
+
     pub(crate) fn settings(&self) -> &Settings {
         &self.settings
     }
@@ -93,9 +115,11 @@ impl Link {
     }
 
     /// Room in the mailbox for more client messages (flow control, counting
-    /// what was just delivered).
+    /// what was just delivered): fewer than `mailbox_limit` messages and
+    /// `mailbox_bytes` of memory in flight.
     pub(crate) fn has_room(&self) -> bool {
-        self.flow.in_flight() < self.settings.mailbox_limit
+        self.flow
+            .has_room(self.settings.mailbox_limit, self.settings.mailbox_bytes)
     }
 
     /// Locks the session; a poisoned lock is taken over (no hook runs under it).
@@ -163,13 +187,31 @@ impl Link {
         for msg in msgs.drain(..) {
             // Data messages were counted in flight by the session when it made them.
             let (sent, counted) = match msg {
-                ToActor::Connect(c) => (port.send(tags::CONNECT, *c), false),
-                ToActor::Text(t) => (port.send(tags::TEXT, t), true),
-                ToActor::Binary(b) => (port.send(tags::BINARY, b), true),
+                ToActor::Connect(c) => {
+                    // The head is complete: a connection now, no longer a
+                    // handshake; over max_connections it is answered 503.
+                    if self.handshaking.swap(false, Ordering::AcqRel)
+                        && !self
+                            .registry
+                            .promote(self.peer_ip(), self.settings.max_connections)
+                    {
+                        self.decide(Decision::Respond(crate::session::unavailable()));
+                        continue;
+                    }
+                    (port.send(tags::CONNECT, *c), None)
+                }
+                ToActor::Text(t) => {
+                    let len = t.len();
+                    (port.send(tags::TEXT, t), Some(len))
+                }
+                ToActor::Binary(b) => {
+                    let len = b.len();
+                    (port.send(tags::BINARY, b), Some(len))
+                }
             };
             if sent.is_err() {
-                if counted {
-                    self.flow.handled();
+                if let Some(len) = counted {
+                    self.flow.handled(len);
                 }
                 lost = true;
             }
@@ -187,9 +229,13 @@ impl Link {
         self.notify();
     }
 
-    /// The actor handled one message: room in the mailbox again.
-    pub(crate) fn message_handled(&self) {
-        if self.flow.handled_wakes(self.settings.mailbox_limit) {
+    /// The actor handled one message of `len` bytes: room in the mailbox again.
+    pub(crate) fn message_handled(&self, len: usize) {
+        let s = &self.settings;
+        if self
+            .flow
+            .handled_wakes(len, s.mailbox_limit, s.mailbox_bytes)
+        {
             // The bridge may be parked waiting for room (or for the drain);
             // take the lock so the wake-up cannot fall between its check and its wait.
             drop(self.lock());
@@ -208,6 +254,7 @@ impl Link {
     /// The bridge is done with the transport: out of the registry, then the
     /// actor hears how it ended (`on_close`, if it was upgraded).
     pub(crate) fn finish(&self, close: Option<(CloseCode, String)>) {
+        self.handshake_over();
         if !self.admitted {
             self.registry.rejection_done();
             return;

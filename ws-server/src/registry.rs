@@ -3,6 +3,7 @@
 //! Admission and shutdown read it; bridges and actors report to it.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -20,6 +21,10 @@ pub(crate) struct Registry {
 pub(crate) struct Counts {
     /// Connections whose bridge is running (handshaking or open).
     pub(crate) conns: HashMap<u64, Arc<Link>>,
+    /// Of `conns`, those still reading their request head, in total and per
+    /// source address (capped apart from `max_connections`).
+    pub(crate) handshakes: usize,
+    pub(crate) handshakes_per_ip: HashMap<IpAddr, usize>,
     /// Connection actors not yet dropped.
     pub(crate) actors: usize,
     /// Clients over `max_connections` being answered 503.
@@ -27,6 +32,18 @@ pub(crate) struct Counts {
     /// Every bridge thread not yet joined.
     pub(crate) threads: Vec<JoinHandle<()>>,
     pub(crate) shutting_down: bool,
+}
+
+impl Counts {
+    fn handshake_done(&mut self, ip: IpAddr) {
+        self.handshakes -= 1;
+        if let Some(n) = self.handshakes_per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.handshakes_per_ip.remove(&ip);
+            }
+        }
+    }
 }
 
 impl Registry {
@@ -44,6 +61,22 @@ impl Registry {
         self.changed(|c| {
             c.conns.remove(&id);
         });
+    }
+
+    /// A handshake from `ip` is over (its head is complete, or the
+    /// connection ended before).
+    pub(crate) fn handshake_done(&self, ip: IpAddr) {
+        self.lock().handshake_done(ip);
+    }
+
+    /// A handshake from `ip` completed its head: it is a connection now.
+    /// True if the connections past their handshake, this one included, are
+    /// at most `max` (in one step, so two completing at once cannot both
+    /// take the last place).
+    pub(crate) fn promote(&self, ip: IpAddr, max: usize) -> bool {
+        let mut c = self.lock();
+        c.handshake_done(ip);
+        c.conns.len() - c.handshakes <= max
     }
 
     /// A 503 answer to an over-limit client is done.

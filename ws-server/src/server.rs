@@ -31,6 +31,8 @@ const MAX_REJECTING: usize = 64;
 /// | [`runtime`](Self::runtime) | a runtime built for the server, [`workers`](Self::workers) threads |
 /// | [`workers`](Self::workers) | the number of CPUs |
 /// | [`max_connections`](Self::max_connections) | 10 000 |
+/// | [`max_handshakes`](Self::max_handshakes) | 1024 |
+/// | [`max_handshakes_per_ip`](Self::max_handshakes_per_ip) | 64 |
 /// | [`handshake_timeout`](Self::handshake_timeout) | 10 s |
 /// | [`handshake_limits`](Self::handshake_limits) | ws-handshake's defaults (8 KiB head, 64 headers, 2 KiB target) |
 /// | [`origin_policy`](Self::origin_policy) | any origin |
@@ -41,6 +43,7 @@ const MAX_REJECTING: usize = 64;
 /// | [`high_water`](Self::high_water) | 1 MiB |
 /// | [`backpressure`](Self::backpressure) | [`Backpressure::Close`] (close with 1008) |
 /// | [`mailbox_limit`](Self::mailbox_limit) | 256 messages |
+/// | [`mailbox_bytes`](Self::mailbox_bytes) | 4 MiB |
 /// | [`ping_interval`](Self::ping_interval) | 30 s |
 /// | [`pong_timeout`](Self::pong_timeout) | 20 s |
 /// | [`idle_timeout`](Self::idle_timeout) | off |
@@ -111,14 +114,38 @@ impl ServerBuilder {
         self
     }
 
-    /// Most connections open or handshaking at once (default 10 000); past
-    /// it, a new client gets `503 Service Unavailable` before the upgrade.
+    /// Most connections past their handshake (deciding or upgraded) at once
+    /// (default 10 000); past it, a new client gets `503 Service
+    /// Unavailable` before the upgrade. Handshakes in progress do not count
+    /// here: they have caps of their own ([`max_handshakes`](Self::max_handshakes)).
     /// [`Bridge::Threads`] lowers it to what the machine's memory-map limit
     /// allows (two threads per connection: about 7 000 with Linux's default
-    /// `vm.max_map_count`).
+    /// `vm.max_map_count`, less a reader thread per allowed handshake).
     #[must_use]
     pub fn max_connections(mut self, n: usize) -> Self {
         self.settings.max_connections = n;
+        self
+    }
+
+    /// Most connections still reading their request head at once (default
+    /// 1024), apart from [`max_connections`](Self::max_connections), so slow
+    /// handshakes cannot lock out clients that upgrade. Over it a new TCP
+    /// connection is closed at once, without an answer (an answer would cost
+    /// the very resources the cap protects).
+    #[must_use]
+    pub fn max_handshakes(mut self, n: usize) -> Self {
+        self.settings.max_handshakes = n;
+        self
+    }
+
+    /// Most handshakes in progress from one source address (default 64; an
+    /// IPv4 client of a dual-stack listener counts as its IPv4 address), so
+    /// one host cannot take every place under
+    /// [`max_handshakes`](Self::max_handshakes). Over it a new TCP connection
+    /// from that address is closed at once.
+    #[must_use]
+    pub fn max_handshakes_per_ip(mut self, n: usize) -> Self {
+        self.settings.max_handshakes_per_ip = n;
         self
     }
 
@@ -177,8 +204,12 @@ impl ServerBuilder {
         self
     }
 
-    /// Outbound bytes queued per connection past which a data send returns
-    /// [`Error::Backpressure`] (default 1 MiB).
+    /// Memory of the outbound queue per connection past which a data send
+    /// returns [`Error::Backpressure`] and the client is no longer read
+    /// (default 1 MiB). Counted in memory, not wire bytes: each queued frame
+    /// counts its bytes plus 80 for its handle, queue slot and allocation, so
+    /// a queue of one-byte messages is bounded as tightly as one of large ones.
+    /// Reading resumes once the queue drains below it.
     #[must_use]
     pub fn high_water(mut self, bytes: usize) -> Self {
         self.settings.high_water = bytes;
@@ -195,9 +226,28 @@ impl ServerBuilder {
 
     /// Messages from the client waiting in the actor's mailbox past which the
     /// bridge stops reading the socket, so TCP pushes back (default 256).
+    /// One read's worth of messages may go past it (a 16 KiB read of tiny
+    /// frames holds a few thousand); [`mailbox_bytes`](Self::mailbox_bytes)
+    /// bounds their memory too.
     #[must_use]
     pub fn mailbox_limit(mut self, n: usize) -> Self {
         self.settings.mailbox_limit = n.max(1);
+        self
+    }
+
+    /// Memory of the client's messages waiting in the actor's mailbox past
+    /// which the bridge stops reading (default 4 MiB): each message counts its
+    /// payload plus 96 bytes for its envelope. Reading resumes once the actor
+    /// has handled enough of them. At least one message always gets through,
+    /// so at most this plus one message (`max_message_size`) is in flight.
+    /// Payloads are not copied out of the buffer they were read into, so a
+    /// client sending one tiny message per read can keep up to
+    /// [`mailbox_limit`](Self::mailbox_limit) read buffers alive (the thread
+    /// bridge's are [`read_buffer_size`](Self::read_buffer_size): 4 MiB with
+    /// the defaults); the message count bounds that case.
+    #[must_use]
+    pub fn mailbox_bytes(mut self, bytes: usize) -> Self {
+        self.settings.mailbox_bytes = bytes.max(1);
         self
     }
 
@@ -266,6 +316,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Testing only: `f` runs inside the bridge with every chunk read from a
+    /// socket, so a panic in it is a panic in bridge code (fault injection).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn bridge_fault(mut self, f: impl Fn(&[u8]) + Send + Sync + 'static) -> Self {
+        self.settings.fault = Some(Fault(Arc::new(f)));
+        self
+    }
+
     /// Binds, starts the accept thread and returns at once.
     pub fn serve<H: Handler>(mut self, handler: H) -> Result<Server, Error> {
         if let Some(e) = self.bind_error {
@@ -295,6 +354,8 @@ impl ServerBuilder {
             // Past the machine's thread capacity a new thread aborts the
             // process: over the cap, clients get 503 like over max_connections.
             if let Some(cap) = threads::connection_cap() {
+                // A handshake holds one thread (the reader), half a connection.
+                let cap = cap.saturating_sub(self.settings.max_handshakes / 2);
                 self.settings.max_connections = self.settings.max_connections.min(cap);
             }
         }
@@ -388,11 +449,22 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
     let (finished, running): (Vec<_>, Vec<_>) =
         r.threads.drain(..).partition(JoinHandle::is_finished);
     r.threads = running;
-    let admitted = r.conns.len() < shared.settings.max_connections;
-    if !admitted && r.rejecting >= MAX_REJECTING {
+    // Connections past their handshake count against max_connections;
+    // handshakes in progress have caps of their own (in total and per
+    // source), so slow ones cannot lock out clients that upgrade.
+    let settings = &shared.settings;
+    let admitted = r.conns.len() - r.handshakes < settings.max_connections;
+    let ip = peer.ip().to_canonical();
+    let over_handshakes = admitted
+        && (r.handshakes >= settings.max_handshakes
+            || r.handshakes_per_ip.get(&ip).copied().unwrap_or(0)
+                >= settings.max_handshakes_per_ip);
+    if over_handshakes || (!admitted && r.rejecting >= MAX_REJECTING) {
         drop(r);
         join_all(finished);
-        return; // dropped: even the 503 path is saturated
+        // Closed at once, without an answer: over a handshake cap, or even
+        // the 503 path is saturated.
+        return;
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let link = Arc::new(Link::new(
@@ -423,6 +495,9 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
             return;
         }
         link.set_port(port);
+        link.set_handshaking();
+        r.handshakes += 1;
+        *r.handshakes_per_ip.entry(ip).or_insert(0) += 1;
         r.conns.insert(id, Arc::clone(&link));
     } else {
         r.rejecting += 1;
@@ -438,6 +513,9 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
         Err(_) if admitted => {
             // No thread for this client: drop it, and its actor with it.
             r.conns.remove(&id);
+            drop(r);
+            shared.registry.handshake_done(ip);
+            r = shared.registry.lock();
             if let Some(pid) = link.pid() {
                 shared.handle.kill(pid);
             }
@@ -596,10 +674,13 @@ mod tests {
         let b = ServerBuilder::new();
         let s = &b.settings;
         assert_eq!(s.max_connections, 10_000);
+        assert_eq!(s.max_handshakes, 1024);
+        assert_eq!(s.max_handshakes_per_ip, 64);
         assert_eq!(s.handshake_timeout, Duration::from_secs(10));
         assert_eq!(s.high_water, 1 << 20);
         assert_eq!(s.backpressure, Backpressure::Close);
         assert_eq!(s.mailbox_limit, 256);
+        assert_eq!(s.mailbox_bytes, 4 << 20);
         assert_eq!(s.ping_interval, Some(Duration::from_secs(30)));
         assert_eq!(s.pong_timeout, Some(Duration::from_secs(20)));
         assert_eq!(s.idle_timeout, None);

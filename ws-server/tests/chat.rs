@@ -90,3 +90,47 @@ fn room_names_are_checked() {
     assert_eq!(room::room_name(Some("room=")), None);
     assert_eq!(room::room_name(Some("room=a%20b")), None);
 }
+
+on_both_bridges!(a_room_stops_when_its_last_member_leaves);
+fn a_room_stops_when_its_last_member_leaves(bridge: Bridge) {
+    // Issue 12: every room name ever joined left an actor (and its name)
+    // behind. Join and leave 1000 rooms: none is left.
+    const ROOMS: usize = 1000;
+    let runtime = Runtime::builder().workers(2).build().unwrap();
+    let handle = runtime.handle();
+    let server = Server::builder()
+        .bridge(bridge)
+        .bind("127.0.0.1:0")
+        .runtime(runtime.handle())
+        .serve(room::Chat)
+        .unwrap();
+    let addr = server.local_addr();
+    let baseline = handle.actor_count();
+    for i in 0..ROOMS {
+        let mut ws = connect(addr, &format!("/ws?room=r{i}"));
+        ws.send(W::text(format!("hello {i}"))).unwrap();
+        assert_eq!(read_msg(&mut ws), W::text(format!("hello {i}")));
+        ws.close(None).unwrap();
+        drain_to_end(&mut ws);
+    }
+    let end = deadline();
+    while handle.actor_count() > baseline {
+        check(end, "every room and connection actor to end");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    for i in 0..ROOMS {
+        assert_eq!(handle.whereis(&format!("chat-room:r{i}")), None);
+    }
+    // A room that emptied and a new member at once: the member still gets a
+    // room (a new one) and hears itself.
+    let mut a = connect(addr, "/ws?room=again");
+    a.send(W::text("one")).unwrap();
+    assert_eq!(read_msg(&mut a), W::text("one"));
+    drop(a);
+    let mut b = connect(addr, "/ws?room=again");
+    b.send(W::text("two")).unwrap();
+    assert_eq!(read_msg(&mut b), W::text("two"));
+    drop(b);
+    server.shutdown(WAIT);
+    runtime.shutdown(WAIT);
+}

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use actor_core::{Actor, Context, Down, Handle, Message as ActorMessage, Pid};
+use actor_core::{Actor, Context, Down, ExitReason, Handle, Message as ActorMessage, Pid};
 use ws_server::{
     CloseCode, Conn, Connect, Ctx, Error, Handler, HttpRequest, Message, Request, Response,
 };
@@ -23,13 +23,14 @@ pub(crate) enum RoomMsg {
 }
 
 /// One chat room: its members, and a broadcast that encodes each message once.
+/// It stops when its last member leaves, so room names do not pile up.
 #[derive(Default)]
 pub(crate) struct Room {
     members: HashMap<u64, Conn>,
 }
 
 impl Actor for Room {
-    fn handle(&mut self, _ctx: &mut Context<'_>, msg: ActorMessage) {
+    fn handle(&mut self, ctx: &mut Context<'_>, msg: ActorMessage) {
         let Ok(msg) = msg.downcast::<RoomMsg>() else {
             return;
         };
@@ -39,6 +40,11 @@ impl Actor for Room {
             }
             RoomMsg::Leave(id) => {
                 self.members.remove(&id);
+                if self.members.is_empty() {
+                    // Its name goes with it. A member joining right now
+                    // sees the room end (Down, Normal) and joins afresh.
+                    ctx.stop(ExitReason::Normal);
+                }
             }
             RoomMsg::Say(text) => {
                 // Encoded (and compressed) once; every member's queue shares the bytes.
@@ -81,9 +87,27 @@ pub(crate) fn room_name(query: Option<&str>) -> Option<&str> {
 /// The chat server's hooks: the page at `/`, WebSocket at `/ws?room=NAME`.
 pub(crate) struct Chat;
 
+/// A connection's place: the room's name and the room actor it joined.
+pub(crate) struct Member {
+    name: String,
+    room: Pid,
+}
+
+/// Joins the room `name` (spawned if need be) and watches it.
+fn join(cx: &mut Ctx<'_>, name: &str) -> Option<Pid> {
+    let room = room(cx.handle(), name);
+    cx.handle()
+        .tell(room, RoomMsg::Join(cx.conn().clone()))
+        .ok()?;
+    // If the room ends, its members hear of it (on_info) rather than talk
+    // to nobody.
+    cx.monitor(room);
+    Some(room)
+}
+
 impl Handler for Chat {
     /// The room this connection joined.
-    type State = Pid;
+    type State = Member;
 
     fn on_http(&self, request: &HttpRequest) -> Option<Response> {
         Some(match (request.method(), request.path()) {
@@ -94,33 +118,28 @@ impl Handler for Chat {
         })
     }
 
-    fn on_connect(&self, cx: &mut Ctx<'_>, request: &Request) -> Connect<Pid> {
+    fn on_connect(&self, cx: &mut Ctx<'_>, request: &Request) -> Connect<Member> {
         if request.path() != "/ws" {
             return Connect::Reject(Response::new(404, "not found"));
         }
         let Some(name) = room_name(request.query()) else {
             return Connect::Close(CloseCode::POLICY_VIOLATION, "bad room name".into());
         };
-        let room = room(cx.handle(), name);
-        if cx
-            .handle()
-            .tell(room, RoomMsg::Join(cx.conn().clone()))
-            .is_err()
-        {
+        let Some(room) = join(cx, name) else {
             return Connect::Reject(Response::new(503, "room unavailable"));
-        }
-        // If the room ever ends, its members hear of it (on_info) rather than
-        // talk to nobody.
-        cx.monitor(room);
-        Connect::accept(room)
+        };
+        Connect::accept(Member {
+            name: name.to_owned(),
+            room,
+        })
     }
 
-    fn on_message(&self, conn: &mut Ctx<'_>, room: &mut Pid, message: Message) {
+    fn on_message(&self, conn: &mut Ctx<'_>, member: &mut Member, message: Message) {
         match message {
             Message::Text(text) => {
                 let _ = conn
                     .handle()
-                    .tell(*room, RoomMsg::Say(text.as_str().to_owned()));
+                    .tell(member.room, RoomMsg::Say(text.as_str().to_owned()));
             }
             Message::Binary(_) => {
                 let _ = conn.close(CloseCode::UNSUPPORTED_DATA, "text only");
@@ -128,18 +147,27 @@ impl Handler for Chat {
         }
     }
 
-    fn on_info(&self, conn: &mut Ctx<'_>, room: &mut Pid, message: ActorMessage) {
-        if message
-            .downcast_ref::<Down>()
-            .is_some_and(|d| d.pid == *room)
-        {
-            let _ = conn.close(CloseCode::INTERNAL_ERROR, "the room ended");
+    fn on_info(&self, conn: &mut Ctx<'_>, member: &mut Member, message: ActorMessage) {
+        let Some(down) = message.downcast_ref::<Down>() else {
+            return;
+        };
+        if down.pid != member.room {
+            return;
+        }
+        let emptied = matches!(down.reason, ExitReason::Normal | ExitReason::NoProc);
+        // The room stopped as its last member left while this one was
+        // joining: join the room of that name afresh.
+        match emptied.then(|| join(conn, &member.name)).flatten() {
+            Some(room) => member.room = room,
+            None => {
+                let _ = conn.close(CloseCode::INTERNAL_ERROR, "the room ended");
+            }
         }
     }
 
-    fn on_close(&self, conn: &Conn, room: Option<Pid>, _code: CloseCode, _reason: &str) {
-        if let Some(room) = room {
-            let _ = conn.handle().tell(room, RoomMsg::Leave(conn.id()));
+    fn on_close(&self, conn: &Conn, member: Option<Member>, _code: CloseCode, _reason: &str) {
+        if let Some(member) = member {
+            let _ = conn.handle().tell(member.room, RoomMsg::Leave(conn.id()));
         }
     }
 }

@@ -6,12 +6,28 @@
 //! - [`poll`]: one poller (mio/epoll) for every connection, the default.
 //! - [`threads`]: a reader and a writer thread per connection, blocking I/O.
 
+use std::any::Any;
 use std::net::Shutdown;
 
+use crate::link::Link;
 use crate::session::Session;
 
 pub(crate) mod poll;
 pub(crate) mod threads;
+
+/// Bridge code panicked while driving `link`'s connection (a bug): says so
+/// on stderr, the one place bridges report it, and aborts the connection as
+/// the server's internal error (`on_close` with 1011). The bridge then ends
+/// it as any other; the poller or thread that caught the panic goes on.
+pub(crate) fn panicked(link: &Link, place: &str, payload: &(dyn Any + Send)) {
+    eprintln!(
+        "ws-server: {place} panicked on connection {} ({}): {}; the connection is aborted",
+        link.id(),
+        link.peer(),
+        actor_core::panic_message(payload)
+    );
+    link.lock().internal_error();
+}
 
 /// What the actor side ([`Conn`](crate::Conn), the connection actor, the
 /// server's shutdown) asks of the backend driving a connection. None of it

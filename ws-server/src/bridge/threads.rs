@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -115,12 +116,23 @@ pub(crate) fn spawn(stream: TcpStream, link: Arc<Link>) -> io::Result<JoinHandle
 /// The reader thread: the handshake, then reads until the session stops
 /// reading; the end of the transport.
 fn run(io: &Arc<ThreadIo>, link: &Arc<Link>) {
-    let end = match handshake(io, link) {
-        Some(end) => end,
-        None => upgraded(io, link),
+    let end = match catch_unwind(AssertUnwindSafe(|| handshake(io, link))) {
+        Ok(Some(end)) => end,
+        Ok(None) => upgraded(io, link),
+        Err(payload) => failed(link, "the reader thread", &*payload),
     };
     let _ = io.stream.shutdown(end.how);
     link.finish(end.close);
+}
+
+/// Bridge code panicked (a bug): reported, the connection aborted (1011),
+/// and how its transport ends.
+fn failed(link: &Link, place: &str, payload: &(dyn std::any::Any + Send)) -> End {
+    super::panicked(link, place, payload);
+    link.lock().poll_end(Instant::now()).unwrap_or(End {
+        how: Shutdown::Both,
+        close: None,
+    })
 }
 
 /// Until the session is upgraded or over: reads the head with the session's
@@ -180,12 +192,24 @@ fn upgraded(io: &Arc<ThreadIo>, link: &Arc<Link>) -> End {
     let writer = thread::Builder::new()
         .name(format!("ws-write-{}", link.id()))
         .stack_size(link.settings().stack_size)
-        .spawn(move || write_loop(&w, &l));
+        .spawn(move || {
+            catch_unwind(AssertUnwindSafe(|| write_loop(&w, &l))).unwrap_or_else(|payload| {
+                let end = failed(&l, "the writer thread", &*payload);
+                // The reader may be blocked in a read or parked: wake it.
+                w.interrupt(Shutdown::Both);
+                w.notify();
+                end
+            })
+        });
     let Ok(writer) = writer else {
         link.abort("no writer thread");
         return write_loop(io, link);
     };
-    read_loop(io, link);
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| read_loop(io, link))) {
+        // The writer sees the end and returns it.
+        super::panicked(link, "the reader thread", &*payload);
+        io.interrupt(Shutdown::Both);
+    }
     io.notify();
     writer.join().unwrap_or(End {
         how: Shutdown::Both,
@@ -224,6 +248,7 @@ fn read_loop(io: &ThreadIo, link: &Link) {
                 // Handed over whole: the codec adopts it as its receive buffer
                 // when it holds nothing, so payloads are slices of it, not copies.
                 let mut s = link.lock();
+                link.settings().inject(&buf);
                 s.handle_read_buf(buf.split(), now, link.flow(), &mut msgs);
                 // The writer sleeps while the session queued an answer (a
                 // pong, a close) or stopped reading (its deadlines changed).
@@ -258,8 +283,10 @@ fn write_loop(io: &ThreadIo, link: &Link) -> End {
                 if let Some(end) = s.poll_end(now) {
                     drop(s);
                     link.deliver(&mut msgs);
-                    // The reader may be blocked in a read: the end wakes it.
+                    // The reader may be blocked in a read, or parked while
+                    // the outbound queue is full: the end wakes it either way.
                     io.interrupt(end.how);
+                    io.notify();
                     return end;
                 }
                 s.take_transmit(&mut batch);
@@ -281,9 +308,15 @@ fn write_loop(io: &ThreadIo, link: &Link) -> End {
 fn write_all(stream: &TcpStream, batch: &mut VecDeque<Bytes>, link: &Link) {
     let mut msgs: Vec<ToActor> = Vec::new();
     while !batch.is_empty() {
+        let frames = batch.len();
         match write_queue(stream, batch) {
             Ok(0) => return link.abort("write failed"),
-            Ok(n) => link.lock().written(n),
+            Ok(n) => {
+                if link.lock().written(n, frames - batch.len()) {
+                    // The reader stopped while the queue was full: resume it.
+                    link.notify();
+                }
+            }
             Err(e) if retry(&e) => {
                 let now = Instant::now();
                 let mut s = link.lock();

@@ -30,8 +30,8 @@ mod sends;
 mod tests;
 
 pub(crate) use flow::Flow;
-use head::{codec_deflate, parse_head, unavailable, upgrade_response, Head};
-pub(crate) use head::{ConnectMsg, Decision};
+use head::{codec_deflate, parse_head, upgrade_response, Head};
+pub(crate) use head::{unavailable, ConnectMsg, Decision};
 use live::Live;
 
 /// Least time an HTTP answer gets to be written.
@@ -106,6 +106,8 @@ pub(crate) struct Session {
     /// Bytes taken from the codec and not yet written (in `out`, or handed
     /// to a blocking writer by [`take_transmit`](Self::take_transmit)).
     unsent: usize,
+    /// Frames among `unsent` (each an allocation: `output::FRAME_OVERHEAD`).
+    unsent_frames: usize,
     /// The first close frame sent or received: the code that ended the connection.
     first_close: Option<(CloseCode, String)>,
     /// The transport took no more (a write would block) since the last progress.
@@ -154,6 +156,7 @@ impl Session {
             },
             out: VecDeque::new(),
             unsent: 0,
+            unsent_frames: 0,
             first_close: None,
             stalled: false,
         }
@@ -162,12 +165,17 @@ impl Session {
     // ---- what the bridge asks ----
 
     /// Whether the bridge should read now: the head, or frames while the
-    /// actor has room (flow control: while it is `mailbox_limit` messages
-    /// behind, reading stops and TCP pushes back on the client).
+    /// actor has room (flow control: while it is `mailbox_limit` messages or
+    /// `mailbox_bytes` of memory behind, reading stops and TCP pushes back on the client) and the
+    /// outbound queue has room (`high_water`, and the pongs' cap while the
+    /// transport takes nothing: a peer that does not read is not read).
     pub(crate) fn wants_read(&self, flow: &Flow) -> bool {
         match self.stage {
             Stage::Head { .. } => true,
-            Stage::Open(_) => flow.in_flight() < self.settings.mailbox_limit,
+            Stage::Open(_) => {
+                flow.has_room(self.settings.mailbox_limit, self.settings.mailbox_bytes)
+                    && self.output_has_room()
+            }
             _ => false,
         }
     }
@@ -333,6 +341,15 @@ impl Session {
             // ran out): nothing queued can reach it.
             self.abort("write failed");
         }
+    }
+
+    /// The server failed this connection (bridge code panicked): torn down
+    /// without a close handshake, reported to `on_close` as 1011 if upgraded.
+    pub(crate) fn internal_error(&mut self) {
+        if self.is_upgraded() {
+            self.note_close(CloseCode::INTERNAL_ERROR, "internal error");
+        }
+        self.abort("internal error");
     }
 
     /// Tears the connection down without a close handshake.
@@ -582,14 +599,14 @@ impl Session {
                     if let Some(live) = live {
                         live.last_data = now;
                     }
-                    flow.sent();
+                    flow.sent(t.len());
                     out.push(ToActor::Text(t));
                 }
                 Event::Binary(b) => {
                     if let Some(live) = live {
                         live.last_data = now;
                     }
-                    flow.sent();
+                    flow.sent(b.len());
                     out.push(ToActor::Binary(b));
                 }
                 Event::Pong(payload) => {

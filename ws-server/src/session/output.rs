@@ -14,6 +14,13 @@ use crate::write::{write_chunks, write_queue};
 /// Most frames one write takes from the codec at a time (on the stack).
 const WRITE_CHUNKS: usize = 16;
 
+/// Memory a queued frame costs besides its bytes: its `Bytes` handle in a
+/// queue (32 B, up to twice that while the queue's capacity doubles) and the
+/// allocator's header and rounding (a 3-byte frame takes a 32-byte block).
+/// Counted per frame so `high_water` bounds memory, not wire bytes: ten
+/// clients echoing one-byte messages cost about 21x their wire bytes without it.
+pub(crate) const FRAME_OVERHEAD: usize = 80;
+
 impl Session {
     /// Whether anything waits to be written (or is being written).
     pub(crate) fn has_output(&self) -> bool {
@@ -43,10 +50,11 @@ impl Session {
         let mut total = 0;
         let result = loop {
             if !self.out.is_empty() {
+                let frames = self.out.len();
                 match write_queue(&mut w, &mut self.out) {
                     Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => {
-                        self.written(n);
+                        self.written(n, frames - self.out.len());
                         total += n;
                         continue;
                     }
@@ -69,7 +77,9 @@ impl Session {
             if k == 0 {
                 break Ok(());
             }
+            self.unsent_frames += k;
             let result = write_chunks(&mut w, &mut chunks[..k]);
+            let done = chunks[..k].iter().filter(|c| c.is_empty()).count();
             // What the write did not take waits in `out`, first in line.
             self.out.extend(
                 chunks[..k]
@@ -80,7 +90,7 @@ impl Session {
             match result {
                 Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    self.written(n);
+                    self.written(n, done);
                     total += n;
                 }
                 Err(e) => break Err(e),
@@ -107,17 +117,49 @@ impl Session {
         if self.is_upgraded() {
             while let Some(b) = self.codec.poll_transmit() {
                 self.unsent += b.len();
+                self.unsent_frames += 1;
                 batch.push_back(b);
             }
         }
     }
 
-    /// A blocking writer wrote `n` bytes of what it took.
-    pub(crate) fn written(&mut self, n: usize) {
+    /// A writer wrote `n` bytes of what it took, finishing `frames` of its
+    /// buffers. True if that let reading resume (it had stopped for output).
+    pub(crate) fn written(&mut self, n: usize, frames: usize) -> bool {
+        let blocked = !self.output_has_room();
         self.unsent = self.unsent.saturating_sub(n);
+        self.unsent_frames = self.unsent_frames.saturating_sub(frames);
         if n > 0 {
             self.stalled = false;
         }
+        blocked && self.output_has_room()
+    }
+
+    /// Memory the outbound queue holds: its bytes, and [`FRAME_OVERHEAD`]
+    /// per frame (in the codec, or taken and not yet written). What
+    /// `high_water` bounds.
+    pub(crate) fn queued_memory(&self) -> usize {
+        let (bytes, frames) = if self.is_upgraded() {
+            (
+                self.codec.pending_transmit_bytes(),
+                self.codec.pending_transmit_frames(),
+            )
+        } else {
+            (0, 0)
+        };
+        bytes + self.unsent + (frames + self.unsent_frames) * FRAME_OVERHEAD
+    }
+
+    /// Whether the peer may be read: not while the outbound queue is at
+    /// `high_water`, nor while the transport takes nothing and the codec
+    /// already holds as many pongs as it keeps (the peer sends pings faster
+    /// than it reads their answers). What is not read waits in TCP, which
+    /// pushes back on the peer.
+    pub(crate) fn output_has_room(&self) -> bool {
+        if self.stalled && self.is_upgraded() && self.codec.pongs_full() {
+            return false;
+        }
+        self.queued_memory() < self.settings.high_water
     }
 
     /// A blocking writer should drop what it holds: the session is over, or

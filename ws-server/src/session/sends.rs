@@ -25,8 +25,9 @@ impl Session {
         self.codec.pending_transmit_bytes() + self.unsent
     }
 
-    /// Queues a data message through `encode`, unless the outbound queue is
-    /// over the high-water mark: then [`Error::Backpressure`], and with
+    /// Queues a data message through `encode`, unless the outbound queue's
+    /// memory ([`queued_memory`](Self::queued_memory)) is over the
+    /// high-water mark: then [`Error::Backpressure`], and with
     /// [`Backpressure::Close`] the close handshake starts with 1008.
     pub(crate) fn send(
         &mut self,
@@ -34,7 +35,7 @@ impl Session {
         encode: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::SendError>,
     ) -> Result<(), Error> {
         self.check_open()?;
-        let queued = self.queued();
+        let queued = self.queued_memory();
         let high_water = self.settings.high_water;
         if queued >= high_water {
             if self.settings.backpressure == Backpressure::Close {

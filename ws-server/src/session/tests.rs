@@ -358,8 +358,11 @@ fn rfc6455_7_1_7_a_protocol_error_waits_until_earlier_messages_are_handled() {
         "answers to earlier messages may still go out"
     );
     rig.s.send(rig.now, |c| c.send_text("reply")).unwrap();
-    rig.flow.handled();
-    assert!(rig.flow.handled_wakes(256), "the last one wakes the bridge");
+    rig.flow.handled(1);
+    assert!(
+        rig.flow.handled_wakes(1, 256, usize::MAX),
+        "the last one wakes the bridge"
+    );
     rig.advance();
     let events = rig.client_events();
     assert!(
@@ -456,15 +459,72 @@ fn flow_control_stops_reading_at_the_mailbox_limit() {
     let mut rig = Rig::new(settings(|s| s.mailbox_limit = 2));
     rig.open();
     assert!(rig.s.wants_read(&rig.flow));
-    rig.flow.sent();
-    rig.flow.sent();
+    rig.flow.sent(1);
+    rig.flow.sent(1);
     assert!(!rig.s.wants_read(&rig.flow));
     assert!(
         rig.s.reads_frames(),
         "a blocked reader waits rather than ends"
     );
-    assert!(rig.flow.handled_wakes(2));
+    assert!(rig.flow.handled_wakes(1, 2, usize::MAX));
     assert!(rig.s.wants_read(&rig.flow));
+}
+
+/// A transport that takes nothing (the peer does not read).
+struct Full;
+
+impl std::io::Write for Full {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::WouldBlock.into())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_peer_that_floods_pings_and_does_not_read_is_not_read_either() {
+    // Issue 12: pongs are bounded by ws-codec (32 wait, newer pings replace
+    // the newest's payload); reading stops while they cannot be written.
+    let mut rig = Rig::new(settings(|_| {}));
+    rig.open();
+    for _ in 0..100 {
+        rig.client.ping([b'p'; 125]).unwrap();
+    }
+    let pings = rig.client_bytes();
+    rig.read(&pings);
+    rig.advance();
+    assert!(rig.s.wants_read(&rig.flow), "not stalled yet");
+    rig.s.write_to(Full).unwrap();
+    assert!(rig.s.is_stalled());
+    for _ in 0..100 {
+        rig.client.ping([b'q'; 125]).unwrap();
+    }
+    let pings = rig.client_bytes();
+    rig.read(&pings);
+    assert!(!rig.s.wants_read(&rig.flow), "pongs wait: stop reading");
+    assert!(rig.s.queued() < 48 * 130, "bounded by the codec's cap");
+    rig.s.writable();
+    assert!(rig.s.wants_read(&rig.flow), "writable again: read again");
+    assert!(!rig.written().is_empty());
+}
+
+#[test]
+fn high_water_counts_memory_per_frame_not_wire_bytes() {
+    let high_water = 64 * 1024;
+    let mut rig = Rig::new(settings(|s| s.high_water = high_water));
+    rig.open();
+    rig.s.write_to(Full).unwrap();
+    let mut sent = 0;
+    while rig.s.send(rig.now, |c| c.send_binary(b"x")).is_ok() {
+        sent += 1;
+        assert!(sent < high_water, "never refused");
+    }
+    // Three wire bytes each, but a frame costs an allocation and a queue slot.
+    let per_frame = 3 + super::output::FRAME_OVERHEAD;
+    assert_eq!(sent, high_water.div_ceil(per_frame));
+    assert!(rig.s.queued() < high_water / 20);
+    assert!(!rig.s.wants_read(&rig.flow), "queue full: stop reading");
 }
 
 #[test]

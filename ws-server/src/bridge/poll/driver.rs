@@ -62,7 +62,7 @@ impl PollDriver {
         let mut st = self.state();
         match &mut *st {
             DriverState::Running(looper) => {
-                if !looper.turn(block) {
+                if !looper.guarded_turn(block) {
                     stop_loop(&mut st);
                 }
             }

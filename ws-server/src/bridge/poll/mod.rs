@@ -15,6 +15,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
+use std::net::Shutdown;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -24,7 +26,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::Io;
 use crate::link::Link;
-use crate::session::{Session, ToActor};
+use crate::session::{End, Session, ToActor};
 
 mod driver;
 mod slot;
@@ -215,8 +217,28 @@ impl Loop {
 
     /// The dedicated poller thread: turns until stopped.
     fn run(mut self) {
-        while self.turn(true) {}
+        while self.guarded_turn(true) {}
         self.end_all();
+    }
+
+    /// [`turn`](Self::turn), never unwinding into the thread that runs it (a
+    /// worker of the runtime, or the poller thread): each connection's work
+    /// is caught in [`drive`](Self::drive); this catches the rest, reports
+    /// it and goes on.
+    fn guarded_turn(&mut self, block: bool) -> bool {
+        match catch_unwind(AssertUnwindSafe(|| self.turn(block))) {
+            Ok(go_on) => go_on,
+            Err(payload) => {
+                eprintln!(
+                    "ws-server: the poller panicked outside any connection: {}",
+                    actor_core::panic_message(&*payload)
+                );
+                if self.events.capacity() == 0 {
+                    self.events = Events::with_capacity(1024);
+                }
+                true
+            }
+        }
     }
 
     /// One turn: polls (waiting, if `block`, until readiness, a wake-up or the
@@ -366,7 +388,20 @@ impl Loop {
         };
         slot.round = self.round;
         let mut due = None;
-        let outcome = slot.drive(&mut self.scratch, &mut self.msgs, &mut due);
+        let (scratch, msgs) = (&mut self.scratch, &mut self.msgs);
+        let outcome = match catch_unwind(AssertUnwindSafe(|| slot.drive(scratch, msgs, &mut due))) {
+            Ok(outcome) => outcome,
+            Err(payload) => {
+                // A bug in the bridge costs this connection only.
+                self.msgs.clear();
+                super::panicked(&slot.link, "the poller", &*payload);
+                let end = slot.link.lock().poll_end(Instant::now());
+                Outcome::End(end.unwrap_or(End {
+                    how: Shutdown::Both,
+                    close: None,
+                }))
+            }
+        };
         match outcome {
             Outcome::Wait | Outcome::Again => {
                 if matches!(outcome, Outcome::Again) {

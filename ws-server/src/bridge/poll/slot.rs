@@ -86,7 +86,10 @@ impl Slot {
                 let mut s = link.lock();
                 match std::mem::replace(&mut input, Input::None) {
                     Input::None => {}
-                    Input::Bytes(n) => s.handle_read(&scratch[..n], now, link.flow(), msgs),
+                    Input::Bytes(n) => {
+                        link.settings().inject(&scratch[..n]);
+                        s.handle_read(&scratch[..n], now, link.flow(), msgs);
+                    }
                     Input::Eof(why) => s.handle_eof(why),
                 }
                 if std::mem::take(&mut self.writable) {
