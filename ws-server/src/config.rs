@@ -1,6 +1,9 @@
 //! Server settings: every limit, timeout and policy, with its documented default.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::metrics::Counters;
 
 /// What happens when [`Conn::send_text`](crate::Conn::send_text) and friends find
 /// the connection's outbound queue over the high-water mark.
@@ -60,6 +63,10 @@ pub(crate) struct Settings {
     pub(crate) close_timeout: Duration,
     pub(crate) read_buffer_size: usize,
     pub(crate) stack_size: usize,
+    /// Where plain HTTP `GET` gets the Prometheus text, if anywhere.
+    pub(crate) metrics_path: Option<String>,
+    /// Not a knob: the server's counters, reached wherever settings are.
+    pub(crate) counters: Arc<Counters>,
 }
 
 impl Default for Settings {
@@ -84,6 +91,8 @@ impl Default for Settings {
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
             stack_size: DEFAULT_STACK_SIZE,
+            metrics_path: None,
+            counters: Arc::default(),
         }
     }
 }

@@ -114,6 +114,7 @@ impl Session {
 
     /// A blocking writer wrote `n` bytes of what it took.
     pub(crate) fn written(&mut self, n: usize) {
+        self.settings.counters.bytes_sent(n);
         self.unsent = self.unsent.saturating_sub(n);
         if n > 0 {
             self.stalled = false;
