@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use actor_core::{Actor, Context, Down, Handle, Message as ActorMessage, Pid};
 use ws_server::{
@@ -23,10 +24,27 @@ pub(crate) enum RoomMsg {
     Say(String),
 }
 
+/// Members per room name, as the rooms last counted them: what the page's
+/// `GET /stats?room=NAME` reads without asking the room actor.
+pub(crate) type Counts = Arc<Mutex<HashMap<String, usize>>>;
+
 /// One chat room: its members, and a broadcast that encodes each message once.
-#[derive(Default)]
 pub(crate) struct Room {
+    name: String,
     members: HashMap<u64, Conn>,
+    counts: Counts,
+}
+
+impl Room {
+    /// Publishes the member count for the page.
+    fn count(&self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if self.members.is_empty() {
+            counts.remove(&self.name);
+        } else {
+            counts.insert(self.name.clone(), self.members.len());
+        }
+    }
 }
 
 impl Actor for Room {
@@ -37,9 +55,11 @@ impl Actor for Room {
         match msg {
             RoomMsg::Join(conn) => {
                 self.members.insert(conn.id(), conn);
+                self.count();
             }
             RoomMsg::Leave(id) => {
                 self.members.remove(&id);
+                self.count();
             }
             RoomMsg::Say(text) => {
                 // Encoded once; every member's queue shares the bytes.
@@ -53,6 +73,7 @@ impl Actor for Room {
                         Err(Error::Backpressure { .. }) => true,
                         Err(_) => false,
                     });
+                self.count();
             }
         }
     }
@@ -60,8 +81,12 @@ impl Actor for Room {
 
 /// The room actor named `name`: looked up, or spawned and registered in one
 /// step, so two members joining at once always share one room.
-pub(crate) fn room(handle: &Handle, name: &str) -> Pid {
-    handle.whereis_or_spawn(&format!("chat-room:{name}"), Room::default)
+pub(crate) fn room(handle: &Handle, name: &str, counts: &Counts) -> Pid {
+    handle.whereis_or_spawn(&format!("chat-room:{name}"), || Room {
+        name: name.to_owned(),
+        members: HashMap::new(),
+        counts: Arc::clone(counts),
+    })
 }
 
 /// The room named by `?room=NAME`, `lobby` without one; `None` if the name
@@ -79,8 +104,14 @@ pub(crate) fn room_name(query: Option<&str>) -> Option<&str> {
     ok.then_some(name)
 }
 
-/// The chat server's hooks: the page at `/`, WebSocket at `/ws?room=NAME`.
-pub(crate) struct Chat;
+/// The chat server's hooks: the page at `/`, its room's member count at
+/// `/stats?room=NAME` (JSON), WebSocket at `/ws?room=NAME`. (`/metrics` is
+/// the server's own, with `ServerBuilder::metrics_path`: the page reads the
+/// message rate there.)
+#[derive(Default)]
+pub(crate) struct Chat {
+    counts: Counts,
+}
 
 impl Handler for Chat {
     /// The room this connection joined.
@@ -91,6 +122,20 @@ impl Handler for Chat {
             ("GET", "/") => Response::new(200, PAGE)
                 .header("Content-Type", "text/html; charset=utf-8")
                 .header("Cache-Control", "no-store"),
+            ("GET", "/stats") => {
+                let Some(name) = room_name(request.query()) else {
+                    return Some(Response::new(400, "bad room name"));
+                };
+                let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+                let members = counts.get(name).copied().unwrap_or(0);
+                // The name is letters, digits, '-' and '_': nothing to escape.
+                Response::new(
+                    200,
+                    format!("{{\"room\":\"{name}\",\"members\":{members}}}"),
+                )
+                .header("Content-Type", "application/json")
+                .header("Cache-Control", "no-store")
+            }
             _ => Response::new(404, "not found"),
         })
     }
@@ -102,7 +147,7 @@ impl Handler for Chat {
         let Some(name) = room_name(request.query()) else {
             return Connect::Close(CloseCode::POLICY_VIOLATION, "bad room name".into());
         };
-        let room = room(cx.handle(), name);
+        let room = room(cx.handle(), name, &self.counts);
         if cx
             .handle()
             .tell(room, RoomMsg::Join(cx.conn().clone()))
