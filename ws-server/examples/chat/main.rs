@@ -26,6 +26,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = Runtime::new().expect("start the actor runtime");
     // Rooms and connections share one runtime, so they can message each other.
