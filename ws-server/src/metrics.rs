@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use actor_core::RuntimeMetrics;
 use crossbeam_utils::CachePadded;
@@ -78,6 +79,10 @@ pub(crate) struct Counters {
     shards: Box<[CachePadded<Shard>]>,
     closes: Mutex<BTreeMap<u16, u64>>,
     rejections: Mutex<BTreeMap<u16, u64>>,
+    /// When the counters were made, and the millisecond after it of the last
+    /// `max_connections` warning (+1; 0: none yet).
+    born: Instant,
+    limit_warned: AtomicU64,
 }
 
 impl Default for Counters {
@@ -86,6 +91,8 @@ impl Default for Counters {
             shards: (0..SHARDS).map(|_| CachePadded::default()).collect(),
             closes: Mutex::default(),
             rejections: Mutex::default(),
+            born: Instant::now(),
+            limit_warned: AtomicU64::new(0),
         }
     }
 }
@@ -170,6 +177,19 @@ impl Counters {
     /// A handshake was refused with this HTTP answer (its status is counted).
     pub(crate) fn rejected(&self, answer: &[u8]) {
         bump(&self.rejections, status_of(answer));
+    }
+
+    /// Whether to log that `max_connections` was reached: at most once a
+    /// second, so a flood of clients does not become a flood of log lines (the
+    /// counter of 503s has every one).
+    pub(crate) fn limit_warning_due(&self) -> bool {
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
+        let last = self.limit_warned.load(Ordering::Relaxed);
+        (last == 0 || now >= last + 1000)
+            && self
+                .limit_warned
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// The sums, with the runtime's own counters.
@@ -396,6 +416,13 @@ mod tests {
     fn status_is_read_from_the_answer() {
         assert_eq!(status_of(b"HTTP/1.1 503 Service Unavailable\r\n"), 503);
         assert_eq!(status_of(b"HTTP/1.1"), 0);
+    }
+
+    #[test]
+    fn the_limit_warning_is_due_once_a_second_at_most() {
+        let c = Counters::default();
+        assert!(c.limit_warning_due());
+        assert!(!c.limit_warning_due(), "not again within the second");
     }
 
     #[test]

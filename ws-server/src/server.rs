@@ -409,7 +409,8 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
         r.threads.drain(..).partition(JoinHandle::is_finished);
     r.threads = running;
     let admitted = r.conns.len() < shared.settings.max_connections;
-    if !admitted {
+    if !admitted && shared.settings.counters.limit_warning_due() {
+        // At most once a second; ws_handshakes_rejected_total{status="503"} counts each.
         let (max, rejecting) = (shared.settings.max_connections, r.rejecting);
         if rejecting >= MAX_REJECTING {
             tracing::warn!(%peer, max, "max_connections reached and {MAX_REJECTING} 503s in progress: client dropped");
