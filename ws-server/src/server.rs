@@ -271,7 +271,8 @@ impl ServerBuilder {
     /// Answer a plain HTTP `GET` of `path` (say `"/metrics"`) on the server's
     /// own port with its metrics as Prometheus text
     /// ([`Metrics::to_prometheus`]), before [`Handler::on_http`] is asked.
-    /// Default: none.
+    /// Anyone who can reach the port can read it: bind an internal address,
+    /// or leave this off and serve [`Server::metrics`] elsewhere. Default: none.
     #[must_use]
     pub fn metrics_path(mut self, path: impl Into<String>) -> Self {
         self.settings.metrics_path = Some(path.into());
