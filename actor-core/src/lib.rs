@@ -97,6 +97,7 @@ mod idle;
 mod link;
 mod mailbox;
 mod message;
+mod metrics;
 mod pid;
 mod registry;
 mod runtime;
@@ -111,6 +112,7 @@ pub use actor::{from_fn, Actor, BlockingResult, Context, FnActor};
 pub use blocking::BlockingPanic;
 pub use exit::{panic_message, Down, Exit, ExitReason, MonitorRef, Timeout};
 pub use message::Message;
+pub use metrics::RuntimeMetrics;
 pub use pid::Pid;
 pub use runtime::{
     Builder, Driver, Error, Handle, Port, Runtime, SendError, SpawnOptions, DROP_SHUTDOWN_TIMEOUT,

@@ -7,6 +7,7 @@ use crate::idle::Idle;
 use crate::link::Relations;
 use crate::mailbox::{Mailbox, Signal};
 use crate::message::Message;
+use crate::metrics::{Counters, RuntimeMetrics};
 use crate::pid::Pid;
 use crate::registry::{Claim, Registry};
 use crate::slot::Slots;
@@ -263,6 +264,7 @@ impl Builder {
             blocking: Blocking::new(self.blocking_threads, format!("{}-blocking", self.name)),
             budget: self.budget,
             injector_interval: self.injector_interval,
+            counters: Counters::new(self.workers),
         });
         let mut rt = Runtime {
             handle: Handle {
@@ -598,6 +600,28 @@ impl Handle {
     pub fn worker_count(&self) -> usize {
         self.shared.stealers.len()
     }
+
+    /// A snapshot of the runtime's counters: live actors, mailbox depth (a look
+    /// at every live mailbox, so it costs one lock per actor: for a scrape, not
+    /// for a hot loop), steals and parks since the start.
+    #[must_use]
+    pub fn metrics(&self) -> RuntimeMetrics {
+        let (steals, parks) = self.shared.counters.sum();
+        let (mut max_mailbox_len, mut queued_messages) = (0, 0);
+        for cell in self.shared.slots.cells() {
+            let n = cell.mailbox.len();
+            max_mailbox_len = max_mailbox_len.max(n);
+            queued_messages += n;
+        }
+        RuntimeMetrics {
+            workers: self.worker_count(),
+            actors: self.actor_count(),
+            max_mailbox_len,
+            queued_messages,
+            steals,
+            parks,
+        }
+    }
 }
 
 /// The capability a protocol bridge holds to deliver [`ProtocolTag`]
@@ -662,6 +686,8 @@ pub(crate) struct Shared {
     pub(crate) blocking: Blocking,
     pub(crate) budget: usize,
     pub(crate) injector_interval: u32,
+    /// Steals and parks, per worker.
+    pub(crate) counters: Counters,
 }
 
 impl fmt::Debug for Shared {

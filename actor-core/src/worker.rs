@@ -215,6 +215,7 @@ fn find_task(shared: &Shared, index: usize, injector_first: bool) -> Option<Arc<
         for k in 1..n {
             let s = &shared.stealers[(index + k) % n];
             if let Some(c) = steal_loop(|| s.steal_batch_and_pop(local)) {
+                shared.counters.stole(index);
                 return Some(c);
             }
         }
@@ -311,6 +312,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
             }
             continue;
         }
+        shared.counters.parked(index);
         if driver {
             // Block in the driver; whoever wakes this worker unparks it.
             in_driver(&shared, |d| {

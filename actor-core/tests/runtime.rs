@@ -888,3 +888,39 @@ fn whereis_or_spawn_racing_threads_agree_and_spawn_once_per_name() {
     }
     assert_eq!(h.actor_count(), NAMES, "exactly one actor per name");
 }
+
+#[test]
+fn metrics_count_live_actors_queued_messages_and_parks() {
+    let rt = rt(2);
+    let h = rt.handle();
+    let before = h.metrics();
+    assert_eq!(before.workers, 2);
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    // The first message blocks its handler, so the next ten wait in the mailbox.
+    let pid = h.spawn_fn(move |_ctx, _msg| {
+        let _ = entered_tx.send(());
+        let _ = release_rx.lock().unwrap().recv();
+    });
+    h.send(pid, 1, ()).unwrap();
+    recv(&entered);
+    for _ in 0..10 {
+        h.send(pid, 1, ()).unwrap();
+    }
+    let m = h.metrics();
+    assert_eq!(m.actors, before.actors + 1);
+    assert_eq!(m.max_mailbox_len, 10, "{m:?}");
+    assert_eq!(m.queued_messages, 10, "{m:?}");
+    for _ in 0..11 {
+        release.send(()).unwrap();
+    }
+    for _ in 0..10 {
+        recv(&entered);
+    }
+    wait_until("the mailbox drains", || h.metrics().queued_messages == 0);
+    // With nothing left to run, the workers go to sleep (and say so).
+    wait_until("a worker parks", || h.metrics().parks > before.parks);
+    h.kill(pid);
+    wait_until("the actor is gone", || h.metrics().actors == before.actors);
+}

@@ -4,13 +4,16 @@
 //!
 //! `WS_BRIDGE=poll|threads` chooses the bridge (default: the server's default).
 //! Limits are raised to 64 MiB (what conformance suites send). Prints
-//! "listening on ADDR" once ready; Ctrl-C shuts down gracefully.
+//! "listening on ADDR" on stdout once ready (scripts wait for it); Ctrl-C shuts
+//! down gracefully. `GET /metrics` gives the server's metrics as Prometheus text.
+//! Logs go to stderr, filtered by `RUST_LOG` (default `info`; `RUST_LOG=ws_server=debug`
+//! shows each connection's open and close with its peer, code and reason).
 
 use std::io::Write;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ws_server::{Bridge, CloseCode, Conn, Connect, Ctx, Handler, Message, Request, Server};
+use ws_server::{Bridge, Connect, Ctx, Handler, Message, Request, Server};
 
 const LIMIT: usize = 64 << 20;
 
@@ -31,15 +34,19 @@ impl Handler for Echo {
         };
     }
 
-    fn on_close(&self, conn: &Conn, _state: Option<()>, code: CloseCode, reason: &str) {
-        // One line per connection, at most.
-        if code != CloseCode::NORMAL && code != CloseCode::GOING_AWAY {
-            eprintln!("{} closed: {code} {reason}", conn.peer_addr());
-        }
-    }
+    // Each connection's close (peer, code, reason) is ws-server's own debug event.
 }
 
 fn main() {
+    // Logs to stderr: stdout carries only the lines scripts read.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9001".into());
@@ -48,7 +55,7 @@ fn main() {
         Ok("poll") => builder = builder.bridge(Bridge::Poll),
         Ok("threads") => builder = builder.bridge(Bridge::Threads),
         Ok(other) => {
-            eprintln!("echo: WS_BRIDGE={other}: expected poll or threads");
+            tracing::error!("echo: WS_BRIDGE={other}: expected poll or threads");
             std::process::exit(2);
         }
         Err(_) => {}
@@ -63,11 +70,12 @@ fn main() {
         .max_fragments(LIMIT)
         // A message may be echoed while the next arrives: room for two.
         .high_water(2 * LIMIT + (1 << 20))
+        .metrics_path("/metrics")
         .serve(Echo)
     {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("echo: {e}");
+            tracing::error!("echo: {e}");
             std::process::exit(1);
         }
     };
@@ -81,8 +89,9 @@ fn main() {
     .expect("install the Ctrl-C handler");
     let _ = rx.recv();
     let report = server.shutdown(Duration::from_secs(5));
-    println!(
-        "shut down: {} connections, {} forced",
-        report.connections, report.forced
+    tracing::info!(
+        connections = report.connections,
+        forced = report.forced,
+        "shut down"
     );
 }

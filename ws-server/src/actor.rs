@@ -88,6 +88,11 @@ impl<H: Handler> ConnActor<H> {
         let request = match msg {
             ConnectMsg::Http(request, refusal) => {
                 self.stage = Stage::Done;
+                if let Some(response) = metrics_response(&self.conn.link, &request) {
+                    self.decide(Decision::Respond(response_bytes(&response)));
+                    ctx.stop(ExitReason::Normal);
+                    return;
+                }
                 match catch_unwind(AssertUnwindSafe(|| handler.on_http(&request))) {
                     Ok(answer) => {
                         let bytes = answer.map_or(refusal, |r| response_bytes(&r));
@@ -95,6 +100,13 @@ impl<H: Handler> ConnActor<H> {
                         ctx.stop(ExitReason::Normal);
                     }
                     Err(payload) => {
+                        let link = &self.conn.link;
+                        tracing::error!(
+                            conn = link.id(),
+                            peer = %link.peer(),
+                            panic = %panic_message(&*payload),
+                            "on_http panicked"
+                        );
                         let bytes = response_bytes(&Response::new(500, "internal server error"));
                         self.decide(Decision::Respond(bytes));
                         ctx.stop(ExitReason::Panic(panic_message(&*payload)));
@@ -169,6 +181,8 @@ impl<H: Handler> ConnActor<H> {
     /// actor ends with the panic as its reason (seen by links and monitors).
     fn panicked(&mut self, ctx: &mut Context<'_>, payload: &(dyn Any + Send)) {
         let text = panic_message(payload);
+        let link = &self.conn.link;
+        tracing::error!(conn = link.id(), peer = %link.peer(), panic = %text, "hook panicked");
         let _ = self.conn.close(CloseCode::INTERNAL_ERROR, "internal error");
         self.close_once(CloseCode::INTERNAL_ERROR, "internal error");
         ctx.stop(ExitReason::Panic(text));
@@ -183,10 +197,17 @@ impl<H: Handler> ConnActor<H> {
         let state = self.state.take();
         let handler = &*self.handler;
         let conn = &self.conn;
-        // A panic in on_close has nobody left to tell: the connection is over.
-        let _ = catch_unwind(AssertUnwindSafe(|| {
+        // A panic in on_close has nobody left to tell but the log: the connection is over.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
             handler.on_close(conn, state, code, reason);
-        }));
+        })) {
+            tracing::error!(
+                conn = conn.link.id(),
+                peer = %conn.link.peer(),
+                panic = %panic_message(&*payload),
+                "on_close panicked"
+            );
+        }
     }
 
     /// The actor is ending for a reason other than the connection ending:
@@ -253,6 +274,19 @@ impl<H: Handler> Drop for ConnActor<H> {
         // on_close is still owed exactly once.
         self.ended(&ExitReason::Shutdown);
     }
+}
+
+/// The server's own answer to `GET` on its metrics path, if that is the request.
+fn metrics_response(link: &Link, request: &ws_handshake::HttpRequest) -> Option<Response> {
+    let path = link.settings().metrics_path.as_deref()?;
+    if request.method() != "GET" || request.path() != path {
+        return None;
+    }
+    let metrics = link.settings().counters.snapshot(link.handle().metrics());
+    Some(
+        Response::new(200, metrics.to_prometheus())
+            .header("Content-Type", crate::metrics::CONTENT_TYPE),
+    )
 }
 
 /// The bytes of a hook's response, built by ws-handshake; a response it

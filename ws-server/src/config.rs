@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::metrics::Counters;
+
 /// What happens when [`Conn::send_text`](crate::Conn::send_text) and friends find
 /// the connection's outbound queue over the high-water mark.
 ///
@@ -64,6 +66,10 @@ pub(crate) struct Settings {
     pub(crate) close_timeout: Duration,
     pub(crate) read_buffer_size: usize,
     pub(crate) stack_size: usize,
+    /// Where plain HTTP `GET` gets the Prometheus text, if anywhere.
+    pub(crate) metrics_path: Option<String>,
+    /// Not a knob: the server's counters, reached wherever settings are.
+    pub(crate) counters: Arc<Counters>,
     /// Tests only: runs in the bridge with every chunk read.
     pub(crate) fault: Option<Fault>,
 }
@@ -116,6 +122,8 @@ impl Default for Settings {
             read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
             stack_size: DEFAULT_STACK_SIZE,
             fault: None,
+            metrics_path: None,
+            counters: Arc::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ use ws_codec::{CloseCode, EncodedFrame};
 
 use crate::error::Error;
 use crate::link::Link;
+use crate::metrics::Kind;
 
 /// A handle to one WebSocket connection: cheap to clone, `Send`, and checked.
 ///
@@ -82,18 +83,18 @@ impl Conn {
 
     /// Queues a text message.
     pub fn send_text(&self, text: &str) -> Result<(), Error> {
-        self.send_data(|c| c.send_text(text))
+        self.send_data(Kind::Text, |c| c.send_text(text))
     }
 
     /// Queues a binary message.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
-        self.send_data(|c| c.send_binary(data))
+        self.send_data(Kind::Binary, |c| c.send_binary(data))
     }
 
     /// Queues a frame encoded once for many connections (a broadcast): the
     /// bytes are shared, not copied.
     pub fn send_encoded(&self, frame: &EncodedFrame) -> Result<(), Error> {
-        self.send_data(|c| c.send_encoded(frame))
+        self.send_data(Kind::of(frame.opcode()), |c| c.send_encoded(frame))
     }
 
     /// Queues a ping (a control frame: never refused for backpressure).
@@ -114,13 +115,17 @@ impl Conn {
 
     fn send_data(
         &self,
+        kind: Kind,
         encode: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::SendError>,
     ) -> Result<(), Error> {
         let mut s = self.link.lock();
         let result = s.send(Instant::now(), encode);
         let wake = match &result {
             // Each bridge says whether it needs a wake-up (or writes at once).
-            Ok(()) => self.link.io().is_some_and(|io| io.queued(&mut s)),
+            Ok(()) => {
+                self.link.settings().counters.message_sent(kind);
+                self.link.io().is_some_and(|io| io.queued(&mut s))
+            }
             // The backpressure policy may have started a close: its timer is new.
             Err(Error::Backpressure { .. }) => true,
             Err(_) => false,

@@ -230,6 +230,7 @@ mod ctx;
 mod error;
 mod handler;
 mod link;
+mod metrics;
 mod registry;
 mod server;
 mod session;
@@ -246,6 +247,7 @@ pub use conn::Conn;
 pub use ctx::Ctx;
 pub use error::Error;
 pub use handler::{Connect, Handler, Message, Response};
+pub use metrics::Metrics;
 pub use server::{Server, ServerBuilder, ShutdownReport};
 
 /// Re-exported so handlers need not name the dependency crates for these.

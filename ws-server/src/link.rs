@@ -41,6 +41,8 @@ pub(crate) struct Link {
     handle: Handle,
     io: OnceLock<Arc<dyn Io>>,
     registry: Arc<Registry>,
+    /// The 101 was queued: `on_close` (and its count) is owed.
+    upgraded: AtomicBool,
 }
 
 impl Link {
@@ -69,6 +71,7 @@ impl Link {
             handle,
             io: OnceLock::new(),
             registry,
+            upgraded: AtomicBool::new(false),
         }
     }
 
@@ -225,7 +228,15 @@ impl Link {
 
     /// The actor decided about the request.
     pub(crate) fn decide(&self, decision: Decision) {
-        self.lock().decide(decision, Instant::now());
+        let mut s = self.lock();
+        s.decide(decision, Instant::now());
+        // Under the lock: the bridge's end (and `finish`) comes after this.
+        if s.is_upgraded() {
+            self.upgraded.store(true, Ordering::Relaxed);
+            self.settings.counters.opened();
+            tracing::debug!(conn = self.id, peer = %self.peer, "connection open");
+        }
+        drop(s);
         self.notify();
     }
 
@@ -263,6 +274,10 @@ impl Link {
         // saw this connection end finds its slot free.
         self.registry.bridge_done(self.id);
         let (code, reason) = close.unwrap_or((CloseCode::ABNORMAL, String::new()));
+        if self.upgraded.load(Ordering::Relaxed) {
+            self.settings.counters.closed(code.0);
+            tracing::debug!(conn = self.id, peer = %self.peer, code = code.0, reason, "connection closed");
+        }
         if let Some(port) = self.port.get() {
             let _ = port.send(tags::DISCONNECT, DisconnectMsg { code, reason });
         }

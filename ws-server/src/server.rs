@@ -17,6 +17,7 @@ use crate::conn::Conn;
 use crate::error::Error;
 use crate::handler::Handler;
 use crate::link::Link;
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 
 /// Most connections answered 503 at the same time when over `max_connections`;
@@ -52,6 +53,7 @@ const MAX_REJECTING: usize = 64;
 /// | [`stack_size`](Self::stack_size) | 128 KiB per bridge thread |
 /// | [`bridge`](Self::bridge) | [`Bridge::Poll`] (one poller for every connection) |
 /// | [`poller_thread`](Self::poller_thread) | off: the poller runs inside the server's runtime workers |
+/// | [`metrics_path`](Self::metrics_path) | none: metrics only through [`Server::metrics`] |
 #[derive(Debug)]
 pub struct ServerBuilder {
     bind: Vec<SocketAddr>,
@@ -325,6 +327,17 @@ impl ServerBuilder {
         self
     }
 
+    /// Answer a plain HTTP `GET` of `path` (say `"/metrics"`) on the server's
+    /// own port with its metrics as Prometheus text
+    /// ([`Metrics::to_prometheus`]), before [`Handler::on_http`] is asked.
+    /// Anyone who can reach the port can read it: bind an internal address,
+    /// or leave this off and serve [`Server::metrics`] elsewhere. Default: none.
+    #[must_use]
+    pub fn metrics_path(mut self, path: impl Into<String>) -> Self {
+        self.settings.metrics_path = Some(path.into());
+        self
+    }
+
     /// Binds, starts the accept thread and returns at once.
     pub fn serve<H: Handler>(mut self, handler: H) -> Result<Server, Error> {
         if let Some(e) = self.bind_error {
@@ -360,6 +373,13 @@ impl ServerBuilder {
             }
         }
         let read_size = self.settings.read_buffer_size;
+        tracing::info!(
+            addr = %local_addr,
+            bridge = ?self.bridge,
+            workers = handle.worker_count(),
+            max_connections = self.settings.max_connections,
+            "server started"
+        );
         let shared = Arc::new(ServerShared {
             settings: Arc::new(self.settings),
             handle,
@@ -418,6 +438,7 @@ fn accept_loop<H: Handler>(listener: TcpListener, shared: Arc<ServerShared>, han
                 if is_transient_accept_error(&e) {
                     continue;
                 }
+                tracing::warn!(error = %e, "accept failed; retrying in 50 ms");
                 // Out of file descriptors and the like: back off a little
                 // instead of spinning, then try again.
                 thread::park_timeout(Duration::from_millis(50));
@@ -459,6 +480,20 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
         && (r.handshakes >= settings.max_handshakes
             || r.handshakes_per_ip.get(&ip).copied().unwrap_or(0)
                 >= settings.max_handshakes_per_ip);
+    if (over_handshakes || !admitted) && settings.counters.limit_warning_due() {
+        // At most once a second; ws_handshakes_rejected_total{status="503"} counts each 503.
+        let rejecting = r.rejecting;
+        if over_handshakes {
+            let (total, per_ip) = (settings.max_handshakes, settings.max_handshakes_per_ip);
+            tracing::warn!(%peer, total, per_ip, "handshakes in progress at their cap: client dropped");
+        } else if rejecting >= MAX_REJECTING {
+            let max = settings.max_connections;
+            tracing::warn!(%peer, max, "max_connections reached and {MAX_REJECTING} 503s in progress: client dropped");
+        } else {
+            let max = settings.max_connections;
+            tracing::warn!(%peer, max, "max_connections reached: client answered 503");
+        }
+    }
     if over_handshakes || (!admitted && r.rejecting >= MAX_REJECTING) {
         drop(r);
         join_all(finished);
@@ -590,6 +625,16 @@ impl Server {
         &self.shared.handle
     }
 
+    /// A snapshot of the server's counters and its runtime's (the same
+    /// numbers [`ServerBuilder::metrics_path`] serves as Prometheus text).
+    #[must_use]
+    pub fn metrics(&self) -> Metrics {
+        self.shared
+            .settings
+            .counters
+            .snapshot(self.shared.handle.metrics())
+    }
+
     /// Graceful shutdown: stop accepting; answer handshakes still in progress
     /// with 503; send 1001 to every open connection; wait up to `grace` for
     /// their close handshakes; tear down the rest. Returns once every bridge
@@ -606,6 +651,7 @@ impl Server {
             };
         };
         self.shared.registry.lock().shutting_down = true;
+        tracing::info!(addr = %self.local_addr, grace = ?grace, "server shutting down");
         // Wake the accept thread out of accept() with a connection of our own.
         let mut wake = self.local_addr;
         if wake.ip().is_unspecified() {
@@ -652,6 +698,12 @@ impl Server {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown(Duration::from_secs(5));
         }
+        tracing::info!(
+            addr = %self.local_addr,
+            connections = conns.len(),
+            forced,
+            "server stopped"
+        );
         ShutdownReport {
             connections: conns.len(),
             forced,

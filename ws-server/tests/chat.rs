@@ -18,7 +18,7 @@ fn members_of_a_room_see_each_other_and_other_rooms_do_not(bridge: Bridge) {
         .bridge(bridge)
         .bind("127.0.0.1:0")
         .runtime(runtime.handle())
-        .serve(room::Chat)
+        .serve(room::Chat::default())
         .unwrap();
     let addr = server.local_addr();
     let mut a = connect(addr, "/ws?room=one");
@@ -59,7 +59,7 @@ fn page_is_served_at_root_with_the_dom_contract(bridge: Bridge) {
         .bridge(bridge)
         .bind("127.0.0.1:0")
         .runtime(runtime.handle())
-        .serve(room::Chat)
+        .serve(room::Chat::default())
         .unwrap();
     let page = http(server.local_addr(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
@@ -102,7 +102,7 @@ fn a_room_stops_when_its_last_member_leaves(bridge: Bridge) {
         .bridge(bridge)
         .bind("127.0.0.1:0")
         .runtime(runtime.handle())
-        .serve(room::Chat)
+        .serve(room::Chat::default())
         .unwrap();
     let addr = server.local_addr();
     let baseline = handle.actor_count();
@@ -133,4 +133,46 @@ fn a_room_stops_when_its_last_member_leaves(bridge: Bridge) {
     drop(b);
     server.shutdown(WAIT);
     runtime.shutdown(WAIT);
+}
+
+on_both_bridges!(the_page_reads_member_counts_and_metrics);
+fn the_page_reads_member_counts_and_metrics(bridge: Bridge) {
+    let runtime = Runtime::builder().workers(2).build().unwrap();
+    let server = Server::builder()
+        .bridge(bridge)
+        .bind("127.0.0.1:0")
+        .runtime(runtime.handle())
+        .metrics_path("/metrics")
+        .serve(room::Chat::default())
+        .unwrap();
+    let addr = server.local_addr();
+    let stats = |room: &str| {
+        let r = http(
+            addr,
+            &format!("GET /stats?room={room} HTTP/1.1\r\nHost: x\r\n\r\n"),
+        );
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        r.split_once("\r\n\r\n").unwrap().1.to_owned()
+    };
+    assert_eq!(stats("three"), r#"{"room":"three","members":0}"#);
+    let mut a = connect(addr, "/ws?room=three");
+    let mut b = connect(addr, "/ws?room=three");
+    // A message through the room: both joins were handled before it.
+    a.send(W::text("hello")).unwrap();
+    assert_eq!(read_msg(&mut b), W::text("hello"));
+    assert_eq!(stats("three"), r#"{"room":"three","members":2}"#);
+    let page = page_text(addr);
+    assert!(page.contains("id=\"members\"") && page.contains("id=\"rate\""));
+    let metrics = http(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        metrics.contains("ws_messages_received_total{kind=\"text\"} 1"),
+        "{metrics}"
+    );
+    drop((a, b));
+    server.shutdown(WAIT);
+    runtime.shutdown(WAIT);
+}
+
+fn page_text(addr: std::net::SocketAddr) -> String {
+    http(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 }

@@ -3,7 +3,9 @@
 //! `cargo run --release -p ws-server --example chat -- 127.0.0.1:9001`
 //! (without an argument it listens on 127.0.0.1:9001). Open
 //! `http://127.0.0.1:9001/?room=NAME` in two browser tabs. Ctrl-C shuts down
-//! gracefully.
+//! gracefully. `GET /metrics` gives the server's metrics as Prometheus text; the
+//! page shows its room's member count and the server's message rate from them.
+//! Logs go to stderr, filtered by `RUST_LOG` (default `info`).
 
 mod room;
 
@@ -18,17 +20,26 @@ fn main() {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9001".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let runtime = Runtime::new().expect("start the actor runtime");
     // Rooms and connections share one runtime, so they can message each other.
     let server = match Server::builder()
         .bind(addr.as_str())
         .permessage_deflate(Some(ws_server::DEFAULT_DEFLATE))
         .runtime(runtime.handle())
-        .serve(room::Chat)
+        .metrics_path("/metrics")
+        .serve(room::Chat::default())
     {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("chat: {e}");
+            tracing::error!("chat: {e}");
             std::process::exit(1);
         }
     };
@@ -44,8 +55,9 @@ fn main() {
     let _ = rx.recv();
     let report = server.shutdown(Duration::from_secs(5));
     runtime.shutdown(Duration::from_secs(5));
-    println!(
-        "shut down: {} connections, {} forced",
-        report.connections, report.forced
+    tracing::info!(
+        connections = report.connections,
+        forced = report.forced,
+        "shut down"
     );
 }

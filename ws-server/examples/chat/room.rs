@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use actor_core::{Actor, Context, Down, ExitReason, Handle, Message as ActorMessage, Pid};
 use ws_server::{
@@ -22,11 +23,28 @@ pub(crate) enum RoomMsg {
     Say(String),
 }
 
+/// Members per room name, as the rooms last counted them: what the page's
+/// `GET /stats?room=NAME` reads without asking the room actor.
+pub(crate) type Counts = Arc<Mutex<HashMap<String, usize>>>;
+
 /// One chat room: its members, and a broadcast that encodes each message once.
 /// It stops when its last member leaves, so room names do not pile up.
-#[derive(Default)]
 pub(crate) struct Room {
+    name: String,
     members: HashMap<u64, Conn>,
+    counts: Counts,
+}
+
+impl Room {
+    /// Publishes the member count for the page.
+    fn count(&self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if self.members.is_empty() {
+            counts.remove(&self.name);
+        } else {
+            counts.insert(self.name.clone(), self.members.len());
+        }
+    }
 }
 
 impl Actor for Room {
@@ -37,9 +55,11 @@ impl Actor for Room {
         match msg {
             RoomMsg::Join(conn) => {
                 self.members.insert(conn.id(), conn);
+                self.count();
             }
             RoomMsg::Leave(id) => {
                 self.members.remove(&id);
+                self.count();
                 if self.members.is_empty() {
                     // Its name goes with it. A member joining right now
                     // sees the room end (Down, Normal) and joins afresh.
@@ -58,6 +78,7 @@ impl Actor for Room {
                         Err(Error::Backpressure { .. }) => true,
                         Err(_) => false,
                     });
+                self.count();
             }
         }
     }
@@ -65,8 +86,12 @@ impl Actor for Room {
 
 /// The room actor named `name`: looked up, or spawned and registered in one
 /// step, so two members joining at once always share one room.
-pub(crate) fn room(handle: &Handle, name: &str) -> Pid {
-    handle.whereis_or_spawn(&format!("chat-room:{name}"), Room::default)
+pub(crate) fn room(handle: &Handle, name: &str, counts: &Counts) -> Pid {
+    handle.whereis_or_spawn(&format!("chat-room:{name}"), || Room {
+        name: name.to_owned(),
+        members: HashMap::new(),
+        counts: Arc::clone(counts),
+    })
 }
 
 /// The room named by `?room=NAME`, `lobby` without one; `None` if the name
@@ -84,8 +109,14 @@ pub(crate) fn room_name(query: Option<&str>) -> Option<&str> {
     ok.then_some(name)
 }
 
-/// The chat server's hooks: the page at `/`, WebSocket at `/ws?room=NAME`.
-pub(crate) struct Chat;
+/// The chat server's hooks: the page at `/`, its room's member count at
+/// `/stats?room=NAME` (JSON), WebSocket at `/ws?room=NAME`. (`/metrics` is
+/// the server's own, with `ServerBuilder::metrics_path`: the page reads the
+/// message rate there.)
+#[derive(Default)]
+pub(crate) struct Chat {
+    counts: Counts,
+}
 
 /// A connection's place: the room's name and the room actor it joined.
 pub(crate) struct Member {
@@ -94,8 +125,8 @@ pub(crate) struct Member {
 }
 
 /// Joins the room `name` (spawned if need be) and watches it.
-fn join(cx: &mut Ctx<'_>, name: &str) -> Option<Pid> {
-    let room = room(cx.handle(), name);
+fn join(cx: &mut Ctx<'_>, name: &str, counts: &Counts) -> Option<Pid> {
+    let room = room(cx.handle(), name, counts);
     cx.handle()
         .tell(room, RoomMsg::Join(cx.conn().clone()))
         .ok()?;
@@ -114,6 +145,20 @@ impl Handler for Chat {
             ("GET", "/") => Response::new(200, PAGE)
                 .header("Content-Type", "text/html; charset=utf-8")
                 .header("Cache-Control", "no-store"),
+            ("GET", "/stats") => {
+                let Some(name) = room_name(request.query()) else {
+                    return Some(Response::new(400, "bad room name"));
+                };
+                let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+                let members = counts.get(name).copied().unwrap_or(0);
+                // The name is letters, digits, '-' and '_': nothing to escape.
+                Response::new(
+                    200,
+                    format!("{{\"room\":\"{name}\",\"members\":{members}}}"),
+                )
+                .header("Content-Type", "application/json")
+                .header("Cache-Control", "no-store")
+            }
             _ => Response::new(404, "not found"),
         })
     }
@@ -125,7 +170,7 @@ impl Handler for Chat {
         let Some(name) = room_name(request.query()) else {
             return Connect::Close(CloseCode::POLICY_VIOLATION, "bad room name".into());
         };
-        let Some(room) = join(cx, name) else {
+        let Some(room) = join(cx, name, &self.counts) else {
             return Connect::Reject(Response::new(503, "room unavailable"));
         };
         Connect::accept(Member {
@@ -157,7 +202,10 @@ impl Handler for Chat {
         let emptied = matches!(down.reason, ExitReason::Normal | ExitReason::NoProc);
         // The room stopped as its last member left while this one was
         // joining: join the room of that name afresh.
-        match emptied.then(|| join(conn, &member.name)).flatten() {
+        match emptied
+            .then(|| join(conn, &member.name, &self.counts))
+            .flatten()
+        {
             Some(room) => member.room = room,
             None => {
                 let _ = conn.close(CloseCode::INTERNAL_ERROR, "the room ended");

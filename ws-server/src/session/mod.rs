@@ -20,6 +20,7 @@ use ws_codec::{CloseCode, Event, Utf8Bytes};
 
 use crate::config::Settings;
 use crate::error::Error;
+use crate::metrics::Kind;
 
 mod flow;
 mod head;
@@ -267,6 +268,7 @@ impl Session {
         flow: &Flow,
         out: &mut Vec<ToActor>,
     ) {
+        self.settings.counters.bytes_received(data.len());
         match &mut self.stage {
             Stage::Head { buf, .. } => {
                 buf.extend_from_slice(data);
@@ -292,6 +294,7 @@ impl Session {
         out: &mut Vec<ToActor>,
     ) {
         if matches!(self.stage, Stage::Open(_)) {
+            self.settings.counters.bytes_received(buf.len());
             let result = self.codec.handle_buf(buf);
             self.after_input(result, now);
             self.pull(now, flow, out);
@@ -375,7 +378,7 @@ impl Session {
         match &mut self.stage {
             Stage::Head { deadline, .. } => {
                 let deadline = *deadline;
-                self.answer(unavailable(), None, deadline, now);
+                self.reject(unavailable(), deadline, now);
                 true
             }
             Stage::Deciding { shutdown, .. } => {
@@ -411,6 +414,10 @@ impl Session {
                 }
             };
         let (protocol, headers) = match decision {
+            // A hook's refusal of an upgrade (not its answer to plain HTTP).
+            Decision::Respond(bytes) if request.is_some() => {
+                return self.reject(bytes, deadline, now)
+            }
             Decision::Respond(bytes) => return self.answer(bytes, None, deadline, now),
             Decision::Upgrade { protocol, headers } => (protocol, headers),
         };
@@ -430,7 +437,9 @@ impl Session {
                 // The hook chose a subprotocol the client did not offer, or a
                 // bad header: ws-handshake says which, and the client gets its status.
                 let close = Some((CloseCode::INTERNAL_ERROR, e.to_string()));
-                return self.answer(e.to_bytes(), close, deadline, now);
+                let bytes = e.to_bytes();
+                self.settings.counters.rejected(&bytes);
+                return self.answer(bytes, close, deadline, now);
             }
         };
         self.out.push_back(Bytes::from(response));
@@ -514,6 +523,12 @@ impl Session {
         };
     }
 
+    /// [`answer`](Self::answer) refusing a handshake: counted by its status.
+    fn reject(&mut self, bytes: Vec<u8>, deadline: Instant, now: Instant) {
+        self.settings.counters.rejected(&bytes);
+        self.answer(bytes, None, deadline, now);
+    }
+
     fn parse_head(&mut self, now: Instant, out: &mut Vec<ToActor>) {
         let Stage::Head {
             buf,
@@ -530,24 +545,29 @@ impl Session {
         let mut buf = std::mem::take(buf);
         if !admitted {
             // Over max_connections: 503 to a request, the refusal to garbage.
-            let bytes = match parsed {
-                Head::Request(..) | Head::Http(..) => unavailable(),
-                Head::Invalid(bytes) => bytes,
+            let (bytes, handshake) = match parsed {
+                Head::Request(..) => (unavailable(), true),
+                Head::Http(..) => (unavailable(), false),
+                Head::Invalid(bytes) => (bytes, true),
             };
+            if handshake {
+                self.settings.counters.rejected(&bytes);
+            }
             return self.answer(bytes, None, deadline, now);
         }
         let (msg, request, pipelined) = match parsed {
             Head::Request(request, used) => {
                 // RFC 6455 §10.2: the origin policy is ws-handshake's to apply.
                 if let Err(e) = self.settings.origin_policy.check(&request) {
-                    return self.answer(e.to_bytes(), None, deadline, now);
+                    tracing::debug!(error = %e, "origin refused");
+                    return self.reject(e.to_bytes(), deadline, now);
                 }
                 let pipelined = buf.split_off(used);
                 let msg = ConnectMsg::Upgrade(request.clone());
                 (msg, Some(Box::new(request)), pipelined)
             }
             Head::Http(request, refusal) => (ConnectMsg::Http(request, refusal), None, Vec::new()),
-            Head::Invalid(bytes) => return self.answer(bytes, None, deadline, now),
+            Head::Invalid(bytes) => return self.reject(bytes, deadline, now),
         };
         out.push(ToActor::Connect(Box::new(msg)));
         self.stage = Stage::Deciding {
@@ -568,7 +588,8 @@ impl Session {
             *recv = BytesMut::new();
         }
         match result {
-            Err(_) if self.codec.state() == ws_codec::State::Failing => {
+            Err(e) if self.codec.state() == ws_codec::State::Failing => {
+                tracing::debug!(error = %e, code = e.close_code().0, "protocol violation");
                 if let Stage::Open(live) = std::mem::replace(&mut self.stage, Stage::Closing) {
                     self.stage = Stage::Failing {
                         live,
@@ -577,6 +598,7 @@ impl Session {
                 }
             }
             Err(e) => {
+                tracing::debug!(error = %e, code = e.close_code().0, "protocol violation");
                 // ws-codec queued the close frame with this error's code.
                 self.note_close(e.close_code(), &e.to_string());
                 self.stage = Stage::Closing;
@@ -600,6 +622,7 @@ impl Session {
                         live.last_data = now;
                     }
                     flow.sent(t.len());
+                    self.settings.counters.message_received(Kind::Text);
                     out.push(ToActor::Text(t));
                 }
                 Event::Binary(b) => {
@@ -607,6 +630,7 @@ impl Session {
                         live.last_data = now;
                     }
                     flow.sent(b.len());
+                    self.settings.counters.message_received(Kind::Binary);
                     out.push(ToActor::Binary(b));
                 }
                 Event::Pong(payload) => {

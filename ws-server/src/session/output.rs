@@ -127,6 +127,7 @@ impl Session {
     /// buffers. True if that let reading resume (it had stopped for output).
     pub(crate) fn written(&mut self, n: usize, frames: usize) -> bool {
         let blocked = !self.output_has_room();
+        self.settings.counters.bytes_sent(n);
         self.unsent = self.unsent.saturating_sub(n);
         self.unsent_frames = self.unsent_frames.saturating_sub(frames);
         if n > 0 {

@@ -38,6 +38,10 @@ impl Session {
         let queued = self.queued_memory();
         let high_water = self.settings.high_water;
         if queued >= high_water {
+            self.settings.counters.backpressure();
+            if self.settings.backpressure == Backpressure::Close && self.first_close.is_none() {
+                tracing::warn!(queued, high_water, "backpressure: closing with 1008");
+            }
             if self.settings.backpressure == Backpressure::Close {
                 // Policy: a client that does not read is disconnected (1008).
                 let _ = self.start_close(CloseCode::POLICY_VIOLATION, "backpressure", now);

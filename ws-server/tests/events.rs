@@ -1,0 +1,104 @@
+//! tracing events: what an operator sees with a subscriber installed (one
+//! global subscriber, so this file holds one test).
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use tungstenite::Message as W;
+
+/// Everything the subscriber writes, for the test to read.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[test]
+fn lifecycle_panics_and_violations_are_logged_at_their_levels() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let (server, rx) = start(Bridge::Poll);
+    let addr = server.local_addr();
+    // A hook panics: error, with the panic's message; the close: debug, 1011.
+    let mut ws = connect(addr, "/");
+    let c = wait_connect(&rx);
+    ws.send(W::text("panic")).unwrap();
+    assert_eq!(read_close(&mut ws).0, 1011);
+    drain_to_end(&mut ws);
+    wait_close(&rx, c.id());
+    // A protocol violation: debug, with the error.
+    let mut raw = Raw::connect(addr, b"");
+    let c = wait_connect(&rx);
+    raw.send_raw(&[0x81, 0x02, b'h', b'i']);
+    assert_eq!(raw.close_code(), 1002);
+    raw.read_to_eof();
+    wait_close(&rx, c.id());
+    server.shutdown(WAIT);
+
+    // Each line is written whole once its event is done; the last close may
+    // still be on its way from the bridge.
+    let end = deadline();
+    let log = loop {
+        let log = capture.text();
+        if log.matches("connection closed").count() >= 2 && log.contains("server stopped") {
+            break log;
+        }
+        check(end, "waiting for the close events");
+        std::thread::yield_now();
+    };
+    let line = |needle: &str| -> String {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{log}"))
+            .to_owned()
+    };
+    assert!(line("server started").contains(" INFO "));
+    assert!(line("server started").contains(&addr.to_string()));
+    let panicked = line("hook panicked");
+    assert!(panicked.contains("ERROR"), "{panicked}");
+    assert!(
+        panicked.contains("on_message panics on purpose"),
+        "{panicked}"
+    );
+    let open = line("connection open");
+    assert!(
+        open.contains("DEBUG") && open.contains("peer=127.0.0.1:"),
+        "{open}"
+    );
+    let closed = line("connection closed");
+    assert!(
+        closed.contains("DEBUG") && closed.contains("code=1011"),
+        "{closed}"
+    );
+    let violation = line("protocol violation");
+    assert!(
+        violation.contains("DEBUG") && violation.contains("code=1002"),
+        "{violation}"
+    );
+    assert!(log
+        .lines()
+        .any(|l| l.contains("connection closed") && l.contains("code=1002")));
+    assert!(line("server stopped").contains(" INFO "));
+}
