@@ -235,15 +235,15 @@ impl Inflater {
                 out.reserve_exact(target - out.len());
             }
             let (in_before, out_before) = (self.inner.total_in(), out.len());
-            let status = self
-                .inner
-                .decompress_vec(input, out, FlushDecompress::Sync)
-                .map_err(|_| Error::InvalidCompressedData)?;
-            let consumed = (self.inner.total_in() - in_before) as usize;
-            input = &input[consumed..];
+            let status = self.inner.decompress_vec(input, out, FlushDecompress::Sync);
+            // What came out before any error is checked first: a text message that turns
+            // invalid before its stream does fails on its UTF-8, however it was split.
             if let Some(v) = utf8.as_deref_mut() {
                 v.feed(&out[out_before..]).map_err(|_| Error::InvalidUtf8)?;
             }
+            let status = status.map_err(|_| Error::InvalidCompressedData)?;
+            let consumed = (self.inner.total_in() - in_before) as usize;
+            input = &input[consumed..];
             if out.len() > max {
                 return Err(too_large(out.len(), max));
             }
