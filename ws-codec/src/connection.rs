@@ -516,6 +516,17 @@ impl Connection {
         self.send_data(OpCode::Ping, payload)
     }
 
+    /// Queues an unsolicited pong (RFC 6455 §5.5.3: "A Pong frame MAY be sent unsolicited.
+    /// This serves as a unidirectional heartbeat. A response to an unsolicited Pong frame is
+    /// not expected."); its payload must fit a control frame (125 bytes).
+    pub fn pong(&mut self, payload: impl AsRef<[u8]>) -> Result<(), SendError> {
+        let payload = payload.as_ref();
+        if payload.len() > 125 {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.send_data(OpCode::Pong, payload)
+    }
+
     /// Starts the close handshake: queues a close frame (the reason cut to 123 bytes on a
     /// character boundary; [`CloseCode::NO_STATUS`] sends an empty close payload). After
     /// it, every send returns [`SendError::Closed`].
@@ -1167,6 +1178,22 @@ mod tests {
         assert_eq!(close_code_of(&sent[1]), 1001);
         assert_eq!(&sent[1].payload()[2..], b"restart");
         assert_eq!(server.state(), State::CloseSent);
+    }
+
+    #[test]
+    fn rfc_6455_5_5_3_an_unsolicited_pong_goes_out_and_is_a_control_frame() {
+        let mut server = Connection::server(Config::default());
+        server.pong(b"beat").unwrap();
+        assert_eq!(
+            server.pong([0u8; 126]),
+            Err(SendError::ControlPayloadTooLong(126))
+        );
+        assert_eq!(
+            sent_frames(&mut server),
+            vec![Frame::new(OpCode::Pong, "beat")]
+        );
+        server.close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(server.pong(b""), Err(SendError::Closed));
     }
 
     #[test]
