@@ -9,7 +9,7 @@ use std::io::Write;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use ws_tokio::{Config, Message};
+use ws_tokio::Config;
 
 const LIMIT: usize = 64 << 20;
 
@@ -29,10 +29,10 @@ async fn serve(stream: TcpStream, config: &Config) -> Result<(), ws_tokio::Error
     let _ = stream.set_nodelay(true);
     let mut ws = ws_tokio::accept(stream, config).await?;
     while let Some(message) = ws.next().await {
-        match message? {
-            m @ (Message::Text(_) | Message::Binary(_)) => ws.send(m).await?,
-            // Pings are answered and the close handshake is run by the connection.
-            _ => {}
+        // Pings are answered and the close handshake is run by the connection.
+        let message = message?;
+        if message.is_data() {
+            ws.send(message).await?;
         }
     }
     Ok(())
