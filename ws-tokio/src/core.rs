@@ -219,8 +219,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// `poll_ready` finds the queue over the high-water mark).
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
         let sent = match message {
-            Message::Text(text) => self.conn.send_text(&text),
-            Message::Binary(data) => self.conn.send_binary(&data),
+            // A long payload a server sends as it is goes out without a copy.
+            Message::Text(text) => self.conn.send_text_bytes(text),
+            Message::Binary(data) => self.conn.send_binary_bytes(data),
             Message::Ping(data) => self.conn.ping(&data),
             Message::Pong(data) => self.conn.pong(&data),
             Message::Close(close) => {
