@@ -70,5 +70,5 @@ pub use message::Message;
 pub use socket::WebSocket;
 pub use split::{ReadHalf, WriteHalf};
 pub use upgrade::{refusal, upgrade, upgrade_with, Upgrade};
-pub use ws_codec::{CloseCode, CloseFrame, Utf8Bytes};
+pub use ws_codec::{CloseCode, CloseFrame, Role, Utf8Bytes};
 pub use ws_handshake;

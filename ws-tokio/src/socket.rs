@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
-use ws_codec::Connection;
+use ws_codec::{Connection, Role};
 
 use crate::core::Core;
 use crate::split::{self, ReadHalf, WriteHalf};
@@ -33,14 +33,13 @@ pub struct WebSocket<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
-    /// Wraps a transport whose handshake is already done (no extension negotiated):
-    /// `server` chooses the role (a server reads masked frames, a client masks its own).
-    pub fn from_raw(io: S, server: bool, config: &Config) -> Self {
+    /// Wraps a transport whose handshake is already done (no extension negotiated), as
+    /// `role` (a server reads masked frames, a client masks its own with fresh random keys).
+    pub fn from_raw(io: S, role: Role, config: &Config) -> Self {
         let codec = config.codec_for(None);
-        let conn = if server {
-            Connection::server(codec)
-        } else {
-            Connection::client(codec, rand::random)
+        let conn = match role {
+            Role::Server => Connection::server(codec),
+            Role::Client => Connection::client(codec, rand::random),
         };
         WebSocket::from_parts(io, conn, config, &[])
     }

@@ -577,8 +577,8 @@ async fn the_sink_is_not_ready_past_the_high_water_mark() {
 #[tokio::test]
 async fn from_raw_pairs_two_ends_without_a_handshake() {
     let (a, b) = tokio::io::duplex(1024);
-    let mut server = WebSocket::from_raw(a, true, &Config::default());
-    let mut client = WebSocket::from_raw(b, false, &Config::default());
+    let mut server = WebSocket::from_raw(a, Role::Server, &Config::default());
+    let mut client = WebSocket::from_raw(b, Role::Client, &Config::default());
     client.send(Message::text("over a pipe")).await.unwrap();
     assert_eq!(
         server.next().await.unwrap().unwrap(),
