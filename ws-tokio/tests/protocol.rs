@@ -522,6 +522,35 @@ async fn split_halves_work_from_two_tasks() {
     server.await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_half_answers_pings_while_its_write_half_is_idle() {
+    let (l, addr) = listener().await;
+    let server = tokio::spawn(async move {
+        let (stream, _) = l.accept().await.unwrap();
+        let ws = ws_tokio::accept(stream, &Config::default()).await.unwrap();
+        let (mut read, write) = ws.split();
+        let mut pings = 0;
+        while let Some(Ok(m)) = read.next().await {
+            pings += matches!(m, Message::Ping(_)) as usize;
+        }
+        drop(write);
+        pings
+    });
+    let (mut raw, _) = Raw::connect(addr, request(addr)).await;
+    // The write half is never polled: the read half writes each pong itself, in order.
+    for i in 0..50u8 {
+        raw.send(OpCode::Ping, true, &[i; 125]).await;
+        let pong = raw.frame().await.unwrap();
+        assert_eq!(
+            (pong.opcode(), &pong.payload()[..]),
+            (OpCode::Pong, &[i; 125][..])
+        );
+    }
+    raw.send(OpCode::Close, true, &1000u16.to_be_bytes()).await;
+    assert_eq!(Raw::close_code(&raw.frame().await.unwrap()), 1000);
+    assert_eq!(server.await.unwrap(), 50);
+}
+
 #[tokio::test]
 async fn the_sink_is_not_ready_past_the_high_water_mark() {
     let (l, addr) = listener().await;
