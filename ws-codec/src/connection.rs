@@ -16,6 +16,10 @@ use crate::frame::{encode_frame, EncodedFrame, FrameHeader, OpCode};
 use crate::message::{Assembler, Event};
 use crate::utf8::Utf8Bytes;
 
+/// Shortest payload [`Connection::send_binary_bytes`] queues without a copy: below it, one
+/// copy into the header's buffer costs less than a second chunk to write.
+pub const SHARE_MIN: usize = 1024;
+
 /// Supplies a fresh masking key for each frame a client sends (RFC 6455 §5.3: "MUST pick a
 /// fresh masking key from the set of allowed 32-bit values", unpredictable: use a CSPRNG).
 pub type MaskSource = Box<dyn FnMut() -> [u8; 4] + Send>;
@@ -71,6 +75,11 @@ pub struct Connection {
     events: VecDeque<Event>,
     transmit: VecDeque<Bytes>,
     transmit_len: usize,
+    /// Chunks pushed to and popped from `transmit` so far, and the numbers of the pushed
+    /// chunks that are a shared payload following its header: no pong may go out between.
+    pushed: u64,
+    popped: u64,
+    glued: VecDeque<u64>,
     /// Payloads of pongs waiting for `poll_transmit`, oldest first; at most
     /// `config.max_pending_pongs()`.
     pongs: VecDeque<Bytes>,
@@ -144,6 +153,9 @@ impl Connection {
             events: VecDeque::new(),
             transmit: VecDeque::new(),
             transmit_len: 0,
+            pushed: 0,
+            popped: 0,
+            glued: VecDeque::new(),
             pongs: VecDeque::new(),
             pongs_len: 0,
             state: State::Open,
@@ -362,13 +374,21 @@ impl Connection {
     }
 
     /// The next chunk to write to the transport, in order; each is one or more whole
-    /// frames, so several can be written at once with a vectored write.
+    /// frames (or, after [`send_binary_bytes`](Self::send_binary_bytes), a frame's header
+    /// and then its payload), so several can be written at once with a vectored write.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        if let Some(payload) = self.pongs.pop_front() {
-            self.pongs_len -= self.pong_len(&payload);
-            return Some(self.encode(OpCode::Pong, &payload));
+        let mid_frame = self.glued.front() == Some(&self.popped);
+        if !mid_frame {
+            if let Some(payload) = self.pongs.pop_front() {
+                self.pongs_len -= self.pong_len(&payload);
+                return Some(self.encode(OpCode::Pong, &payload));
+            }
         }
         let chunk = self.transmit.pop_front()?;
+        if mid_frame {
+            self.glued.pop_front();
+        }
+        self.popped += 1;
         self.transmit_len -= chunk.len();
         Some(chunk)
     }
@@ -426,6 +446,35 @@ impl Connection {
     /// known not to compress, or already compressed).
     pub fn send_text_uncompressed(&mut self, text: &str) -> Result<(), SendError> {
         self.send_message(OpCode::Text, text.as_bytes(), false)
+    }
+
+    /// Queues a text message from shared bytes: as [`send_text`](Self::send_text), without
+    /// copying a long payload that goes out as it is (see
+    /// [`send_binary_bytes`](Self::send_binary_bytes)).
+    pub fn send_text_bytes(&mut self, text: Utf8Bytes) -> Result<(), SendError> {
+        self.send_shared(OpCode::Text, text.into_bytes())
+    }
+
+    /// Queues a binary message from shared bytes: as [`send_binary`](Self::send_binary),
+    /// but a payload of at least [`SHARE_MIN`] bytes that goes out as it is (a server's,
+    /// not compressed) is not copied: [`poll_transmit`](Self::poll_transmit) gives the
+    /// frame's header, then the payload itself (an echo sends back the received bytes).
+    /// A client masks, and compressing makes new bytes anyway: those encode as `send_binary`.
+    pub fn send_binary_bytes(&mut self, data: Bytes) -> Result<(), SendError> {
+        self.send_shared(OpCode::Binary, data)
+    }
+
+    fn send_shared(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        let compresses = self.compress.is_some_and(|c| payload.len() >= c.threshold);
+        if self.masks.is_some() || compresses || payload.len() < SHARE_MIN {
+            return self.send_message(opcode, &payload, true);
+        }
+        self.check_open()?;
+        let (header, len) = FrameHeader::new(opcode, payload.len() as u64).to_bytes();
+        self.push_transmit(Bytes::copy_from_slice(&header[..len]));
+        self.glued.push_back(self.pushed);
+        self.push_transmit(payload);
+        Ok(())
     }
 
     /// Queues a binary message uncompressed even when permessage-deflate is configured.
@@ -536,6 +585,17 @@ impl Connection {
         self.send_data(OpCode::Ping, payload)
     }
 
+    /// Queues an unsolicited pong (RFC 6455 §5.5.3: "A Pong frame MAY be sent unsolicited.
+    /// This serves as a unidirectional heartbeat. A response to an unsolicited Pong frame is
+    /// not expected."); its payload must fit a control frame (125 bytes).
+    pub fn pong(&mut self, payload: impl AsRef<[u8]>) -> Result<(), SendError> {
+        let payload = payload.as_ref();
+        if payload.len() > 125 {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.send_data(OpCode::Pong, payload)
+    }
+
     /// Starts the close handshake: queues a close frame (the reason cut to 123 bytes on a
     /// character boundary; [`CloseCode::NO_STATUS`] sends an empty close payload). After
     /// it, every send returns [`SendError::Closed`].
@@ -641,6 +701,7 @@ impl Connection {
     fn push_transmit(&mut self, chunk: Bytes) {
         self.transmit_len += chunk.len();
         self.transmit.push_back(chunk);
+        self.pushed += 1;
     }
 
     // ---- time ----
@@ -1203,6 +1264,62 @@ mod tests {
         assert_eq!(close_code_of(&sent[1]), 1001);
         assert_eq!(&sent[1].payload()[2..], b"restart");
         assert_eq!(server.state(), State::CloseSent);
+    }
+
+    #[test]
+    fn rfc_6455_5_5_3_an_unsolicited_pong_goes_out_and_is_a_control_frame() {
+        let mut server = Connection::server(Config::default());
+        server.pong(b"beat").unwrap();
+        assert_eq!(
+            server.pong([0u8; 126]),
+            Err(SendError::ControlPayloadTooLong(126))
+        );
+        assert_eq!(
+            sent_frames(&mut server),
+            vec![Frame::new(OpCode::Pong, "beat")]
+        );
+        server.close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(server.pong(b""), Err(SendError::Closed));
+    }
+
+    #[test]
+    fn a_servers_long_shared_payload_goes_out_without_a_copy_and_no_pong_splits_it() {
+        let mut server = Connection::server(Config::default());
+        let data = Bytes::from(vec![3u8; 5000]);
+        server.send_binary_bytes(data.clone()).unwrap();
+        server.send_text_bytes(Utf8Bytes::from("short")).unwrap();
+        let header = server.poll_transmit().unwrap();
+        // A ping arriving between the header and its payload: its pong waits for the payload.
+        server
+            .handle_bytes(&client_frame(OpCode::Ping, true, b"p"))
+            .unwrap();
+        let payload = server.poll_transmit().unwrap();
+        assert_eq!(
+            payload.as_ptr(),
+            data.as_ptr(),
+            "the caller's bytes, not a copy"
+        );
+        let mut wire = BytesMut::from(&header[..]);
+        wire.extend_from_slice(&payload);
+        while let Some(chunk) = server.poll_transmit() {
+            wire.extend_from_slice(&chunk);
+        }
+        let mut decoder = Decoder::new(Role::Client);
+        let frames: Vec<Frame> =
+            std::iter::from_fn(|| decoder.decode(&mut wire).unwrap()).collect();
+        assert_eq!(frames[0], Frame::new(OpCode::Binary, data));
+        let rest: Vec<OpCode> = frames[1..].iter().map(Frame::opcode).collect();
+        assert_eq!(rest, [OpCode::Pong, OpCode::Text]);
+        assert_eq!(server.pending_transmit_bytes(), 0);
+
+        // A client masks: one chunk, encoded.
+        let mut client = client();
+        client
+            .send_binary_bytes(Bytes::from(vec![3u8; 5000]))
+            .unwrap();
+        let sent = sent_frames(&mut client);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].payload()[..], [3u8; 5000]);
     }
 
     #[test]

@@ -61,7 +61,7 @@ mod utf8;
 
 pub use close::{truncate_reason, CloseCode, CloseFrame, MAX_REASON_LEN};
 pub use config::{Config, Deflate, Role};
-pub use connection::{Connection, MaskSource, State};
+pub use connection::{Connection, MaskSource, State, SHARE_MIN};
 pub use decoder::Decoder;
 pub use error::{Error, SendError};
 pub use frame::{encode_frame, EncodedFrame, Frame, FrameHeader, OpCode};

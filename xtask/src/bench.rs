@@ -26,8 +26,9 @@ options:
   --warmup SECS       warm-up per load run (default 1)
   --duration SECS     measured window per load run (default 4)
   --servers a,b,...   subset of: ours, ours-threads, fastwebsockets, tokio-tungstenite,
-                      tungstenite-threads (ours-threads: the echo example on the
-                      seed-shaped thread bridge, WS_BRIDGE=threads)
+                      tungstenite-threads, tokio-echo (ours-threads: the echo example on
+                      the seed-shaped thread bridge, WS_BRIDGE=threads; tokio-echo:
+                      ws-tokio's example, on tokio like the two tokio peers)
   --cases a,b,...     subset of: 1x20, 100x20, 1000x20, 10x64k, idle10k
   --idle-conns N      connections of the idle case (default 10000; 1000 with --quick)
   --ours-cmd CMD      how to start our server, `{addr}` replaced by the address
@@ -126,7 +127,11 @@ const SERVERS: &[&str] = &[
     "fastwebsockets",
     "tokio-tungstenite",
     "tungstenite-threads",
+    TOKIO_ECHO,
 ];
+
+/// ws-tokio's echo example (issue 18): ours too, compared with the peers on tokio.
+const TOKIO_ECHO: &str = "tokio-echo";
 
 #[derive(Debug)]
 struct Options {
@@ -295,6 +300,13 @@ impl Dirs {
                 None => vec![echo(), addr.to_string()],
             },
             BASE => split(o.base_cmd.as_deref().unwrap_or_default()),
+            TOKIO_ECHO => vec![
+                self.target
+                    .join("release/examples/tokio-echo")
+                    .display()
+                    .to_string(),
+                addr.to_string(),
+            ],
             // `env` execs the server: the pid measured is still the server's.
             "ours-threads" => vec![
                 "env".into(),
@@ -324,7 +336,7 @@ fn is_ours(server: &str) -> bool {
 
 /// A peer built in xtask/peers (the others are scripts).
 fn is_rust_peer(server: &str) -> bool {
-    !is_ours(server) && server != BASE && !compressed::is_script(server)
+    !is_ours(server) && server != BASE && server != TOKIO_ECHO && !compressed::is_script(server)
 }
 
 /// Does ws-server have its echo example yet?
@@ -422,6 +434,20 @@ fn build(o: &Options, dirs: &Dirs) -> Result<(), String> {
         cmd.arg(manifest)
             .env("CARGO_TARGET_DIR", &dirs.peers_target);
         step::run("build peers", cmd)?;
+    }
+    if o.servers.iter().any(|s| s == TOKIO_ECHO) {
+        step::run(
+            "build tokio-echo example",
+            step::cargo(&[
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "ws-tokio",
+                "--example",
+                "tokio-echo",
+            ]),
+        )?;
     }
     if o.servers.iter().any(|s| is_ours(s)) && o.ours_cmd.is_none() {
         step::run(
@@ -763,8 +789,10 @@ fn render(o: &Options, results: &Results, args: &[String], load: &str) -> String
         }
         s.push('\n');
     }
-    if ours_ran {
-        s.push_str(&ratios(o, results));
+    for subject in ["ours", TOKIO_ECHO] {
+        if o.servers.iter().any(|x| x == subject) {
+            s.push_str(&ratios(o, results, subject));
+        }
     }
     if o.write && !load_cases.is_empty() {
         s.push_str(&format!("![server CPU per message]({SVG})\n\n"));
@@ -793,7 +821,9 @@ somewhat as load rises: compare servers within one case, not across cases.
 
 /// A server's colour in the chart: fixed per server, whichever subset ran.
 fn colour(server: &str) -> &'static str {
-    const COLOURS: [&str; 5] = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd"];
+    const COLOURS: [&str; 6] = [
+        "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b",
+    ];
     let i = SERVERS.iter().position(|s| *s == server).unwrap_or(0);
     COLOURS[i % COLOURS.len()]
 }
@@ -859,11 +889,12 @@ fn chart(o: &Options, results: &Results) -> String {
     svg
 }
 
-/// Ours against each peer: msg/s (higher is better for ours) and server CPU per message
-/// and RSS per connection (peer / ours: above 1 means ours spends less).
-fn ratios(o: &Options, results: &Results) -> String {
-    let mut s = String::from(
-        "Ratios, ours against each peer (medians): `msg/s` ours/peer (above 1: ours \
+/// `ours` (ws-server's echo, or ws-tokio's) against each peer: msg/s (higher is better for
+/// ours) and server CPU per message and RSS per connection (peer / ours: above 1 means ours
+/// spends less).
+fn ratios(o: &Options, results: &Results, ours: &str) -> String {
+    let mut s = format!(
+        "Ratios, `{ours}` against each peer (medians): `msg/s` ours/peer (above 1: ours \
          faster); `CPU/msg` and `RSS/conn` peer/ours (above 1: ours cheaper); `setups/s` \
          ours/peer (above 1: ours faster).\n\n\
          | case | peer | msg/s | CPU/msg | RSS/conn | setups/s |\n|---|---|---:|---:|---:|---:|\n",
@@ -874,8 +905,8 @@ fn ratios(o: &Options, results: &Results) -> String {
                 .get(&(server.to_string(), case.name))
                 .and_then(|r| median(r, key))
         };
-        for peer in o.servers.iter().filter(|p| *p != "ours") {
-            let ratio = |key: &str, ours_over_peer: bool| match (get("ours", key), get(peer, key)) {
+        for peer in o.servers.iter().filter(|p| *p != ours) {
+            let ratio = |key: &str, ours_over_peer: bool| match (get(ours, key), get(peer, key)) {
                 (Some(a), Some(b)) if a > 0.0 && b > 0.0 => {
                     format!("{:.2}", if ours_over_peer { a / b } else { b / a })
                 }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
+/// ws-tokio's echo example; `{addr}` becomes `127.0.0.1:PORT`.
+const TOKIO_ECHO: &str = "cargo run --release -p ws-tokio --example tokio-echo -- {addr}";
+
 pub(crate) fn run() -> Result<(), String> {
     let start = Instant::now();
     step::run("fmt", step::cargo(&["fmt", "--all", "--", "--check"]))?;
@@ -36,6 +39,22 @@ pub(crate) fn run() -> Result<(), String> {
         autobahn::run(&args.map(String::from))
     })?;
     step::timed("interop", || interop::run(&[]))?;
+    // ws-tokio's echo (issue 18): the same strict case list and the same echo clients.
+    step::timed("autobahn tokio-echo", || {
+        let args = [
+            "--strict",
+            "--agent",
+            "tokio-echo",
+            "--server",
+            TOKIO_ECHO,
+            "--cases",
+            autobahn::CI_CASES,
+        ];
+        autobahn::run(&args.map(String::from))
+    })?;
+    step::timed("interop tokio-echo", || {
+        interop::run(&["--echo", TOKIO_ECHO, "--only", "python,node"].map(String::from))
+    })?;
     println!(
         "xtask ci: all checks passed in {:.1}s",
         start.elapsed().as_secs_f64()
