@@ -168,6 +168,7 @@ mod link;
 mod registry;
 mod server;
 mod session;
+mod topics;
 mod write;
 
 pub use broadcast::{encode_binary, encode_text};
@@ -181,6 +182,9 @@ pub use ctx::Ctx;
 pub use error::Error;
 pub use handler::{Connect, Handler, Message, Response};
 pub use server::{Server, ServerBuilder, ShutdownReport};
+pub use topics::{
+    Broker, BrokerStats, Inbound, MemoryBroker, MemoryBus, Payload, Published, Topics,
+};
 
 /// Re-exported so handlers need not name the dependency crates for these.
 pub use bytes::Bytes;

@@ -15,6 +15,7 @@ use crate::bridge::Io;
 use crate::config::Settings;
 use crate::registry::Registry;
 use crate::session::{Decision, Flow, Session, ToActor};
+use crate::topics::Memberships;
 
 /// The payload of the disconnect message to the actor.
 #[derive(Debug)]
@@ -38,6 +39,8 @@ pub(crate) struct Link {
     handle: Handle,
     io: OnceLock<Arc<dyn Io>>,
     registry: Arc<Registry>,
+    /// The topics the connection is subscribed to.
+    pub(crate) memberships: Memberships,
 }
 
 impl Link {
@@ -65,6 +68,7 @@ impl Link {
             handle,
             io: OnceLock::new(),
             registry,
+            memberships: Memberships::default(),
         }
     }
 
@@ -199,6 +203,9 @@ impl Link {
 
     /// The actor is gone (its drop ran).
     pub(crate) fn actor_gone(&self) {
+        // No Conn of this connection can subscribe any more: out of every topic.
+        self.memberships
+            .leave_all(&self.settings.topics, self.id, true);
         self.flow.actor_gone();
         self.lock().actor_gone();
         self.notify();
@@ -215,6 +222,9 @@ impl Link {
         // Out of the registry before the actor hears of it, so a client that
         // saw this connection end finds its slot free.
         self.registry.bridge_done(self.id);
+        // Nothing more can be sent: out of every topic before on_close runs.
+        self.memberships
+            .leave_all(&self.settings.topics, self.id, false);
         let (code, reason) = close.unwrap_or((CloseCode::ABNORMAL, String::new()));
         if let Some(port) = self.port.get() {
             let _ = port.send(tags::DISCONNECT, DisconnectMsg { code, reason });
