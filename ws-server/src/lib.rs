@@ -183,7 +183,7 @@ pub use error::Error;
 pub use handler::{Connect, Handler, Message, Response};
 pub use server::{Server, ServerBuilder, ShutdownReport};
 pub use topics::{
-    Broker, BrokerStats, Inbound, MemoryBroker, MemoryBus, Payload, Published, Topics,
+    Broker, BrokerStats, Inbound, MemoryBroker, MemoryBus, Payload, Published, RedisBroker, Topics,
 };
 
 /// Re-exported so handlers need not name the dependency crates for these.

@@ -36,6 +36,7 @@
 
 mod broker;
 mod memory;
+mod redis;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -50,6 +51,7 @@ use crate::error::Error;
 
 pub use broker::{Broker, BrokerStats, Inbound};
 pub use memory::{MemoryBroker, MemoryBus};
+pub use redis::RedisBroker;
 
 /// Shards of the topic map: publishes to different topics rarely share a lock.
 const SHARDS: usize = 64;

@@ -167,3 +167,9 @@ fn inbound_of_dropped_topics_delivers_nothing() {
         Published::default()
     );
 }
+
+#[test]
+fn a_bad_redis_url_is_an_error() {
+    assert!(RedisBroker::new("not a url").is_err());
+    assert!(RedisBroker::new("redis://127.0.0.1:1").is_ok());
+}
