@@ -1,36 +1,49 @@
 //! Chat server: a page at `/`, rooms over WebSocket at `/ws?room=NAME`.
 //!
-//! `cargo run --release -p ws-server --example chat -- 127.0.0.1:9001`
-//! (without an argument it listens on 127.0.0.1:9001). Open
-//! `http://127.0.0.1:9001/?room=NAME` in two browser tabs. Ctrl-C shuts down
-//! gracefully.
+//! `cargo run --release -p ws-server --example chat -- 127.0.0.1:9001 [--redis redis://HOST:PORT]`
+//! (without an address it listens on 127.0.0.1:9001). Open
+//! `http://127.0.0.1:9001/?room=NAME` in two browser tabs. A room is a topic: with
+//! `--redis`, every chat server on that Redis shares every room (delivery between servers
+//! is at most once); without it the server runs alone. Ctrl-C shuts down gracefully.
 
 mod room;
+mod topic;
 
 use std::io::Write;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use actor_core::Runtime;
-use ws_server::Server;
+use ws_server::{RedisBroker, Server, Topics};
 
 fn main() {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9001".into());
-    let runtime = Runtime::new().expect("start the actor runtime");
-    // Rooms and connections share one runtime, so they can message each other.
+    let mut addr = "127.0.0.1:9001".to_owned();
+    let mut redis = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--redis" => match args.next() {
+                Some(url) => redis = Some(url),
+                None => fail("--redis needs a URL (redis://HOST:PORT)"),
+            },
+            a if a.starts_with("--") => fail(&format!("unknown option {a}")),
+            a => a.clone_into(&mut addr),
+        }
+    }
+    let topics = match redis {
+        Some(url) => match RedisBroker::new(&url) {
+            Ok(broker) => Topics::with_broker(broker),
+            Err(e) => fail(&format!("--redis {url}: {e}")),
+        },
+        None => Topics::new(),
+    };
     let server = match Server::builder()
         .bind(addr.as_str())
         .permessage_deflate(Some(ws_server::DEFAULT_DEFLATE))
-        .runtime(runtime.handle())
-        .serve(room::Chat)
+        .topics(topics)
+        .serve(topic::Chat)
     {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("chat: {e}");
-            std::process::exit(1);
-        }
+        Err(e) => fail(&e.to_string()),
     };
     println!("listening on {}", server.local_addr());
     println!("open http://{}/ in a browser", server.local_addr());
@@ -43,9 +56,13 @@ fn main() {
     .expect("install the Ctrl-C handler");
     let _ = rx.recv();
     let report = server.shutdown(Duration::from_secs(5));
-    runtime.shutdown(Duration::from_secs(5));
     println!(
         "shut down: {} connections, {} forced",
         report.connections, report.forced
     );
+}
+
+fn fail(why: &str) -> ! {
+    eprintln!("chat: {why}");
+    std::process::exit(1);
 }
