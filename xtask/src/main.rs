@@ -6,6 +6,7 @@ mod ci;
 mod fuzz;
 mod interop;
 mod layering;
+mod redis;
 mod step;
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ commands:
   fuzz-replay             replay the committed fuzz corpora as ordinary tests
   autobahn [--server CMD] Autobahn|Testsuite sections 1-7, 9, 10 (--help; --verify)
   interop [--standins]    Python, Node and headless-Chromium clients (--help)
+  redis-tests             the topics' Redis tests against a redis-server it starts
 ";
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Some("fuzz-replay") => fuzz::replay(),
         Some("autobahn") => autobahn::run(rest),
         Some("interop") => interop::run(rest),
+        Some("redis-tests") => redis::tests(),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
