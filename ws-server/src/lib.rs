@@ -152,6 +152,17 @@
 //! hook closes that connection with 1011, runs `on_close` with 1011 and ends
 //! the actor with [`ExitReason::Panic`](actor_core::ExitReason::Panic), which
 //! links and monitors see; no other connection notices.
+//!
+//! # Topics
+//!
+//! Publish/subscribe is part of the library: [`Conn::subscribe`] and
+//! [`Conn::unsubscribe`] (a connection leaves every topic when it ends), and
+//! [`Topics::publish`] from any thread, which encodes (and compresses) a message once and
+//! queues the same bytes on every subscriber without blocking: a slow subscriber meets its
+//! own backpressure policy. What is and is not guaranteed (order per publisher and topic,
+//! at most once) is on the [`Topics`] type. Servers share topics across processes
+//! through a [`Broker`]: [`RedisBroker`] (Redis pub/sub, on threads of its own), or
+//! [`MemoryBus`] in tests.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -1,38 +1,5 @@
 //! Topics: publish/subscribe inside a server, each message encoded once and its bytes
 //! shared by every subscriber; optionally across servers through a [`Broker`].
-//!
-//! A connection joins with [`Conn::subscribe`](crate::Conn::subscribe) and leaves with
-//! [`Conn::unsubscribe`](crate::Conn::unsubscribe), or by ending: once its transport is
-//! done it is taken out of every topic. Anyone holding a [`Topics`] (from
-//! [`Server::topics`](crate::Server::topics), [`Conn::topics`](crate::Conn::topics), or the
-//! one given to [`ServerBuilder::topics`](crate::ServerBuilder::topics)) publishes from any
-//! thread: a hook, another actor, a plain thread.
-//!
-//! # Guarantees
-//!
-//! - **Never blocks on a subscriber.** A publish encodes (and, under permessage-deflate,
-//!   compresses) once, then queues the shared bytes on each subscriber with
-//!   [`Conn::send_encoded`](crate::Conn::send_encoded), which never blocks: a subscriber over
-//!   its high-water mark meets its own [`Backpressure`](crate::Backpressure) policy (closed
-//!   with 1008, or the message dropped for it) and the others are not delayed.
-//! - **Order per publisher and topic.** `publish` returns once the frame is queued on every
-//!   subscriber, so what one thread (or one actor) publishes on one topic reaches each
-//!   subscriber in the order it was published. Two publishers on one topic are not ordered
-//!   with respect to each other: two subscribers may see their messages interleaved
-//!   differently. Nothing is ordered across topics.
-//! - **Who receives.** The subscribers at the moment of the publish's snapshot of the topic;
-//!   a connection subscribed in `on_connect` receives what is published once its upgrade has
-//!   completed (before that, like any send, it is refused as closed). A publisher that is
-//!   itself subscribed receives its own message.
-//! - **At most once, locally and across servers.** A message refused by a subscriber's
-//!   backpressure is not retried. Through a broker, a message that cannot reach the broker
-//!   (Redis down) is counted and dropped, never queued for later: across servers delivery is
-//!   at most once, and while the broker is unreachable each server still delivers to its own
-//!   subscribers.
-//! - **No global lock on the publish path.** Topics live in 64 shards, each a map from name to
-//!   an `Arc` snapshot of the subscriber list. A publish holds its shard's lock only to clone
-//!   that `Arc`, then sends without any lock of ours; subscribing copies the list only if a
-//!   publish is holding the old snapshot at that moment (copy-on-write).
 
 mod broker;
 mod memory;
@@ -132,6 +99,66 @@ pub struct Published {
 /// Every server has one ([`Server::topics`](crate::Server::topics)); servers given the same
 /// one with [`ServerBuilder::topics`](crate::ServerBuilder::topics) share it, and one built
 /// with a [`Broker`] shares its topics with other processes.
+///
+/// A connection joins with [`Conn::subscribe`](crate::Conn::subscribe) and leaves with
+/// [`Conn::unsubscribe`](crate::Conn::unsubscribe), or by ending: once its transport is
+/// done it is taken out of every topic. Anyone holding a [`Topics`] (from
+/// [`Server::topics`](crate::Server::topics), [`Conn::topics`](crate::Conn::topics), or the
+/// one given to [`ServerBuilder::topics`](crate::ServerBuilder::topics)) publishes from any
+/// thread: a hook, another actor, a plain thread.
+///
+/// ```
+/// use ws_server::{Connect, Ctx, Handler, Message, Request, Server};
+///
+/// /// Every client subscribes to `prices`; what it says is published there.
+/// struct Feed;
+/// impl Handler for Feed {
+///     type State = ();
+///     fn on_connect(&self, cx: &mut Ctx<'_>, _: &Request) -> Connect<()> {
+///         cx.subscribe("prices").unwrap();
+///         Connect::accept(())
+///     }
+///     fn on_message(&self, cx: &mut Ctx<'_>, _: &mut (), message: Message) {
+///         if let Message::Text(text) = message {
+///             cx.publish("prices", text.as_str());
+///         }
+///     }
+/// }
+///
+/// let server = Server::builder().bind("127.0.0.1:0").serve(Feed).unwrap();
+/// // Publish from any thread: no subscriber yet, so nobody was reached.
+/// let topics = server.topics().clone();
+/// let published = std::thread::spawn(move || topics.publish("prices", r#"{"EURUSD":1.09}"#))
+///     .join()
+///     .unwrap();
+/// assert_eq!(published.delivered, 0);
+/// ```
+///
+/// # Guarantees
+///
+/// - **Never blocks on a subscriber.** A publish encodes (and, under permessage-deflate,
+///   compresses) once, then queues the shared bytes on each subscriber with
+///   [`Conn::send_encoded`](crate::Conn::send_encoded), which never blocks: a subscriber over
+///   its high-water mark meets its own [`Backpressure`](crate::Backpressure) policy (closed
+///   with 1008, or the message dropped for it) and the others are not delayed.
+/// - **Order per publisher and topic.** `publish` returns once the frame is queued on every
+///   subscriber, so what one thread (or one actor) publishes on one topic reaches each
+///   subscriber in the order it was published. Two publishers on one topic are not ordered
+///   with respect to each other: two subscribers may see their messages interleaved
+///   differently. Nothing is ordered across topics.
+/// - **Who receives.** The subscribers at the moment of the publish's snapshot of the topic;
+///   a connection subscribed in `on_connect` receives what is published once its upgrade has
+///   completed (before that, like any send, it is refused as closed). A publisher that is
+///   itself subscribed receives its own message.
+/// - **At most once, locally and across servers.** A message refused by a subscriber's
+///   backpressure is not retried. Through a broker, a message that cannot reach the broker
+///   (Redis down) is counted and dropped, never queued for later: across servers delivery is
+///   at most once, and while the broker is unreachable each server still delivers to its own
+///   subscribers.
+/// - **No global lock on the publish path.** Topics live in 64 shards, each a map from name to
+///   an `Arc` snapshot of the subscriber list. A publish holds its shard's lock only to clone
+///   that `Arc`, then sends without any lock of ours; subscribing copies the list only if a
+///   publish is holding the old snapshot at that moment (copy-on-write).
 #[derive(Clone)]
 pub struct Topics {
     inner: Arc<Inner>,
