@@ -4,7 +4,9 @@
 //! (without an address it listens on 127.0.0.1:9001). Open
 //! `http://127.0.0.1:9001/?room=NAME` in two browser tabs. A room is a topic: with
 //! `--redis`, every chat server on that Redis shares every room (delivery between servers
-//! is at most once); without it the server runs alone. Ctrl-C shuts down gracefully.
+//! is at most once); without it the server runs alone. `--room-actor` serves the broadcast
+//! as it was before topics (an actor per room; no Redis), for comparison in benchmarks.
+//! Ctrl-C shuts down gracefully.
 
 mod room;
 mod topic;
@@ -18,6 +20,7 @@ use ws_server::{RedisBroker, Server, Topics};
 fn main() {
     let mut addr = "127.0.0.1:9001".to_owned();
     let mut redis = None;
+    let mut room_actor = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -25,9 +28,13 @@ fn main() {
                 Some(url) => redis = Some(url),
                 None => fail("--redis needs a URL (redis://HOST:PORT)"),
             },
+            "--room-actor" => room_actor = true,
             a if a.starts_with("--") => fail(&format!("unknown option {a}")),
             a => a.clone_into(&mut addr),
         }
+    }
+    if room_actor && redis.is_some() {
+        fail("--room-actor rooms are local: it cannot go with --redis");
     }
     let topics = match redis {
         Some(url) => match RedisBroker::new(&url) {
@@ -36,12 +43,16 @@ fn main() {
         },
         None => Topics::new(),
     };
-    let server = match Server::builder()
+    let builder = Server::builder()
         .bind(addr.as_str())
         .permessage_deflate(Some(ws_server::DEFAULT_DEFLATE))
-        .topics(topics)
-        .serve(topic::Chat)
-    {
+        .topics(topics);
+    let served = if room_actor {
+        builder.serve(room::Chat)
+    } else {
+        builder.serve(topic::Chat)
+    };
+    let server = match served {
         Ok(s) => s,
         Err(e) => fail(&e.to_string()),
     };
