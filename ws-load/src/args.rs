@@ -32,6 +32,9 @@ options:
                      DEPTH messages in flight against its own copy coming back,
                      and every message any connection receives counts as a
                      delivery (server CPU is then per delivery)
+  --publisher-addr HOST:PORT
+                     fan-out: the publisher connects here instead (another server
+                     sharing the topic, e.g. through Redis)
   --timeout SECS     connect + handshake (and idle echo) timeout (default 10)
   --path PATH        request target of the upgrade (default /)
   -h, --help         print this text
@@ -65,6 +68,8 @@ pub(crate) struct Config {
     pub(crate) idle: bool,
     /// Fan-out: one publisher, every connection a subscriber.
     pub(crate) fanout: bool,
+    /// Fan-out: where the publisher connects (default: `addr`).
+    pub(crate) publisher_addr: Option<SocketAddr>,
     pub(crate) timeout: Duration,
     pub(crate) path: String,
 }
@@ -151,6 +156,7 @@ const VALUED: &[&str] = &[
     "--server-pid",
     "--timeout",
     "--path",
+    "--publisher-addr",
 ];
 
 /// Parses the arguments after the program name.
@@ -223,6 +229,15 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
     if fanout && idle {
         return Err(ArgError::FanoutIsLoad);
     }
+    let publisher_addr = match get("--publisher-addr") {
+        None => None,
+        Some(v) => Some(
+            v.to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| ArgError::BadAddr(v.clone()))?,
+        ),
+    };
     let warmup = seconds(get("--warmup"), "--warmup", 2.0, false)?;
     let duration = seconds(get("--duration"), "--duration", 5.0, idle)?;
     let timeout = seconds(get("--timeout"), "--timeout", 10.0, false)?;
@@ -251,6 +266,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         server_pid,
         idle,
         fanout,
+        publisher_addr,
         timeout,
         path,
     }))

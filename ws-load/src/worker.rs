@@ -34,6 +34,8 @@ pub(crate) struct Plan {
     pub(crate) timeout: Duration,
     /// Fan-out: only the lead worker's first connection sends.
     pub(crate) fanout: bool,
+    /// Fan-out: where that publisher connects.
+    pub(crate) publisher_addr: SocketAddr,
     payloads: Vec<Vec<u8>>,
     /// The request frames as sent uncompressed.
     plain: Cycle,
@@ -88,6 +90,7 @@ impl Plan {
             depth: cfg.depth,
             timeout: cfg.timeout,
             fanout: cfg.fanout,
+            publisher_addr: cfg.publisher_addr.unwrap_or(cfg.addr),
             payloads,
             plain,
             compressed: Default::default(),
@@ -346,7 +349,13 @@ impl<'p> Worker<'p> {
     }
 
     fn connect(&mut self, now: Instant) {
-        let mut stream = match TcpStream::connect(self.plan.addr) {
+        let sends = !self.plan.fanout || (self.lead && self.conns.is_empty());
+        let addr = if self.plan.fanout && sends {
+            self.plan.publisher_addr
+        } else {
+            self.plan.addr
+        };
+        let mut stream = match TcpStream::connect(addr) {
             Ok(s) => s,
             Err(_) => {
                 self.tally.connect_errors += 1;
@@ -365,7 +374,6 @@ impl<'p> Worker<'p> {
             return;
         }
         self.in_flight += 1;
-        let sends = !self.plan.fanout || (self.lead && self.conns.is_empty());
         self.conns.push(Some(Conn {
             stream,
             phase: Phase::Connecting,

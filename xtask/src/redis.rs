@@ -33,7 +33,7 @@ pub(crate) fn tests() -> Result<(), String> {
 }
 
 /// The path of `redis-server`, installed from Debian's package when missing (as root).
-fn ensure_redis_server() -> Result<String, String> {
+pub(crate) fn ensure_redis_server() -> Result<String, String> {
     if let Some(p) = which("redis-server") {
         println!("==> redis-server: {p}");
         return Ok(p);
