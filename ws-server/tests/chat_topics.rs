@@ -93,6 +93,11 @@ fn on_redis(url: &str, prefix: &str) -> Topics {
 
 /// Waits until `n` servers are subscribed to `room`'s channel on the Redis at `url`.
 fn wait_numsub(url: &str, prefix: &str, room: &str, n: i64) {
+    wait_numsub_until(url, prefix, room, |c| c >= n);
+}
+
+/// Waits until the number of servers subscribed to `room`'s channel satisfies `done`.
+fn wait_numsub_until(url: &str, prefix: &str, room: &str, done: impl Fn(i64) -> bool) {
     let channel = format!("{prefix}{}", topic::topic(room));
     let end = deadline();
     loop {
@@ -106,7 +111,7 @@ fn wait_numsub(url: &str, prefix: &str, room: &str, n: i64) {
                     .query::<(String, i64)>(&mut con)
             })
             .map_or(0, |(_, n)| n);
-        if count >= n {
+        if done(count) {
             return;
         }
         thread::sleep(Duration::from_millis(10));
@@ -144,6 +149,16 @@ fn two_chat_servers_on_one_redis_share_a_room() {
     elsewhere.send(W::text("other room")).unwrap();
     assert_eq!(text(&mut elsewhere), "other room");
     assert_eq!(one.topics().broker_stats().dropped, 0);
+
+    // The last member on `two` leaves: `two` unsubscribes from the room's channel.
+    b.close(None).unwrap();
+    drain_to_end(&mut b);
+    wait_numsub_until(&url, &p, "shared", |c| c == 1);
+    // And subscribes again for a new member.
+    let mut b2 = connect(two.local_addr(), "/ws?room=shared");
+    wait_numsub(&url, &p, "shared", 2);
+    a.send(W::text("welcome back")).unwrap();
+    assert_eq!(text(&mut b2), "welcome back");
 }
 
 #[test]
