@@ -2,7 +2,8 @@
 //! measured with `ws-load --fanout` against the chat example: topics (`ws_server::Topics`),
 //! the room actor it replaced (`--room-actor`), and two chat servers sharing the room
 //! through a `redis-server` this command starts (the publisher on one, the subscribers on
-//! the other). Server pinned to core 0, ws-load to core 1; the server CPU is the
+//! the other), and a peer that broadcasts the usual way: tokio-tungstenite with
+//! `tokio::sync::broadcast` (`xtask/peers`). Server pinned to core 0, ws-load to core 1; the server CPU is the
 //! subscribers' server's, per delivery (a message received by any connection).
 
 use super::{client, fmt, free_addr, median, start_server, Dirs};
@@ -16,7 +17,8 @@ usage: cargo xtask bench-fanout [--quick] [--reps N] [--servers LIST]
 
   --quick         1 000 subscribers only, one repetition
   --reps N        repetitions per case and server, medians reported (default 3)
-  --servers LIST  comma-separated from topics, room-actor, redis (default: all)
+  --servers LIST  comma-separated from topics, room-actor, redis, tokio-tungstenite
+                  (default: all)
 ";
 
 struct Case {
@@ -48,7 +50,10 @@ const CASES: &[Case] = &[
     },
 ];
 
-const SERVERS: &[&str] = &["topics", "room-actor", "redis"];
+const SERVERS: &[&str] = &["topics", "room-actor", "redis", "tokio-tungstenite"];
+
+/// The peer's binary in xtask/peers.
+const PEER: &str = "tokio-tungstenite-broadcast";
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let (mut quick, mut reps, mut servers) = (false, None, SERVERS.to_vec());
@@ -88,6 +93,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let chat = ["build", "--release", "-p", "ws-server", "--example", "chat"];
     step::run("build", step::cargo(&chat))?;
     let dirs = Dirs::new();
+    if servers.contains(&"tokio-tungstenite") {
+        let manifest = step::root().join("xtask/peers/Cargo.toml");
+        let mut cmd = step::cargo(&["build", "--release", "--bin", PEER, "--manifest-path"]);
+        cmd.arg(manifest)
+            .env("CARGO_TARGET_DIR", &dirs.peers_target);
+        step::run("build peer", cmd)?;
+    }
     let redis = if servers.contains(&"redis") {
         let bin = crate::redis::ensure_redis_server()?;
         let port = autobahn::free_port()?;
@@ -153,6 +165,13 @@ fn one(dirs: &Dirs, server: &str, case: &Case, redis: Option<&str>) -> Result<Va
     let (subs, publisher) = match server {
         "topics" => (start(&[])?, None),
         "room-actor" => (start(&["--room-actor"])?, None),
+        "tokio-tungstenite" => {
+            let bin = dirs.peers_target.join("release").join(PEER);
+            (
+                start_server(vec![bin.display().to_string(), free_addr()?], None)?,
+                None,
+            )
+        }
         _ => {
             let url = redis.ok_or("no redis")?;
             (start(&["--redis", url])?, Some(start(&["--redis", url])?))
