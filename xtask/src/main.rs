@@ -22,7 +22,8 @@ commands:
   fuzz-replay             replay the committed fuzz corpora as ordinary tests
   autobahn [--server CMD] Autobahn|Testsuite sections 1-7, 9, 10 (--help; --verify)
   interop [--standins]    Python, Node and headless-Chromium clients (--help)
-  bench-fanout [--quick]  one publisher to 1 000 / 10 000 subscribers: topics, room actor, Redis
+  bench-fanout [--quick]  one publisher to 1 000 / 10 000 subscribers (topics, room actor,
+                          Redis, tokio-tungstenite; --help)
   redis-tests             the topics' Redis tests against a redis-server it starts
 ";
 
