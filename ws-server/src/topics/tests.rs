@@ -173,3 +173,31 @@ fn a_bad_redis_url_is_an_error() {
     assert!(RedisBroker::new("not a url").is_err());
     assert!(RedisBroker::new("redis://127.0.0.1:1").is_ok());
 }
+
+#[test]
+fn an_unreachable_redis_counts_what_could_not_cross_and_local_delivery_goes_on() {
+    let rt = runtime();
+    // Nothing listens on port 1 of the loopback: every connect is refused at once.
+    let topics = Topics::with_broker(RedisBroker::new("redis://127.0.0.1:1").unwrap());
+    let a = conn(&rt, &topics, 1);
+    a.subscribe("t").unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut reached = 0;
+    while topics.broker_stats().dropped == 0 {
+        assert!(
+            std::time::Instant::now() < end,
+            "nothing counted as dropped"
+        );
+        reached += topics.publish("t", "x").closed;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(reached >= 1, "the local subscriber was still reached");
+    let stats = topics.broker_stats();
+    assert!(!stats.connected);
+    assert_eq!(stats.published, 0);
+    // The connection ends (out of the topic), then the last handles go: the broker's
+    // threads are joined as the topics drop (the test would hang otherwise).
+    a.link.actor_gone();
+    drop(a);
+    drop(topics);
+}
