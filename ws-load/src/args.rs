@@ -27,6 +27,14 @@ options:
   --threads T        event-loop threads, 1 to 64 and at most N (default 1)
   --server-pid PID   read the server's CPU time and RSS from /proc/PID
   --idle             idle mode: hold N connections, report RSS per connection
+  --fanout           fan-out mode: all N connections join one topic (--path, e.g.
+                     the chat's /ws?room=NAME); the first alone publishes, keeping
+                     DEPTH messages in flight against its own copy coming back,
+                     and every message any connection receives counts as a
+                     delivery (server CPU is then per delivery)
+  --publisher-addr HOST:PORT
+                     fan-out: the publisher connects here instead (another server
+                     sharing the topic, e.g. through Redis)
   --timeout SECS     connect + handshake (and idle echo) timeout (default 10)
   --path PATH        request target of the upgrade (default /)
   -h, --help         print this text
@@ -58,6 +66,10 @@ pub(crate) struct Config {
     pub(crate) threads: usize,
     pub(crate) server_pid: Option<u32>,
     pub(crate) idle: bool,
+    /// Fan-out: one publisher, every connection a subscriber.
+    pub(crate) fanout: bool,
+    /// Fan-out: where the publisher connects (default: `addr`).
+    pub(crate) publisher_addr: Option<SocketAddr>,
     pub(crate) timeout: Duration,
     pub(crate) path: String,
 }
@@ -92,6 +104,8 @@ pub(crate) enum ArgError {
     BadPath(String),
     /// An option given twice.
     Repeated(&'static str),
+    /// `--fanout` with `--idle`: fan-out is a load mode.
+    FanoutIsLoad,
     /// `--json` with `--binary`: JSON documents are text.
     JsonIsText,
     /// More threads than connections.
@@ -116,6 +130,9 @@ impl fmt::Display for ArgError {
                 "`--path`: `{p}` must start with `/` and hold no whitespace"
             ),
             Self::Repeated(flag) => write!(f, "`{flag}` given more than once"),
+            Self::FanoutIsLoad => {
+                write!(f, "`--fanout` is a load mode: it cannot go with `--idle`")
+            }
             Self::JsonIsText => write!(f, "`--json` sends text: it cannot go with `--binary`"),
             Self::ThreadsExceedConns { threads, conns } => write!(
                 f,
@@ -139,6 +156,7 @@ const VALUED: &[&str] = &[
     "--server-pid",
     "--timeout",
     "--path",
+    "--publisher-addr",
 ];
 
 /// Parses the arguments after the program name.
@@ -148,6 +166,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
     let mut idle = false;
     let mut json = false;
     let mut deflate = false;
+    let mut fanout = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -156,11 +175,12 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         };
         match name {
             "-h" | "--help" => return Ok(Parsed::Help),
-            "--binary" | "--idle" | "--json" | "--deflate" if inline.is_none() => {
+            "--binary" | "--idle" | "--json" | "--deflate" | "--fanout" if inline.is_none() => {
                 let (flag, seen) = match name {
                     "--binary" => ("--binary", &mut binary),
                     "--idle" => ("--idle", &mut idle),
                     "--json" => ("--json", &mut json),
+                    "--fanout" => ("--fanout", &mut fanout),
                     _ => ("--deflate", &mut deflate),
                 };
                 if *seen {
@@ -206,6 +226,18 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
     if json && binary {
         return Err(ArgError::JsonIsText);
     }
+    if fanout && idle {
+        return Err(ArgError::FanoutIsLoad);
+    }
+    let publisher_addr = match get("--publisher-addr") {
+        None => None,
+        Some(v) => Some(
+            v.to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| ArgError::BadAddr(v.clone()))?,
+        ),
+    };
     let warmup = seconds(get("--warmup"), "--warmup", 2.0, false)?;
     let duration = seconds(get("--duration"), "--duration", 5.0, idle)?;
     let timeout = seconds(get("--timeout"), "--timeout", 10.0, false)?;
@@ -233,6 +265,8 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         threads,
         server_pid,
         idle,
+        fanout,
+        publisher_addr,
         timeout,
         path,
     }))
@@ -371,6 +405,17 @@ mod tests {
         assert_eq!(run("--addr 127.0.0.1:1 --size 2M").size, 2 << 20);
         assert_eq!(run("--addr 127.0.0.1:1 --size 0").size, 0);
         assert_eq!(run("--addr 127.0.0.1:1 --size 64MiB").size, MAX_SIZE);
+    }
+
+    #[test]
+    fn fanout_is_a_load_mode() {
+        let c = run("--addr 127.0.0.1:1 --fanout --conns 1000 --path /ws?room=b");
+        assert!(c.fanout && !c.idle);
+        assert!(!run("--addr 127.0.0.1:1").fanout);
+        assert_eq!(
+            parse(&args("--addr 127.0.0.1:1 --fanout --idle")),
+            Err(ArgError::FanoutIsLoad)
+        );
     }
 
     #[test]

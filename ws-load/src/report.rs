@@ -28,7 +28,7 @@ pub(crate) struct Report {
     pub(crate) client_cpu_pct: Option<f64>,
     /// The server's CPU over the window, percent of one core.
     pub(crate) server_cpu_pct: Option<f64>,
-    /// The server's CPU time per echoed message, microseconds.
+    /// The server's CPU time per echoed message (fan-out: per delivery), microseconds.
     pub(crate) server_us_per_msg: Option<f64>,
     /// Server RSS in bytes before connecting, after the upgrades, after one echo each.
     pub(crate) rss: Option<[u64; 3]>,
@@ -90,7 +90,23 @@ impl Report {
                 t.deflated, t.opened
             );
         }
-        if self.mode == "load" {
+        if self.mode == "fanout" {
+            let _ = writeln!(
+                out,
+                "fan-out: {:.0} deliveries/s ({} in {:.1} s), {:.0} publishes/s",
+                t.deliveries as f64 / self.duration,
+                t.deliveries,
+                self.duration,
+                self.msg_per_s()
+            );
+        }
+        if self.mode == "fanout" {
+            let _ = writeln!(
+                out,
+                "(latency: the publisher's own copy, publish to receive)"
+            );
+        }
+        if self.mode != "idle" {
             let _ = writeln!(
                 out,
                 "throughput: {:.0} msg/s, {:.2} MiB/s over {:.1} s (after {:.1} s warm-up)",
@@ -125,11 +141,16 @@ impl Report {
         let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.0}%"));
         let _ = writeln!(
             out,
-            "cpu: client {}, server {}, server {} per message",
+            "cpu: client {}, server {}, server {} per {}",
             pct(self.client_cpu_pct),
             pct(self.server_cpu_pct),
             self.server_us_per_msg
-                .map_or("n/a".to_string(), |v| format!("{v:.2} us"))
+                .map_or("n/a".to_string(), |v| format!("{v:.2} us")),
+            if self.mode == "fanout" {
+                "delivery"
+            } else {
+                "message"
+            }
         );
         let _ = writeln!(
             out,
@@ -178,7 +199,12 @@ impl Report {
         field("warmup_s", num(Some(self.warmup)));
         field("duration_s", num(Some(self.duration)));
         field("messages", t.messages.to_string());
-        let load = self.mode == "load";
+        let load = self.mode != "idle";
+        field("deliveries", t.deliveries.to_string());
+        field(
+            "deliveries_per_s",
+            num((self.mode == "fanout").then(|| t.deliveries as f64 / self.duration)),
+        );
         field("msg_per_s", num(load.then(|| self.msg_per_s())));
         field("mib_per_s", num(load.then(|| self.mib_per_s())));
         for (k, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {

@@ -33,7 +33,7 @@ pub(crate) fn run(cfg: &Config) -> Result<Report, ws_handshake::Error> {
             .map(|t| {
                 let n = cfg.conns / cfg.threads + usize::from(t < cfg.conns % cfg.threads);
                 let (plan, barrier) = (&plan, &barrier);
-                s.spawn(move || worker(plan, barrier, cfg, n, setup_deadline))
+                s.spawn(move || worker(plan, barrier, cfg, n, setup_deadline, t == 0))
             })
             .collect();
         barrier.wait(); // every connection opened or failed
@@ -78,9 +78,15 @@ pub(crate) fn run(cfg: &Config) -> Result<Report, ws_handshake::Error> {
         match (before.1, after.1) {
             (Some(Ok(a)), Some(Ok(b))) => {
                 server_cpu_pct = Some(pct(a, b));
-                if tally.messages > 0 {
+                // Fan-out: per delivery (a message received by any connection).
+                let count = if cfg.fanout {
+                    tally.deliveries
+                } else {
+                    tally.messages
+                };
+                if count > 0 {
                     let us = b.saturating_sub(a).as_secs_f64() * 1e6;
-                    server_us_per_msg = Some(us / tally.messages as f64);
+                    server_us_per_msg = Some(us / count as f64);
                 }
             }
             (Some(Err(e)), _) | (_, Some(Err(e))) => notes.push(format!("server CPU: {e}")),
@@ -92,7 +98,13 @@ pub(crate) fn run(cfg: &Config) -> Result<Report, ws_handshake::Error> {
         _ => None,
     };
     Ok(Report {
-        mode: if cfg.idle { "idle" } else { "load" },
+        mode: if cfg.idle {
+            "idle"
+        } else if cfg.fanout {
+            "fanout"
+        } else {
+            "load"
+        },
         addr: cfg.addr.to_string(),
         conns: cfg.conns,
         size: cfg.size,
@@ -139,9 +151,13 @@ fn worker(
     cfg: &Config,
     n: usize,
     setup_deadline: Instant,
+    lead: bool,
 ) -> Tally {
     let mut w = Worker::new(plan).ok();
     if let Some(w) = w.as_mut() {
+        if lead {
+            w.lead();
+        }
         w.open(n, setup_deadline);
     }
     barrier.wait();

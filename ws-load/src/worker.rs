@@ -32,6 +32,10 @@ pub(crate) struct Plan {
     pub(crate) deflate: bool,
     pub(crate) depth: usize,
     pub(crate) timeout: Duration,
+    /// Fan-out: only the lead worker's first connection sends.
+    pub(crate) fanout: bool,
+    /// Fan-out: where that publisher connects.
+    pub(crate) publisher_addr: SocketAddr,
     payloads: Vec<Vec<u8>>,
     /// The request frames as sent uncompressed.
     plain: Cycle,
@@ -85,6 +89,8 @@ impl Plan {
             deflate: cfg.deflate,
             depth: cfg.depth,
             timeout: cfg.timeout,
+            fanout: cfg.fanout,
+            publisher_addr: cfg.publisher_addr.unwrap_or(cfg.addr),
             payloads,
             plain,
             compressed: Default::default(),
@@ -132,6 +138,8 @@ pub(crate) struct Tally {
     pub(crate) payload_bytes: u64,
     /// Echoes completed inside the measured window.
     pub(crate) messages: u64,
+    /// Fan-out: messages received by any connection inside the measured window.
+    pub(crate) deliveries: u64,
     /// Round-trip latency of those echoes, in nanoseconds.
     pub(crate) latency: Histogram,
 }
@@ -162,6 +170,7 @@ impl Tally {
         self.wire_bytes += other.wire_bytes;
         self.payload_bytes += other.payload_bytes;
         self.messages += other.messages;
+        self.deliveries += other.deliveries;
         self.latency.merge(&other.latency);
     }
 }
@@ -201,6 +210,8 @@ struct Conn<'p> {
     next: usize,
     /// Send times and cycle frames of the messages in flight, oldest first.
     sent_at: VecDeque<(Instant, usize)>,
+    /// Sends messages (every connection, except in fan-out: the publisher alone).
+    sends: bool,
 }
 
 /// Why a connection is being dropped.
@@ -241,6 +252,8 @@ pub(crate) struct Worker<'p> {
     outstanding: u64,
     /// Set while the closed loop runs: each echo sends the next message.
     window: Option<Window>,
+    /// Fan-out: this worker's first connection is the publisher.
+    lead: bool,
     /// The counts so far.
     pub(crate) tally: Tally,
 }
@@ -257,8 +270,14 @@ impl<'p> Worker<'p> {
             in_flight: 0,
             outstanding: 0,
             window: None,
+            lead: false,
             tally: Tally::default(),
         })
+    }
+
+    /// Fan-out: this worker's first connection publishes.
+    pub(crate) fn lead(&mut self) {
+        self.lead = true;
     }
 
     /// Opens `n` connections, at most [`MAX_IN_FLIGHT`] at a time, each within the
@@ -330,7 +349,13 @@ impl<'p> Worker<'p> {
     }
 
     fn connect(&mut self, now: Instant) {
-        let mut stream = match TcpStream::connect(self.plan.addr) {
+        let sends = !self.plan.fanout || (self.lead && self.conns.is_empty());
+        let addr = if self.plan.fanout && sends {
+            self.plan.publisher_addr
+        } else {
+            self.plan.addr
+        };
+        let mut stream = match TcpStream::connect(addr) {
             Ok(s) => s,
             Err(_) => {
                 self.tally.connect_errors += 1;
@@ -359,6 +384,7 @@ impl<'p> Worker<'p> {
             off: 0,
             next: 0,
             sent_at: VecDeque::with_capacity(self.plan.depth),
+            sends,
         }));
     }
 
@@ -480,8 +506,17 @@ impl<'p> Worker<'p> {
             }
             let sent_at = &mut conn.sent_at;
             let cycle = conn.cycle;
+            let (fanout, sends) = (plan.fanout, conn.sends);
             let fed = conn.reader.feed(&self.rbuf[..n], |event| match event {
                 Event::Message { binary, len } => {
+                    if fanout {
+                        if window.is_some_and(|w| w.contains(now)) {
+                            tally.deliveries += 1;
+                        }
+                        if !sends {
+                            return; // a subscriber: nothing of its own in flight
+                        }
+                    }
                     let Some((sent, frame)) = sent_at.pop_front() else {
                         // An echo of nothing sent.
                         mismatched += 1;
@@ -528,7 +563,7 @@ impl<'p> Worker<'p> {
         let Some(conn) = self.conns[idx].as_mut() else {
             return;
         };
-        if !matches!(conn.phase, Phase::Open) {
+        if !matches!(conn.phase, Phase::Open) || !conn.sends {
             return;
         }
         for _ in 0..k {

@@ -70,6 +70,8 @@ pub(crate) struct Settings {
     pub(crate) metrics_path: Option<String>,
     /// Not a knob: the server's counters, reached wherever settings are.
     pub(crate) counters: Arc<Counters>,
+    /// The topics `Conn::subscribe` joins (the server's own, or shared).
+    pub(crate) topics: crate::topics::Topics,
     /// Tests only: runs in the bridge with every chunk read.
     pub(crate) fault: Option<Fault>,
 }
@@ -124,6 +126,7 @@ impl Default for Settings {
             fault: None,
             metrics_path: None,
             counters: Arc::default(),
+            topics: crate::topics::Topics::new(),
         }
     }
 }

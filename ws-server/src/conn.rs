@@ -11,6 +11,7 @@ use ws_codec::{CloseCode, EncodedFrame};
 use crate::error::Error;
 use crate::link::Link;
 use crate::metrics::Kind;
+use crate::topics::{Payload, Published, Topics};
 
 /// A handle to one WebSocket connection: cheap to clone, `Send`, and checked.
 ///
@@ -111,6 +112,32 @@ impl Conn {
         self.link.lock().close(code, reason, Instant::now())?;
         self.link.notify();
         Ok(())
+    }
+
+    /// Subscribes this connection to `topic` of its server's [`Topics`]: what is published
+    /// there is queued on it like [`send_encoded`](Self::send_encoded). `Ok(false)` if it
+    /// was subscribed already; [`Error::Closed`] once the connection has ended. It leaves
+    /// every topic by itself when it ends.
+    pub fn subscribe(&self, topic: &str) -> Result<bool, Error> {
+        let topics = &self.link.settings().topics;
+        self.link.memberships.subscribe(topics, self, topic)
+    }
+
+    /// Unsubscribes this connection from `topic`: `false` if it was not subscribed.
+    pub fn unsubscribe(&self, topic: &str) -> bool {
+        let topics = &self.link.settings().topics;
+        self.link.memberships.unsubscribe(topics, self.id(), topic)
+    }
+
+    /// The topics of this connection's server (to publish, or to keep for another thread).
+    #[must_use]
+    pub fn topics(&self) -> &Topics {
+        &self.link.settings().topics
+    }
+
+    /// Publishes to `topic` of this connection's server: [`Topics::publish`].
+    pub fn publish<'a>(&self, topic: &str, payload: impl Into<Payload<'a>>) -> Published {
+        self.topics().publish(topic, payload)
     }
 
     fn send_data(

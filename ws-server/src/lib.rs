@@ -217,6 +217,17 @@
 //! hook closes that connection with 1011, runs `on_close` with 1011 and ends
 //! the actor with [`ExitReason::Panic`](actor_core::ExitReason::Panic), which
 //! links and monitors see; no other connection notices.
+//!
+//! # Topics
+//!
+//! Publish/subscribe is part of the library: [`Conn::subscribe`] and
+//! [`Conn::unsubscribe`] (a connection leaves every topic when it ends), and
+//! [`Topics::publish`] from any thread, which encodes (and compresses) a message once and
+//! queues the same bytes on every subscriber without blocking: a slow subscriber meets its
+//! own backpressure policy. What is and is not guaranteed (order per publisher and topic,
+//! at most once) is on the [`Topics`] type. Servers share topics across processes
+//! through a [`Broker`]: [`RedisBroker`] (Redis pub/sub, on threads of its own), or
+//! [`MemoryBus`] in tests.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -234,6 +245,7 @@ mod metrics;
 mod registry;
 mod server;
 mod session;
+mod topics;
 mod write;
 
 pub use broadcast::{encode_binary, encode_text};
@@ -249,6 +261,9 @@ pub use error::Error;
 pub use handler::{Connect, Handler, Message, Response};
 pub use metrics::Metrics;
 pub use server::{Server, ServerBuilder, ShutdownReport};
+pub use topics::{
+    Broker, BrokerStats, Inbound, MemoryBroker, MemoryBus, Payload, Published, RedisBroker, Topics,
+};
 
 /// Re-exported so handlers need not name the dependency crates for these.
 pub use bytes::Bytes;

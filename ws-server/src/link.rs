@@ -16,6 +16,7 @@ use crate::bridge::Io;
 use crate::config::Settings;
 use crate::registry::Registry;
 use crate::session::{Decision, Flow, Session, ToActor};
+use crate::topics::Memberships;
 
 /// The payload of the disconnect message to the actor.
 #[derive(Debug)]
@@ -43,6 +44,8 @@ pub(crate) struct Link {
     registry: Arc<Registry>,
     /// The 101 was queued: `on_close` (and its count) is owed.
     upgraded: AtomicBool,
+    /// The topics the connection is subscribed to.
+    pub(crate) memberships: Memberships,
 }
 
 impl Link {
@@ -72,6 +75,7 @@ impl Link {
             io: OnceLock::new(),
             registry,
             upgraded: AtomicBool::new(false),
+            memberships: Memberships::default(),
         }
     }
 
@@ -256,6 +260,9 @@ impl Link {
 
     /// The actor is gone (its drop ran).
     pub(crate) fn actor_gone(&self) {
+        // No Conn of this connection can subscribe any more: out of every topic.
+        self.memberships
+            .leave_all(&self.settings.topics, self.id, true);
         self.flow.actor_gone();
         self.lock().actor_gone();
         self.notify();
@@ -273,6 +280,9 @@ impl Link {
         // Out of the registry before the actor hears of it, so a client that
         // saw this connection end finds its slot free.
         self.registry.bridge_done(self.id);
+        // Nothing more can be sent: out of every topic before on_close runs.
+        self.memberships
+            .leave_all(&self.settings.topics, self.id, false);
         let (code, reason) = close.unwrap_or((CloseCode::ABNORMAL, String::new()));
         if self.upgraded.load(Ordering::Relaxed) {
             self.settings.counters.closed(code.0);

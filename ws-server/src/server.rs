@@ -338,6 +338,16 @@ impl ServerBuilder {
         self
     }
 
+    /// The [`Topics`](crate::Topics) that [`Conn::subscribe`](crate::Conn::subscribe) joins:
+    /// by default the server's own; give several servers the same one to share them, or one
+    /// built with a broker ([`Topics::with_broker`](crate::Topics::with_broker)) to share them
+    /// across processes. Its published messages are compressed for this server's
+    /// permessage-deflate options unless set before.
+    pub fn topics(mut self, topics: crate::Topics) -> Self {
+        self.settings.topics = topics;
+        self
+    }
+
     /// Binds, starts the accept thread and returns at once.
     pub fn serve<H: Handler>(mut self, handler: H) -> Result<Server, Error> {
         if let Some(e) = self.bind_error {
@@ -380,6 +390,7 @@ impl ServerBuilder {
             max_connections = self.settings.max_connections,
             "server started"
         );
+        self.settings.topics.set_deflate(self.settings.deflate);
         let shared = Arc::new(ServerShared {
             settings: Arc::new(self.settings),
             handle,
@@ -633,6 +644,12 @@ impl Server {
             .settings
             .counters
             .snapshot(self.shared.handle.metrics())
+    }
+
+    /// The topics this server's connections subscribe to: publish from any thread.
+    #[must_use]
+    pub fn topics(&self) -> &crate::Topics {
+        &self.shared.settings.topics
     }
 
     /// Graceful shutdown: stop accepting; answer handshakes still in progress

@@ -2,6 +2,7 @@
 //! interleaved, a fresh server per run, server and client pinned to different cores.
 
 mod compressed;
+pub(crate) mod fanout;
 
 use crate::step;
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: every check, in order, stopping at the first failure.
 
-use crate::{autobahn, fuzz, interop, layering, step};
+use crate::{autobahn, fuzz, interop, layering, redis, step};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
@@ -23,6 +23,8 @@ pub(crate) fn run() -> Result<(), String> {
         ]),
     )?;
     step::run("test", step::cargo(&["test", "--workspace"]))?;
+    // Topics across servers: a real redis-server on a free loopback port (issue 15).
+    step::timed("redis", redis::tests)?;
     step::run("loom", loom())?;
     let mut doc = step::cargo(&["doc", "--workspace", "--no-deps"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");

@@ -6,6 +6,7 @@ mod ci;
 mod fuzz;
 mod interop;
 mod layering;
+mod redis;
 mod step;
 
 use std::process::ExitCode;
@@ -21,6 +22,9 @@ commands:
   fuzz-replay             replay the committed fuzz corpora as ordinary tests
   autobahn [--server CMD] Autobahn|Testsuite sections 1-7, 9, 10 (--help; --verify)
   interop [--standins]    Python, Node and headless-Chromium clients (--help)
+  bench-fanout [--quick]  one publisher to 1 000 / 10 000 subscribers (topics, room actor,
+                          Redis, tokio-tungstenite; --help)
+  redis-tests             the topics' Redis tests against a redis-server it starts
 ";
 
 fn main() -> ExitCode {
@@ -34,6 +38,8 @@ fn main() -> ExitCode {
         Some("fuzz-replay") => fuzz::replay(),
         Some("autobahn") => autobahn::run(rest),
         Some("interop") => interop::run(rest),
+        Some("redis-tests") => redis::tests(),
+        Some("bench-fanout") => bench::fanout::run(rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -109,6 +109,27 @@ pub(crate) fn room_name(query: Option<&str>) -> Option<&str> {
     ok.then_some(name)
 }
 
+/// The plain HTTP both chats answer: the page at `/`, and at `/stats?room=NAME` the
+/// room's member count on this server (JSON) as `members` gives it.
+pub(crate) fn http(request: &HttpRequest, members: impl Fn(&str) -> usize) -> Response {
+    match (request.method(), request.path()) {
+        ("GET", "/") => Response::new(200, PAGE)
+            .header("Content-Type", "text/html; charset=utf-8")
+            .header("Cache-Control", "no-store"),
+        ("GET", "/stats") => {
+            let Some(name) = room_name(request.query()) else {
+                return Response::new(400, "bad room name");
+            };
+            // The name is letters, digits, '-' and '_': nothing to escape.
+            let body = format!("{{\"room\":\"{name}\",\"members\":{}}}", members(name));
+            Response::new(200, body)
+                .header("Content-Type", "application/json")
+                .header("Cache-Control", "no-store")
+        }
+        _ => Response::new(404, "not found"),
+    }
+}
+
 /// The chat server's hooks: the page at `/`, its room's member count at
 /// `/stats?room=NAME` (JSON), WebSocket at `/ws?room=NAME`. (`/metrics` is
 /// the server's own, with `ServerBuilder::metrics_path`: the page reads the
@@ -141,26 +162,10 @@ impl Handler for Chat {
     type State = Member;
 
     fn on_http(&self, request: &HttpRequest) -> Option<Response> {
-        Some(match (request.method(), request.path()) {
-            ("GET", "/") => Response::new(200, PAGE)
-                .header("Content-Type", "text/html; charset=utf-8")
-                .header("Cache-Control", "no-store"),
-            ("GET", "/stats") => {
-                let Some(name) = room_name(request.query()) else {
-                    return Some(Response::new(400, "bad room name"));
-                };
-                let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-                let members = counts.get(name).copied().unwrap_or(0);
-                // The name is letters, digits, '-' and '_': nothing to escape.
-                Response::new(
-                    200,
-                    format!("{{\"room\":\"{name}\",\"members\":{members}}}"),
-                )
-                .header("Content-Type", "application/json")
-                .header("Cache-Control", "no-store")
-            }
-            _ => Response::new(404, "not found"),
-        })
+        Some(http(request, |name| {
+            let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+            counts.get(name).copied().unwrap_or(0)
+        }))
     }
 
     fn on_connect(&self, cx: &mut Ctx<'_>, request: &Request) -> Connect<Member> {
