@@ -60,6 +60,8 @@ pub(crate) struct Settings {
     pub(crate) close_timeout: Duration,
     pub(crate) read_buffer_size: usize,
     pub(crate) stack_size: usize,
+    /// TLS: rustls's configuration, or `None` (plain TCP).
+    pub(crate) tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Default for Settings {
@@ -84,6 +86,7 @@ impl Default for Settings {
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
             stack_size: DEFAULT_STACK_SIZE,
+            tls: None,
         }
     }
 }

@@ -9,8 +9,9 @@
 //! What it deliberately does not do: decide any rule of RFC 6455 or HTTP (frames,
 //! masking, UTF-8, close codes, limits and permessage-deflate are ws-codec's;
 //! the upgrade, the refusals, the origin policy and the extension's
-//! negotiation are ws-handshake's), schedule anything (actor-core does), TLS,
-//! or HTTP beyond answering a request that is not an upgrade.
+//! negotiation are ws-handshake's), schedule anything (actor-core does),
+//! or HTTP beyond answering a request that is not an upgrade. TLS (wss and
+//! https) is rustls's, on the default bridge: [`ServerBuilder::tls`] and [`tls`].
 //! permessage-deflate is off unless [`ServerBuilder::permessage_deflate`]
 //! turns it on ([`DEFAULT_DEFLATE`]: no context takeover, so idle
 //! connections hold no compression state).
@@ -168,6 +169,7 @@ mod link;
 mod registry;
 mod server;
 mod session;
+pub mod tls;
 mod write;
 
 pub use broadcast::{encode_binary, encode_text};
@@ -181,6 +183,7 @@ pub use ctx::Ctx;
 pub use error::Error;
 pub use handler::{Connect, Handler, Message, Response};
 pub use server::{Server, ServerBuilder, ShutdownReport};
+pub use tls::TlsInfo;
 
 /// Re-exported so handlers need not name the dependency crates for these.
 pub use bytes::Bytes;

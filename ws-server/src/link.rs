@@ -38,6 +38,8 @@ pub(crate) struct Link {
     handle: Handle,
     io: OnceLock<Arc<dyn Io>>,
     registry: Arc<Registry>,
+    /// What the TLS handshake settled (set before the request reaches the actor).
+    tls: OnceLock<crate::tls::TlsInfo>,
 }
 
 impl Link {
@@ -65,6 +67,7 @@ impl Link {
             handle,
             io: OnceLock::new(),
             registry,
+            tls: OnceLock::new(),
         }
     }
 
@@ -111,6 +114,16 @@ impl Link {
     /// The actor is spawned: its port.
     pub(crate) fn set_port(&self, port: Port) {
         let _ = self.port.set(port);
+    }
+
+    /// What the TLS handshake settled, if the connection is over TLS.
+    pub(crate) fn tls(&self) -> Option<&crate::tls::TlsInfo> {
+        self.tls.get()
+    }
+
+    /// The TLS handshake is over (the bridge, before it reads the request).
+    pub(crate) fn set_tls(&self, info: crate::tls::TlsInfo) {
+        let _ = self.tls.set(info);
     }
 
     /// The bridge that drives this connection.
