@@ -1,10 +1,15 @@
 //! Echo server: sends every text and binary message back unchanged.
 //!
 //! `cargo run --release -p ws-server --example echo -- 127.0.0.1:9001`
+//! (add `--tls-cert FILE --tls-key FILE` after the address to serve only wss:
+//! a PEM chain and a PEM key, PKCS#8, SEC1 or PKCS#1).
 //!
 //! `WS_BRIDGE=poll|threads` chooses the bridge (default: the server's default).
 //! Limits are raised to 64 MiB (what conformance suites send). Prints
 //! "listening on ADDR" once ready; Ctrl-C shuts down gracefully.
+
+#[path = "shared/args.rs"]
+mod args;
 
 use std::io::Write;
 use std::sync::mpsc;
@@ -40,10 +45,12 @@ impl Handler for Echo {
 }
 
 fn main() {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9001".into());
+    let args = args::parse("echo", "127.0.0.1:9001");
+    let addr = args.addr;
     let mut builder = Server::builder();
+    if let Some(config) = args.tls {
+        builder = builder.tls(config);
+    }
     match std::env::var("WS_BRIDGE").as_deref() {
         Ok("poll") => builder = builder.bridge(Bridge::Poll),
         Ok("threads") => builder = builder.bridge(Bridge::Threads),
