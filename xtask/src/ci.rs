@@ -35,6 +35,10 @@ pub(crate) fn run() -> Result<(), String> {
         let args = ["--strict", "--cases", autobahn::CI_CASES];
         autobahn::run(&args.map(String::from))
     })?;
+    step::timed("autobahn over wss", || {
+        let args = ["--strict", "--tls", "--cases", autobahn::CI_WSS_CASES];
+        autobahn::run(&args.map(String::from))
+    })?;
     step::timed("interop", || interop::run(&[]))?;
     println!(
         "xtask ci: all checks passed in {:.1}s",
