@@ -43,10 +43,19 @@ pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 /// builds with only a C compiler (aws-lc-rs compiles all of AWS-LC). rustls
 /// marks it deprecated because *ring* has no post-quantum key exchange;
 /// X25519 and the NIST curves are what it negotiates.
+///
+/// Key exchange groups in the order X25519, P-256, P-384: rustls's *ring*
+/// provider lists P-384 first, and a server follows the client's order, so
+/// a rustls client built on this provider would otherwise make both sides
+/// pay for P-384 (*ring*'s generic big-number code: about 10x the CPU of
+/// X25519 per handshake, measured by `benches/tls_handshake.rs`).
 #[must_use]
 #[allow(deprecated)]
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::crypto::ring::kx_group::{SECP256R1, SECP384R1, X25519};
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.kx_groups = vec![X25519, SECP256R1, SECP384R1];
+    Arc::new(provider)
 }
 
 /// What the TLS handshake settled, visible to the hooks through
