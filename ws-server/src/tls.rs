@@ -1,11 +1,11 @@
 //! TLS (wss and https) with rustls: loading a certificate and its key,
 //! rotating them without a restart, and the one type a bridge calls to turn
-//! socket bytes into plaintext and back ([`TlsConn`]).
+//! socket bytes into plaintext and back (`TlsConn`).
 //!
-//! rustls's [`ServerConnection`] is sans-IO, like the [`Session`](crate::session)
-//! behind it: the bridge reads ciphertext into its buffer and [`TlsConn::feed`]s
-//! it; the plaintext goes on to the session; what the session writes goes
-//! through [`TlsConn::writer`], which encrypts and writes without blocking.
+//! rustls's [`ServerConnection`] is sans-IO, like the connection's session
+//! behind it: the bridge reads ciphertext into its buffer and feeds it
+//! (`TlsConn::feed`); the plaintext goes on to the session; what the session
+//! writes goes through `TlsConn::writer`, which encrypts and writes without blocking.
 //! Nothing else in the crate knows rustls's insides. The crypto provider is
 //! *ring* ([`provider`]): it builds with only a C compiler.
 //!
