@@ -564,3 +564,98 @@ fn many_bad_connections_at_once_leave_the_server_serving() {
     }
     still_serves(&server, &ca);
 }
+
+// ---- a client that stops reading, once upgraded ----
+
+/// Backpressure over TLS, policy Drop: sends fail once the queue is over the
+/// high-water mark (what rustls holds does not hide it), and when the client
+/// reads again it gets every accepted message in order (the tail rustls held
+/// when the socket filled is not lost).
+#[test]
+fn backpressure_over_tls_delivers_exactly_the_queued_messages_in_order() {
+    const HIGH_WATER: usize = 64 * 1024;
+    let ca = Ca::new("test CA");
+    let (config, _) = server_tls(&ca);
+    let (server, rx) = start_with(
+        tls_builder(config)
+            .ping_interval(None)
+            .high_water(HIGH_WATER)
+            .backpressure(ws_server::Backpressure::Drop),
+    );
+    let mut ws = wss(server.local_addr(), &ca); // does not read for now
+    let conn = wait_connect(&rx);
+    let message = |i: u32| {
+        let mut m = vec![(i % 251) as u8; 16 * 1024];
+        m[..4].copy_from_slice(&i.to_be_bytes());
+        m
+    };
+    let (mut accepted, mut refused) = (Vec::new(), 0);
+    // As in limits.rs: after each refusal a 1 ms park lets the poller write;
+    // the loop ends after 100 refusals in a row (not a time).
+    let (mut i, mut in_a_row) = (0u32, 0);
+    while in_a_row < 100 {
+        match conn.send_binary(&message(i)) {
+            Ok(()) => {
+                accepted.push(i);
+                in_a_row = 0;
+            }
+            Err(Error::Backpressure { queued, .. }) => {
+                assert!(queued >= HIGH_WATER, "refused with {queued} bytes queued");
+                refused += 1;
+                in_a_row += 1;
+                std::thread::park_timeout(Duration::from_millis(1));
+            }
+            Err(e) => panic!("message {i}: {e}"),
+        }
+        i += 1;
+        assert!(
+            i < 100_000,
+            "the high-water mark never refused 100 in a row"
+        );
+    }
+    assert!(refused > 0 && conn.is_open());
+    for &want in &accepted {
+        match ws.read().unwrap() {
+            tungstenite::Message::Binary(b) => {
+                let got = u32::from_be_bytes(b[..4].try_into().unwrap());
+                assert_eq!(got, want, "out of order or lost");
+                assert_eq!(&b[..], &message(want)[..], "message {want} altered");
+            }
+            other => panic!("expected message {want}, got {other:?}"),
+        }
+    }
+}
+
+/// Backpressure over TLS, policy Close: a client that stops reading is
+/// closed with 1008 once its queue passes the high-water mark, and the
+/// close timeout ends it; another client is served throughout.
+#[test]
+fn backpressure_over_tls_closes_a_client_that_stops_reading() {
+    let ca = Ca::new("test CA");
+    let (config, _) = server_tls(&ca);
+    let (server, rx) = start_with(
+        tls_builder(config)
+            .high_water(64 * 1024)
+            .close_timeout(Duration::from_millis(500)),
+    );
+    let _slow = wss(server.local_addr(), &ca); // never reads
+    let slow = wait_connect(&rx);
+    let mut fast = wss(server.local_addr(), &ca);
+    wait_connect(&rx);
+    let chunk = vec![b'x'; 16 * 1024];
+    let mut sent = 0;
+    loop {
+        match slow.send_binary(&chunk) {
+            Ok(()) => sent += 1,
+            Err(Error::Backpressure { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(sent < 100_000, "the high-water mark never refused a send");
+    }
+    assert!(matches!(slow.send_text("more"), Err(Error::Closed)));
+    for i in 0..20 {
+        echo(&mut fast, &format!("m{i}"));
+    }
+    let (_, code, reason) = wait_close(&rx, slow.id());
+    assert_eq!((code, reason.as_str()), (1008, "backpressure"));
+}
