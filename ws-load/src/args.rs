@@ -29,6 +29,9 @@ options:
   --idle             idle mode: hold N connections, report RSS per connection
   --timeout SECS     connect + handshake (and idle echo) timeout (default 10)
   --path PATH        request target of the upgrade (default /)
+  --tls-ca FILE      wss: connect through TLS (rustls), trusting the PEM certificates
+                     in FILE; the server's certificate must name `localhost`. Every
+                     connection makes a full handshake (no resumption)
   -h, --help         print this text
 ";
 
@@ -58,6 +61,8 @@ pub(crate) struct Config {
     pub(crate) threads: usize,
     pub(crate) server_pid: Option<u32>,
     pub(crate) idle: bool,
+    /// `--tls-ca`: wss, trusting the certificates in this PEM file.
+    pub(crate) tls_ca: Option<std::path::PathBuf>,
     pub(crate) timeout: Duration,
     pub(crate) path: String,
 }
@@ -139,6 +144,7 @@ const VALUED: &[&str] = &[
     "--server-pid",
     "--timeout",
     "--path",
+    "--tls-ca",
 ];
 
 /// Parses the arguments after the program name.
@@ -235,6 +241,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         idle,
         timeout,
         path,
+        tls_ca: get("--tls-ca").map(std::path::PathBuf::from),
     }))
 }
 
@@ -334,6 +341,13 @@ mod tests {
             Ok(Parsed::Run(c)) => c,
             other => panic!("`{s}` parsed to {other:?}"),
         }
+    }
+
+    #[test]
+    fn tls_ca_turns_on_wss() {
+        assert_eq!(run("--addr 127.0.0.1:1").tls_ca, None);
+        let c = run("--addr 127.0.0.1:1 --tls-ca ca.pem");
+        assert_eq!(c.tls_ca.as_deref(), Some(std::path::Path::new("ca.pem")));
     }
 
     #[test]
