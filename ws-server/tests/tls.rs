@@ -659,3 +659,43 @@ fn backpressure_over_tls_closes_a_client_that_stops_reading() {
     let (_, code, reason) = wait_close(&rx, slow.id());
     assert_eq!((code, reason.as_str()), (1008, "backpressure"));
 }
+
+/// Regression: a frame pipelined behind the upgrade request in a TLS record
+/// of its own, arriving in the same read, was dropped (the session had moved
+/// on to deciding after the first record). It is echoed after the 101.
+#[test]
+fn a_frame_in_the_record_after_the_request_head_is_not_lost() {
+    let ca = Ca::new("test CA");
+    let (config, _) = server_tls(&ca);
+    let (server, _rx) = start_with(tls_builder(config));
+    let mut s = tls_stream(
+        server.local_addr(),
+        client_config(&ca, rustls::DEFAULT_VERSIONS),
+    );
+    while s.conn.is_handshaking() {
+        s.conn.complete_io(&mut s.sock).unwrap();
+    }
+    // Two writes: two records, sent to the socket together.
+    s.conn.writer().write_all(UPGRADE.as_bytes()).unwrap();
+    s.conn
+        .writer()
+        .write_all(&masked_frame(0x81, b"pipelined"))
+        .unwrap();
+    while s.conn.wants_write() {
+        s.conn.write_tls(&mut s.sock).unwrap();
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = deadline();
+    while find(&got, b"pipelined").is_none() {
+        check(deadline, "the echo of the pipelined frame");
+        let n = s.read(&mut buf).expect("the echo, before the read timeout");
+        assert!(
+            n > 0,
+            "closed before the echo: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 101"));
+}
