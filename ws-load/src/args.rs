@@ -37,6 +37,9 @@ options:
                      sharing the topic, e.g. through Redis)
   --timeout SECS     connect + handshake (and idle echo) timeout (default 10)
   --path PATH        request target of the upgrade (default /)
+  --tls-ca FILE      wss: connect through TLS (rustls), trusting the PEM certificates
+                     in FILE; the server's certificate must name `localhost`. Every
+                     connection makes a full handshake (no resumption)
   -h, --help         print this text
 ";
 
@@ -70,12 +73,16 @@ pub(crate) struct Config {
     pub(crate) fanout: bool,
     /// Fan-out: where the publisher connects (default: `addr`).
     pub(crate) publisher_addr: Option<SocketAddr>,
+    /// `--tls-ca`: wss, trusting the certificates in this PEM file.
+    pub(crate) tls_ca: Option<std::path::PathBuf>,
     pub(crate) timeout: Duration,
     pub(crate) path: String,
 }
 
 /// The outcome of parsing: a run, or a request for the usage text.
 #[derive(Debug, PartialEq)]
+// Made once per process: the size of the run's variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Parsed {
     Run(Config),
     Help,
@@ -157,6 +164,7 @@ const VALUED: &[&str] = &[
     "--timeout",
     "--path",
     "--publisher-addr",
+    "--tls-ca",
 ];
 
 /// Parses the arguments after the program name.
@@ -269,6 +277,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         publisher_addr,
         timeout,
         path,
+        tls_ca: get("--tls-ca").map(std::path::PathBuf::from),
     }))
 }
 
@@ -368,6 +377,13 @@ mod tests {
             Ok(Parsed::Run(c)) => c,
             other => panic!("`{s}` parsed to {other:?}"),
         }
+    }
+
+    #[test]
+    fn tls_ca_turns_on_wss() {
+        assert_eq!(run("--addr 127.0.0.1:1").tls_ca, None);
+        let c = run("--addr 127.0.0.1:1 --tls-ca ca.pem");
+        assert_eq!(c.tls_ca.as_deref(), Some(std::path::Path::new("ca.pem")));
     }
 
     #[test]

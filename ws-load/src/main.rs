@@ -12,6 +12,7 @@ mod payload;
 mod procfs;
 mod report;
 mod run;
+mod tls;
 mod wire;
 mod worker;
 
@@ -40,7 +41,17 @@ fn main() -> ExitCode {
         Ok(_) => {}
         Err(e) => eprintln!("ws-load: warning: cannot raise the open-file limit: {e}"),
     }
-    let report = match run::run(&cfg) {
+    let tls = match &cfg.tls_ca {
+        None => None,
+        Some(ca) => match tls::client_config(ca) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("ws-load: --tls-ca {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let report = match run::run(&cfg, tls) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ws-load: cannot build the upgrade request: {e}");

@@ -10,8 +10,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Runs `cfg` to completion and reports; bounded by the timeouts and windows it holds.
-pub(crate) fn run(cfg: &Config) -> Result<Report, ws_handshake::Error> {
-    let plan = Plan::new(cfg)?;
+pub(crate) fn run(
+    cfg: &Config,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+) -> Result<Report, ws_handshake::Error> {
+    let mut plan = Plan::new(cfg)?;
+    plan.tls = tls;
     let mut notes = Vec::new();
     let baseline = match cfg.server_pid {
         Some(pid) if cfg.idle => note(&mut notes, procfs::rss(pid)),

@@ -4,6 +4,7 @@
 use crate::args::Config;
 use crate::hist::Histogram;
 use crate::payload;
+use crate::tls::Stream;
 use crate::wire::{self, Event, MessageReader};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -43,6 +44,8 @@ pub(crate) struct Plan {
     /// first connection that agrees on that window.
     compressed: [OnceLock<Cycle>; 16],
     close: Vec<u8>,
+    /// `--tls-ca`: connect through TLS with this configuration.
+    pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Masked request frames in the order a connection sends them, back to back and repeated
@@ -95,6 +98,7 @@ impl Plan {
             plain,
             compressed: Default::default(),
             close: wire::close_frame(payload::MASK),
+            tls: None,
         })
     }
 
@@ -196,7 +200,7 @@ struct Upgrade {
 
 #[derive(Debug)]
 struct Conn<'p> {
-    stream: TcpStream,
+    stream: Stream,
     phase: Phase,
     started: Instant,
     reader: MessageReader,
@@ -373,6 +377,10 @@ impl<'p> Worker<'p> {
             self.tally.connect_errors += 1;
             return;
         }
+        let Ok(stream) = Stream::new(stream, self.plan.tls.as_ref()) else {
+            self.tally.connect_errors += 1;
+            return;
+        };
         self.in_flight += 1;
         self.conns.push(Some(Conn {
             stream,
@@ -414,15 +422,15 @@ impl<'p> Worker<'p> {
             return Ok(());
         };
         if matches!(conn.phase, Phase::Connecting) {
-            if let Ok(Some(_)) | Err(_) = conn.stream.take_error() {
+            if let Ok(Some(_)) | Err(_) = conn.stream.tcp().take_error() {
                 return Err(Fault::Connect);
             }
-            match conn.stream.peer_addr() {
+            match conn.stream.tcp().peer_addr() {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
                 Err(_) => return Err(Fault::Connect),
             }
-            let _ = conn.stream.set_nodelay(true);
+            let _ = conn.stream.tcp().set_nodelay(true);
             // Plan::new built this request once already: it cannot fail now.
             let client = wire::client_request(self.plan.addr, &self.plan.path, self.plan.deflate)
                 .map_err(|_| Fault::Handshake)?;
@@ -552,7 +560,10 @@ impl<'p> Worker<'p> {
             }
             // A short read emptied the socket; on Linux any later arrival raises a
             // new edge, so the read that would say WouldBlock is skipped (as tokio does).
-            if n < self.rbuf.len() {
+            let drained = self.conns[idx]
+                .as_ref()
+                .is_some_and(|c| c.stream.short_is_edge());
+            if n < self.rbuf.len() && drained {
                 return Ok(());
             }
         }
@@ -597,7 +608,7 @@ impl<'p> Worker<'p> {
                     }
                     conn.owed -= n as u64;
                     conn.off = (conn.off + n) % bytes.len();
-                    if n < want {
+                    if n < want && conn.stream.short_is_edge() {
                         // A short write filled the socket: wait for the writable edge.
                         return Ok(());
                     }

@@ -168,3 +168,81 @@ fn a_server_that_refuses_the_upgrade_is_a_handshake_error() {
     assert!(!ok);
     assert_eq!(j["errors_handshake"], 2, "{out}");
 }
+
+/// The same echo server behind rustls, with a self-signed certificate for
+/// `localhost` made now; the PEM file of that certificate, for `--tls-ca`.
+fn wss_echo_server() -> (SocketAddr, std::path::PathBuf) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    let cert = params.self_signed(&key).unwrap();
+    let pem = std::env::temp_dir().join(format!("ws-load-test-ca-{}.pem", std::process::id()));
+    std::fs::write(&pem, cert.pem()).unwrap();
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], der)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let config = std::sync::Arc::clone(&config);
+            thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let tls = rustls::StreamOwned::new(conn, stream);
+                let Ok(mut ws) = tungstenite::accept(tls) else {
+                    return;
+                };
+                while let Ok(msg) = ws.read() {
+                    if (msg.is_text() || msg.is_binary()) && ws.send(msg).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, pem)
+}
+
+#[test]
+fn load_run_over_wss_with_tls_ca() {
+    let (addr, ca) = wss_echo_server();
+    let (addr, ca) = (addr.to_string(), ca.display().to_string());
+    // Small and large messages: a large one takes several TLS records and writes.
+    for size in ["100", "200000"] {
+        let (ok, j, out) = ws_load(&[
+            "--addr",
+            &addr,
+            "--tls-ca",
+            &ca,
+            "--conns",
+            "3",
+            "--size",
+            size,
+            "--binary",
+            "--warmup",
+            "0.1",
+            "--duration",
+            "0.5",
+        ]);
+        assert!(ok, "{out}");
+        assert_eq!(j["opened"], 3, "{out}");
+        assert_eq!(j["errors"], 0, "{out}");
+        assert!(j["messages"].as_u64().unwrap() > 0, "{out}");
+    }
+    // A CA file that is not there stops it before any connection.
+    let out = Command::new(env!("CARGO_BIN_EXE_ws-load"))
+        .args(["--addr", &addr, "--tls-ca", "/nonexistent/ca.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ca.pem"));
+}

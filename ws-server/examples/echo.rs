@@ -1,6 +1,8 @@
 //! Echo server: sends every text and binary message back unchanged.
 //!
 //! `cargo run --release -p ws-server --example echo -- 127.0.0.1:9001`
+//! (add `--tls-cert FILE --tls-key FILE` after the address to serve only wss:
+//! a PEM chain and a PEM key, PKCS#8, SEC1 or PKCS#1).
 //!
 //! `WS_BRIDGE=poll|threads` chooses the bridge (default: the server's default).
 //! Limits are raised to 64 MiB (what conformance suites send). Prints
@@ -8,6 +10,9 @@
 //! down gracefully. `GET /metrics` gives the server's metrics as Prometheus text.
 //! Logs go to stderr, filtered by `RUST_LOG` (default `info`; `RUST_LOG=ws_server=debug`
 //! shows each connection's open and close with its peer, code and reason).
+
+#[path = "shared/args.rs"]
+mod args;
 
 use std::io::Write;
 use std::sync::mpsc;
@@ -38,19 +43,13 @@ impl Handler for Echo {
 }
 
 fn main() {
-    // Logs to stderr: stdout carries only the lines scripts read.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9001".into());
+    args::logs();
+    let args = args::parse("echo", "127.0.0.1:9001");
+    let addr = args.addr;
     let mut builder = Server::builder();
+    if let Some(config) = args.tls {
+        builder = builder.tls(config);
+    }
     match std::env::var("WS_BRIDGE").as_deref() {
         Ok("poll") => builder = builder.bridge(Bridge::Poll),
         Ok("threads") => builder = builder.bridge(Bridge::Threads),

@@ -72,6 +72,8 @@ pub(crate) struct Settings {
     pub(crate) counters: Arc<Counters>,
     /// The topics `Conn::subscribe` joins (the server's own, or shared).
     pub(crate) topics: crate::topics::Topics,
+    /// TLS: rustls's configuration, or `None` (plain TCP).
+    pub(crate) tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// Tests only: runs in the bridge with every chunk read.
     pub(crate) fault: Option<Fault>,
 }
@@ -127,6 +129,7 @@ impl Default for Settings {
             metrics_path: None,
             counters: Arc::default(),
             topics: crate::topics::Topics::new(),
+            tls: None,
         }
     }
 }

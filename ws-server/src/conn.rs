@@ -46,6 +46,14 @@ impl Conn {
         self.link.peer()
     }
 
+    /// Over TLS: the SNI name, protocol version, ALPN protocol and cipher
+    /// suite the handshake settled (set before `on_connect` runs). `None`
+    /// on a plain connection.
+    #[must_use]
+    pub fn tls(&self) -> Option<&crate::TlsInfo> {
+        self.link.tls()
+    }
+
     /// The pid of this connection's actor: other actors send to it, and
     /// [`Handler::on_info`](crate::Handler::on_info) receives what they send.
     #[must_use]

@@ -9,8 +9,9 @@
 //! What it deliberately does not do: decide any rule of RFC 6455 or HTTP (frames,
 //! masking, UTF-8, close codes, limits and permessage-deflate are ws-codec's;
 //! the upgrade, the refusals, the origin policy and the extension's
-//! negotiation are ws-handshake's), schedule anything (actor-core does), TLS,
-//! or HTTP beyond answering a request that is not an upgrade.
+//! negotiation are ws-handshake's), schedule anything (actor-core does),
+//! or HTTP beyond answering a request that is not an upgrade. TLS (wss and
+//! https) is rustls's, on the default bridge: [`ServerBuilder::tls`] and [`tls`].
 //! permessage-deflate is off unless [`ServerBuilder::permessage_deflate`]
 //! turns it on ([`DEFAULT_DEFLATE`]: no context takeover, so idle
 //! connections hold no compression state).
@@ -245,6 +246,7 @@ mod metrics;
 mod registry;
 mod server;
 mod session;
+pub mod tls;
 mod topics;
 mod write;
 
@@ -261,6 +263,7 @@ pub use error::Error;
 pub use handler::{Connect, Handler, Message, Response};
 pub use metrics::Metrics;
 pub use server::{Server, ServerBuilder, ShutdownReport};
+pub use tls::TlsInfo;
 pub use topics::{
     Broker, BrokerStats, Inbound, MemoryBroker, MemoryBus, Payload, Published, RedisBroker, Topics,
 };

@@ -46,6 +46,8 @@ pub(crate) struct Link {
     upgraded: AtomicBool,
     /// The topics the connection is subscribed to.
     pub(crate) memberships: Memberships,
+    /// What the TLS handshake settled (set before the request reaches the actor).
+    tls: OnceLock<crate::tls::TlsInfo>,
 }
 
 impl Link {
@@ -76,6 +78,7 @@ impl Link {
             registry,
             upgraded: AtomicBool::new(false),
             memberships: Memberships::default(),
+            tls: OnceLock::new(),
         }
     }
 
@@ -142,6 +145,16 @@ impl Link {
     /// The actor is spawned: its port.
     pub(crate) fn set_port(&self, port: Port) {
         let _ = self.port.set(port);
+    }
+
+    /// What the TLS handshake settled, if the connection is over TLS.
+    pub(crate) fn tls(&self) -> Option<&crate::tls::TlsInfo> {
+        self.tls.get()
+    }
+
+    /// The TLS handshake is over (the bridge, before it reads the request).
+    pub(crate) fn set_tls(&self, info: crate::tls::TlsInfo) {
+        let _ = self.tls.set(info);
     }
 
     /// The bridge that drives this connection.

@@ -54,6 +54,7 @@ const MAX_REJECTING: usize = 64;
 /// | [`bridge`](Self::bridge) | [`Bridge::Poll`] (one poller for every connection) |
 /// | [`poller_thread`](Self::poller_thread) | off: the poller runs inside the server's runtime workers |
 /// | [`metrics_path`](Self::metrics_path) | none: metrics only through [`Server::metrics`] |
+/// | [`tls`](Self::tls) | off (plain TCP) |
 #[derive(Debug)]
 pub struct ServerBuilder {
     bind: Vec<SocketAddr>,
@@ -348,10 +349,27 @@ impl ServerBuilder {
         self
     }
 
+    /// Serve only TLS (wss and https) with this rustls configuration
+    /// ([`tls::server_config`](crate::tls::server_config) builds one from PEM
+    /// files; its [`CertResolver`](crate::tls::CertResolver) rotates the
+    /// certificate without a restart). ALPN `http/1.1` is added when the
+    /// configuration names no protocol. The TLS handshake counts against
+    /// [`handshake_timeout`](Self::handshake_timeout). Needs [`Bridge::Poll`]:
+    /// with [`Bridge::Threads`], [`serve`](Self::serve) returns
+    /// [`Error::TlsNeedsPollBridge`].
+    #[must_use]
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.settings.tls = Some(crate::tls::with_alpn(config));
+        self
+    }
+
     /// Binds, starts the accept thread and returns at once.
     pub fn serve<H: Handler>(mut self, handler: H) -> Result<Server, Error> {
         if let Some(e) = self.bind_error {
             return Err(Error::Bind(e));
+        }
+        if self.settings.tls.is_some() && self.bridge == Bridge::Threads {
+            return Err(Error::TlsNeedsPollBridge);
         }
         let listener = TcpListener::bind(&self.bind[..]).map_err(Error::Bind)?;
         let local_addr = listener.local_addr().map_err(Error::Io)?;

@@ -1,6 +1,8 @@
 """Headless Chromium against the chat page, driven over the DevTools protocol: `cargo xtask interop`.
 
 Usage: browser_driver.py http://127.0.0.1:PORT/ [--chromium PATH] [--screenshot FILE]
+       browser_driver.py https://127.0.0.1:PORT/ --insecure ...   (a server whose
+       certificate Chromium does not trust: --ignore-certificate-errors)
 
 DOM CONTRACT for the chat page (GET / on the chat server); the real chat example must
 follow it for this test to pass:
@@ -243,6 +245,7 @@ def main():
     ap.add_argument("url", help="the chat server's page, http://127.0.0.1:PORT/")
     ap.add_argument("--chromium", help="the browser binary (default: chromium from PATH)")
     ap.add_argument("--screenshot", help="write a PNG of page B there")
+    ap.add_argument("--insecure", action="store_true", help="start Chromium with --ignore-certificate-errors")
     ap.add_argument("--room", default="xtask-%d" % os.getpid(), help="room name (default: fresh)")
     args = ap.parse_args()
     parts = urlsplit(args.url)
@@ -251,7 +254,8 @@ def main():
     chromium = find_chromium(args.chromium)
     port = free_port()
     profile = tempfile.mkdtemp(prefix="xtask-chromium-")
-    cmd = [chromium, *CHROMIUM_FLAGS, "--remote-debugging-port=%d" % port, "--user-data-dir=%s" % profile, "about:blank"]
+    flags = CHROMIUM_FLAGS + (["--ignore-certificate-errors"] if args.insecure else [])
+    cmd = [chromium, *flags, "--remote-debugging-port=%d" % port, "--user-data-dir=%s" % profile, "about:blank"]
     print("[browser] starting %s" % " ".join(cmd), flush=True)
     log = open(os.path.join(profile, "chromium.log"), "wb")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)

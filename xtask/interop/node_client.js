@@ -1,6 +1,8 @@
 // Interop client on Node's `ws` library, against an echo server: `cargo xtask interop`.
 //
 // Usage: node node_client.js ws://127.0.0.1:PORT/
+//        node node_client.js wss://127.0.0.1:PORT/ --ca CA.pem   (the chain is verified
+//        against CA.pem)
 //
 // Checks, each printing what it sent and what came back:
 //   text     a UTF-8 text message with non-ASCII characters comes back equal, as text
@@ -18,6 +20,7 @@
 'use strict';
 
 const crypto = require('crypto');
+const fs = require('fs');
 const WebSocket = require('ws');
 
 const TIMEOUT_MS = 10000;
@@ -64,7 +67,7 @@ async function echoCheck(ws, name, payload, isBinary) {
   if (!sent.equals(data)) throw new Error('the echo differs from what was sent');
 }
 
-async function main(url) {
+async function main(url, ca) {
   const results = [];
   const check = async (name, fn) => {
     try {
@@ -77,7 +80,9 @@ async function main(url) {
     }
   };
 
-  const ws = new WebSocket(url, { handshakeTimeout: TIMEOUT_MS, maxPayload: 4 * 1024 * 1024, perMessageDeflate: true });
+  const options = { handshakeTimeout: TIMEOUT_MS, maxPayload: 4 * 1024 * 1024, perMessageDeflate: true };
+  if (ca) options.ca = fs.readFileSync(ca);
+  const ws = new WebSocket(url, options);
   await withTimeout(nextEvent(ws, 'open'), 'the opening handshake');
   console.log(`connected to ${url}`);
 
@@ -139,8 +144,11 @@ async function main(url) {
   return failed ? 1 : 0;
 }
 
-if (process.argv.length !== 3) {
-  console.error('usage: node node_client.js ws://127.0.0.1:PORT/');
+let ca = null;
+if (process.argv.length === 5 && process.argv[3] === '--ca') {
+  ca = process.argv[4];
+} else if (process.argv.length !== 3) {
+  console.error('usage: node node_client.js ws://127.0.0.1:PORT/ | wss://127.0.0.1:PORT/ --ca CA.pem');
   process.exit(2);
 }
 const overall = setTimeout(() => {
@@ -148,7 +156,7 @@ const overall = setTimeout(() => {
   console.log('node_client: 0 passed, 1 failed');
   process.exit(1);
 }, 120000);
-main(process.argv[2]).then(
+main(process.argv[2], ca).then(
   (code) => { clearTimeout(overall); process.exit(code); },
   (e) => {
     console.log(`node_client: FAILED before all checks ran: ${e.message}`);

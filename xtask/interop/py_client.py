@@ -1,6 +1,11 @@
 """Interop client on the Python `websockets` library, against an echo server: `cargo xtask interop`.
 
 Usage: py_client.py ws://127.0.0.1:PORT/
+       py_client.py wss://127.0.0.1:PORT/ --ca CA.pem
+
+Over wss the server's chain is verified against CA.pem (and the name against the URL's
+host); an extra first check, "untrusted", makes sure a client that does not trust CA.pem
+is refused, so the verification is real.
 
 Checks, each printing what it sent and what came back:
   text     a UTF-8 text message with non-ASCII characters comes back equal, as text
@@ -18,6 +23,7 @@ Every wait has a timeout. Exit status 0 when all pass. The last line is
 import asyncio
 import hashlib
 import logging
+import ssl
 import sys
 import time
 
@@ -62,8 +68,11 @@ async def echo_check(ws, name, message):
         raise AssertionError("the echo differs from what was sent")
 
 
-async def main(url):
+async def main(url, ca=None):
     results = []
+    tls = {}
+    if ca is not None:
+        tls["ssl"] = ssl.create_default_context(cafile=ca)
 
     async def check(name, coro):
         try:
@@ -80,8 +89,23 @@ async def main(url):
     logger.propagate = False
     logger.addHandler(frames)
 
+    if ca is not None:
+
+        async def untrusted():
+            # The system's roots only: the throwaway CA is not among them.
+            try:
+                async with connect(url, ssl=ssl.create_default_context(), proxy=None, open_timeout=TIMEOUT):
+                    pass
+            except ssl.SSLCertVerificationError as e:
+                print("[untrusted] refused as expected: %s" % e.verify_message, flush=True)
+                return
+            raise AssertionError("a client without the test CA was let in")
+
+        await check("untrusted", untrusted())
+
     async with connect(
         url,
+        **tls,
         logger=logger,
         proxy=None,
         open_timeout=TIMEOUT,
@@ -158,10 +182,14 @@ async def main(url):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) == 4 and sys.argv[2] == "--ca":
+        args = (sys.argv[1], sys.argv[3])
+    elif len(sys.argv) == 2:
+        args = (sys.argv[1],)
+    else:
         sys.exit(__doc__)
     try:
-        sys.exit(asyncio.run(asyncio.wait_for(main(sys.argv[1]), 120)))
+        sys.exit(asyncio.run(asyncio.wait_for(main(*args), 120)))
     except Exception as e:
         print("py_client: FAILED before all checks ran: %s: %s" % (type(e).__name__, e), flush=True)
         print("py_client: 0 passed, 1 failed", flush=True)

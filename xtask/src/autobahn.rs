@@ -15,6 +15,11 @@
 //! - INFORMATIONAL, UNIMPLEMENTED, OK: as the suite says.
 //!
 //! A planned case that is missing from the report counts as FAILED too.
+//!
+//! With `--tls` the same run goes over wss: a throwaway CA and certificate are made
+//! (`certs.rs`), the server command gets `--tls-cert FILE --tls-key FILE` appended, and the
+//! suite connects to `wss://` (Twisted's TLS: pyOpenSSL and service-identity, pinned in
+//! `requirements.txt`; the suite's client does not verify the chain).
 
 use crate::step;
 use serde_json::{json, Value};
@@ -56,6 +61,11 @@ const SECTIONS: &[(&str, &str)] = &[
 /// `cargo xtask autobahn --strict` runs them.
 pub(crate) const CI_CASES: &str = "1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,12.*.[1-6]$,13.*.[1-6]$";
 
+/// What `cargo xtask ci` runs over wss (`--tls`): sections 1–7, 9 and 10, where TLS
+/// changes how bytes arrive (records split and join frames); compression is the same
+/// code above or below TLS.
+pub(crate) const CI_WSS_CASES: &str = "1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*";
+
 /// Sections left out on purpose (none since permessage-deflate landed; the
 /// machinery stays for the next extension).
 const EXCLUDED: &[(&str, &str)] = &[];
@@ -74,7 +84,7 @@ const SLOPPY_MIN_FAILED: usize = 100;
 const SLOPPY_FAILING_SECTIONS: &[&str] = &["2", "3", "4", "5", "6", "7"];
 
 const USAGE: &str = "\
-usage: cargo xtask autobahn [--server CMD] [--agent NAME] [--out FILE] [--strict]
+usage: cargo xtask autobahn [--server CMD] [--agent NAME] [--out FILE] [--strict] [--tls]
                             [--cases PATTERNS] [--timeout SECS] [--startup-timeout SECS]
        cargo xtask autobahn --verify
 
@@ -84,6 +94,9 @@ usage: cargo xtask autobahn [--server CMD] [--agent NAME] [--out FILE] [--strict
   --agent NAME      name of the server in the reports (default: echo, or `custom`)
   --out FILE        write the markdown summary there (default for --server: none)
   --strict          fail on NON-STRICT cases too, not only on FAILED
+  --tls             over wss: a throwaway certificate, `--tls-cert FILE --tls-key FILE`
+                    appended to the server command (agent `echo-wss`, no summary file
+                    unless --out)
   --cases PATTERNS  comma-separated case patterns (default: 1.*,...,7.*,9.*,10.*)
   --timeout SECS    limit for the whole suite run (default 900)
   --startup-timeout SECS  limit for the server to accept connections (default 900)
@@ -99,6 +112,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         print!("{USAGE}");
         return Ok(());
     }
+    if opts.verify && opts.tls {
+        return Err("--verify runs the stand-ins, which speak no TLS: drop --tls".into());
+    }
     if opts.verify {
         return verify(&opts);
     }
@@ -107,6 +123,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         Some(cmd) => (
             cmd.clone(),
             opts.agent.clone().unwrap_or_else(|| "custom".into()),
+            opts.out.clone(),
+        ),
+        None if opts.tls => (
+            DEFAULT_ECHO.to_string(),
+            opts.agent.clone().unwrap_or_else(|| "echo-wss".into()),
             opts.out.clone(),
         ),
         None => (
@@ -133,6 +154,7 @@ struct Options {
     agent: Option<String>,
     out: Option<PathBuf>,
     strict: bool,
+    tls: bool,
     verify: bool,
     help: bool,
     cases: Vec<String>,
@@ -169,6 +191,7 @@ impl Options {
                 "--timeout" => o.timeout = secs(&value("--timeout")?)?,
                 "--startup-timeout" => o.startup = secs(&value("--startup-timeout")?)?,
                 "--strict" => o.strict = true,
+                "--tls" => o.tls = true,
                 "--verify" => o.verify = true,
                 "-h" | "--help" => o.help = true,
                 other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
@@ -387,10 +410,10 @@ fn id_key(id: &str) -> Vec<u32> {
 }
 
 /// The generated spec for `wstest -m fuzzingclient`.
-fn spec(outdir: &Path, agent: &str, addr: SocketAddr, cases: &[String]) -> Value {
+fn spec(outdir: &Path, agent: &str, url: &str, cases: &[String]) -> Value {
     json!({
         "outdir": outdir.display().to_string(),
-        "servers": [{ "agent": agent, "url": format!("ws://{addr}") }],
+        "servers": [{ "agent": agent, "url": url }],
         "cases": cases,
         "exclude-cases": EXCLUDED.iter().map(|(s, _)| format!("{s}.*")).collect::<Vec<_>>(),
         "exclude-agent-cases": {},
@@ -408,20 +431,30 @@ fn run_suite(venv: &Venv, template: &str, agent: &str, opts: &Options) -> Result
     let port = free_port()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let spec_path = dir.join("spec.json");
-    let spec = spec(&reports, agent, addr, &opts.cases);
+    let url = format!("{}://{addr}", if opts.tls { "wss" } else { "ws" });
+    let spec = spec(&reports, agent, &url, &opts.cases);
     fs::write(
         &spec_path,
         serde_json::to_string_pretty(&spec).expect("spec serialises"),
     )
     .map_err(|e| format!("{}: {e}", spec_path.display()))?;
 
-    let command = template.replace("{addr}", &addr.to_string());
+    let mut command = template.replace("{addr}", &addr.to_string());
+    if opts.tls {
+        let certs = crate::certs::make(&dir.join("tls"))?;
+        let _ = write!(
+            command,
+            " --tls-cert {} --tls-key {}",
+            certs.cert.display(),
+            certs.key.display()
+        );
+    }
     println!("==> autobahn [{agent}]: starting `{command}`");
     let mut server = Server::start(agent, &command, &dir.join("server.log"))?;
     server.wait_ready(addr, opts.startup)?;
 
     println!(
-        "==> autobahn [{agent}]: wstest -m fuzzingclient on ws://{addr}, cases {} (excluded: {})",
+        "==> autobahn [{agent}]: wstest -m fuzzingclient on {url}, cases {} (excluded: {})",
         opts.cases.join(","),
         EXCLUDED
             .iter()
@@ -1267,13 +1300,9 @@ mod tests {
     #[test]
     fn spec_runs_every_section_including_compression() {
         let o = Options::parse(&[]).unwrap();
-        let s = spec(
-            Path::new("/r"),
-            "echo",
-            "127.0.0.1:9001".parse().unwrap(),
-            &o.cases,
-        );
+        let s = spec(Path::new("/r"), "echo", "ws://127.0.0.1:9001", &o.cases);
         assert_eq!(s["servers"][0]["url"], "ws://127.0.0.1:9001");
+        assert!(Options::parse(&["--tls".into()]).unwrap().tls);
         assert_eq!(s["servers"][0]["agent"], "echo");
         let cases: Vec<&str> = s["cases"]
             .as_array()

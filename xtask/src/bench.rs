@@ -43,6 +43,12 @@ options:
                       compressed echo each); servers ours, ours-plain (ours, the
                       client not offering deflate), node-ws (Node `ws`,
                       perMessageDeflate on), python-websockets (its defaults)
+  --tls               over wss: a throwaway certificate (openssl), the servers started
+                      with `--tls-cert FILE --tls-key FILE` (ours, and fastwebsockets and
+                      tokio-tungstenite behind tokio-rustls on ring), ws-load with
+                      `--tls-ca`; servers default to those three, cases to 100x20,
+                      10x64k, idle10k (its setups/s: full handshakes, no resumption);
+                      prints the section (no docs/benchmarks.md section yet)
   --no-write          print the section instead of writing docs/benchmarks.md
   --profile SERVER    instead of the matrix: run SERVER under `perf record` while
                       ws-load drives the 100x20 case, and print the hottest symbols
@@ -149,6 +155,9 @@ struct Options {
     profile: Option<String>,
     /// The permessage-deflate matrix (`--compressed`).
     compressed: bool,
+    /// `--tls`: the certificate made for this run (see [`run`]).
+    tls: bool,
+    certs: Option<crate::certs::Certs>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -165,6 +174,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         quick: false,
         profile: None,
         compressed: false,
+        tls: false,
+        certs: None,
     };
     let (mut servers, mut cases) = (None::<String>, None::<String>);
     let mut it = args.iter();
@@ -201,6 +212,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--servers" => servers = Some(value(a)?),
             "--cases" => cases = Some(value(a)?),
             "--compressed" => o.compressed = true,
+            "--tls" => o.tls = true,
             "--idle-conns" => {
                 let v = value(a)?;
                 let n = v
@@ -230,6 +242,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         (SERVERS, CASES)
     };
     o.cases = known_cases.to_vec();
+    let cases_given = cases.is_some();
     if let Some(list) = cases {
         o.cases = Vec::new();
         for c in list.split(',') {
@@ -253,8 +266,38 @@ fn parse(args: &[String]) -> Result<Options, String> {
     } else if o.compressed {
         o.servers = compressed::SERVERS.iter().map(|s| s.to_string()).collect();
     }
+    if o.tls {
+        if o.compressed {
+            return Err("--tls and --compressed do not combine yet".into());
+        }
+        if let Some(s) = o
+            .servers
+            .iter()
+            .find(|s| !TLS_SERVERS.contains(&s.as_str()))
+        {
+            return Err(format!(
+                "`{s}` has no TLS: with --tls, servers are {}",
+                TLS_SERVERS.join(", ")
+            ));
+        }
+        if o.servers.is_empty() {
+            o.servers = TLS_SERVERS.iter().map(|s| s.to_string()).collect();
+        }
+        if !cases_given {
+            o.cases = CASES
+                .iter()
+                .filter(|c| TLS_CASES.contains(&c.name))
+                .copied()
+                .collect();
+        }
+        o.write = false;
+    }
     Ok(o)
 }
+
+/// The servers that speak TLS (`--tls`), and the cases run over it by default.
+const TLS_SERVERS: &[&str] = &["ours", "fastwebsockets", "tokio-tungstenite"];
+const TLS_CASES: &[&str] = &["100x20", "10x64k", "idle10k"];
 
 /// Where the binaries land: the main workspace's target dir, and the peers' inside it.
 struct Dirs {
@@ -284,6 +327,19 @@ impl Dirs {
 
     /// The command line that starts `server` on `addr`.
     fn server_cmd(&self, server: &str, addr: &str, o: &Options) -> Vec<String> {
+        let mut argv = self.plain_server_cmd(server, addr, o);
+        if let Some(c) = &o.certs {
+            argv.extend([
+                "--tls-cert".into(),
+                c.cert.display().to_string(),
+                "--tls-key".into(),
+                c.key.display().to_string(),
+            ]);
+        }
+        argv
+    }
+
+    fn plain_server_cmd(&self, server: &str, addr: &str, o: &Options) -> Vec<String> {
         let echo = || {
             self.target
                 .join("release/examples/echo")
@@ -371,6 +427,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         need("perf", "linux-perf")?;
     }
     build(&o, &dirs)?;
+    if o.tls {
+        o.certs = Some(crate::certs::make(&dirs.target.join("bench-tls"))?);
+    }
     if let Some(server) = o.profile.clone() {
         return profile(&o, &dirs, &server);
     }
@@ -587,6 +646,9 @@ fn load_args(o: &Options, case: &Case, server: &str, addr: &str, pid: u32) -> Ve
     ];
     if case.binary {
         a.push("--binary".into());
+    }
+    if let Some(c) = &o.certs {
+        a.extend(["--tls-ca".into(), c.ca.display().to_string()]);
     }
     if case.json {
         a.push("--json".into());
@@ -1222,6 +1284,21 @@ mod tests {
         assert!(parse(&args("--frob"))
             .unwrap_err()
             .contains("unknown option"));
+    }
+
+    #[test]
+    fn tls_picks_its_servers_and_cases_and_refuses_the_others() {
+        let o = parse(&args("--tls")).unwrap();
+        assert_eq!(o.servers, ["ours", "fastwebsockets", "tokio-tungstenite"]);
+        assert_eq!(
+            o.cases.iter().map(|c| c.name).collect::<Vec<_>>(),
+            ["100x20", "10x64k", "idle10k"]
+        );
+        assert!(!o.write);
+        assert!(parse(&args("--tls --servers ours-threads"))
+            .unwrap_err()
+            .contains("has no TLS"));
+        assert!(parse(&args("--tls --compressed")).is_err());
     }
 
     #[test]

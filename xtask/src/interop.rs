@@ -10,12 +10,20 @@
 //!   permessage-deflate in each page's WebSocket handshake answer. The page's DOM
 //!   contract is written at the top of that file.
 //!
+//! Then the same three again over TLS (`--no-tls` skips it): the examples started with
+//! `--tls-cert FILE --tls-key FILE` and a throwaway CA made now (`certs.rs`, openssl);
+//! Python and Node connect over wss verifying the chain with that CA (Python also checks
+//! that a client without it is refused), Chromium loads the chat page over https with
+//! `--ignore-certificate-errors`; and the echo example must refuse a missing certificate
+//! file and a key that does not match, exiting non-zero with a message naming the file.
+//!
 //! Whatever is missing is installed first, idempotently: `.venv-websockets/` (pip),
 //! `xtask/interop/node_modules/` (`npm ci` from the committed lock file), Debian's
 //! `chromium` (apt-get). Servers are commands with `{addr}`; `{python}` (the virtualenv's
 //! Python) and `{root}` (the workspace) are also replaced, so stand-ins need no paths.
 
 use crate::autobahn::{self, Server};
+use crate::certs::{self, Certs};
 use crate::step;
 use std::fmt::Write as _;
 use std::fs;
@@ -37,7 +45,7 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(180);
 
 const USAGE: &str = "\
 usage: cargo xtask interop [--echo CMD] [--chat CMD] [--standins] [--only LIST]
-                           [--startup-timeout SECS]
+                           [--no-tls] [--startup-timeout SECS]
 
   --echo CMD     echo server command (default: cargo run --release -p ws-server
                  --example echo -- {addr})
@@ -45,6 +53,8 @@ usage: cargo xtask interop [--echo CMD] [--chat CMD] [--standins] [--only LIST]
   --standins     use the stand-ins: websockets' echo (xtask/autobahn/ws_echo.py) and
                  xtask/interop/standin_chat.py
   --only LIST    comma-separated subset of: python,node,browser
+  --no-tls       skip the second round over TLS (always skipped with --standins);
+                 in it the server commands get `--tls-cert FILE --tls-key FILE` appended
   --startup-timeout SECS  limit for a server to accept connections (default 900)
 
   In commands, {addr} is 127.0.0.1:PORT, {python} the Python of .venv-websockets,
@@ -57,6 +67,7 @@ struct Options {
     chat: String,
     clients: Vec<Client>,
     startup: Duration,
+    tls: bool,
     help: bool,
 }
 
@@ -95,6 +106,7 @@ impl Options {
             chat: DEFAULT_CHAT.into(),
             clients: vec![Client::Python, Client::Node, Client::Browser],
             startup: Duration::from_secs(900),
+            tls: true,
             help: false,
         };
         let (mut echo, mut chat, mut standins) = (None, None, false);
@@ -109,6 +121,7 @@ impl Options {
                 "--echo" => echo = Some(value("--echo")?),
                 "--chat" => chat = Some(value("--chat")?),
                 "--standins" => standins = true,
+                "--no-tls" => o.tls = false,
                 "--only" => {
                     o.clients = value("--only")?
                         .split(',')
@@ -129,6 +142,8 @@ impl Options {
             }
         }
         if standins {
+            // The stand-ins speak no TLS.
+            o.tls = false;
             o.echo = STANDIN_ECHO.into();
             o.chat = STANDIN_CHAT.into();
         }
@@ -161,7 +176,7 @@ fn expand(template: &str, addr: SocketAddr, python: &Path, root: &Path) -> Strin
 /// One client's outcome.
 #[derive(Debug)]
 struct Outcome {
-    client: Client,
+    name: String,
     server: String,
     passed: bool,
     line: String,
@@ -199,18 +214,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         if wants(Client::Python) {
             let mut cmd = Command::new(venv.python());
             cmd.arg(root.join("xtask/interop/py_client.py")).arg(&url);
-            outcomes.push(client(Client::Python, &command, cmd, &dir)?);
+            outcomes.push(client(Client::Python.name(), &command, cmd, &dir)?);
         }
         if wants(Client::Node) {
             let mut cmd = Command::new("node");
             cmd.arg(root.join("xtask/interop/node_client.js"))
                 .arg(&url)
                 .current_dir(root.join("xtask/interop"));
-            outcomes.push(client(Client::Node, &command, cmd, &dir)?);
+            outcomes.push(client(Client::Node.name(), &command, cmd, &dir)?);
         }
         server.stop();
     }
-    if let Some(chromium) = chromium {
+    if let Some(chromium) = &chromium {
         let addr = SocketAddr::from(([127, 0, 0, 1], autobahn::free_port()?));
         let command = expand(&opts.chat, addr, &venv.python(), &root);
         println!("==> interop: chat server `{command}`");
@@ -223,8 +238,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             .arg(chromium)
             .arg("--screenshot")
             .arg(dir.join("chat.png"));
-        outcomes.push(client(Client::Browser, &command, cmd, &dir)?);
+        outcomes.push(client(Client::Browser.name(), &command, cmd, &dir)?);
         server.stop();
+    }
+    if opts.tls {
+        let certs = certs::make(&dir.join("tls"))?;
+        over_tls(
+            &opts,
+            &certs,
+            &venv.python(),
+            chromium.as_deref(),
+            &mut outcomes,
+        )?;
     }
 
     println!("\ninterop summary:");
@@ -232,13 +257,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     for o in &outcomes {
         let verdict = if o.passed { "ok" } else { "FAILED" };
         println!(
-            "  {:<8} {verdict:<7} {}   (server: {})",
-            o.client.name(),
-            o.line,
-            o.server
+            "  {:<12} {verdict:<7} {}   (server: {})",
+            o.name, o.line, o.server
         );
         if !o.passed {
-            failed.push(o.client.name());
+            failed.push(o.name.as_str());
         }
     }
     if failed.is_empty() {
@@ -254,11 +277,135 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// The second round: the same clients over TLS, and the echo example's refusals.
+fn over_tls(
+    opts: &Options,
+    certs: &Certs,
+    python: &Path,
+    chromium: Option<&str>,
+    outcomes: &mut Vec<Outcome>,
+) -> Result<(), String> {
+    let root = step::root();
+    let dir = autobahn::target_dir().join("interop");
+    let flags = format!(
+        " --tls-cert {} --tls-key {}",
+        certs.cert.display(),
+        certs.key.display()
+    );
+    let wants = |c: Client| opts.clients.contains(&c);
+    if wants(Client::Python) || wants(Client::Node) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], autobahn::free_port()?));
+        let command = expand(&opts.echo, addr, python, &root) + &flags;
+        println!("==> interop: echo server over TLS `{command}`");
+        let mut server = Server::start("echo", &command, &dir.join("echo-tls-server.log"))?;
+        server.wait_ready(addr, opts.startup)?;
+        // The certificate names 127.0.0.1 as well as localhost.
+        let url = format!("wss://{addr}/");
+        if wants(Client::Python) {
+            let mut cmd = Command::new(python);
+            cmd.arg(root.join("xtask/interop/py_client.py"))
+                .arg(&url)
+                .arg("--ca")
+                .arg(&certs.ca);
+            outcomes.push(client("python/wss", &command, cmd, &dir)?);
+        }
+        if wants(Client::Node) {
+            let mut cmd = Command::new("node");
+            cmd.arg(root.join("xtask/interop/node_client.js"))
+                .arg(&url)
+                .arg("--ca")
+                .arg(&certs.ca)
+                .current_dir(root.join("xtask/interop"));
+            outcomes.push(client("node/wss", &command, cmd, &dir)?);
+        }
+        server.stop();
+        outcomes.push(refusals(opts, certs, python, &dir)?);
+    }
+    if let Some(chromium) = chromium {
+        let addr = SocketAddr::from(([127, 0, 0, 1], autobahn::free_port()?));
+        let command = expand(&opts.chat, addr, python, &root) + &flags;
+        println!("==> interop: chat server over TLS `{command}`");
+        let mut server = Server::start("chat", &command, &dir.join("chat-tls-server.log"))?;
+        server.wait_ready(addr, opts.startup)?;
+        let mut cmd = Command::new(python);
+        cmd.arg(root.join("xtask/interop/browser_driver.py"))
+            .arg(format!("https://{addr}/"))
+            .arg("--insecure")
+            .arg("--chromium")
+            .arg(chromium)
+            .arg("--screenshot")
+            .arg(dir.join("chat-https.png"));
+        outcomes.push(client("browser/https", &command, cmd, &dir)?);
+        server.stop();
+    }
+    Ok(())
+}
+
+/// The echo example given files it cannot use: it must exit non-zero, and say which file.
+fn refusals(opts: &Options, certs: &Certs, python: &Path, dir: &Path) -> Result<Outcome, String> {
+    let root = step::root();
+    let missing = dir.join("tls/missing.pem");
+    let cases = [
+        ("a missing certificate", &missing, &certs.key, &missing),
+        (
+            "a key that does not match",
+            &certs.cert,
+            &certs.ca_key,
+            &certs.ca_key,
+        ),
+        (
+            "a directory as the key",
+            &certs.cert,
+            &dir.join("tls"),
+            &dir.join("tls"),
+        ),
+    ];
+    let addr = SocketAddr::from(([127, 0, 0, 1], autobahn::free_port()?));
+    let mut passed = 0;
+    let mut failures = Vec::new();
+    let mut shown = String::new();
+    for (what, cert, key, named) in cases {
+        shown = format!(
+            "{} --tls-cert {} --tls-key {}",
+            expand(&opts.echo, addr, python, &root),
+            cert.display(),
+            key.display()
+        );
+        println!("==> interop [echo flags]: {what}: `{shown}`");
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("exec {shown}"))
+            .current_dir(&root);
+        let log = dir.join("echo-flags.log");
+        let status =
+            autobahn::run_logged(cmd, &log, CLIENT_TIMEOUT, |line| println!("    {line}"))?;
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let said = text.lines().last().unwrap_or_default().to_string();
+        println!("    {status}: {said}");
+        let name = named.file_name().unwrap_or_default().to_string_lossy();
+        if !status.success() && status.code().is_some() && said.contains(&*name) {
+            passed += 1;
+        } else {
+            failures.push(format!("{what}: {status}, said {said:?}"));
+        }
+    }
+    let line = format!("echo flags: {passed} passed, {} failed", failures.len());
+    Ok(Outcome {
+        name: "echo flags".into(),
+        server: shown,
+        passed: failures.is_empty(),
+        line: if failures.is_empty() {
+            line
+        } else {
+            format!("{line}: {}", failures.join("; "))
+        },
+    })
+}
+
 /// Runs one client script, echoing its lines, and reads its closing `N passed, N failed`.
-fn client(which: Client, server: &str, cmd: Command, dir: &Path) -> Result<Outcome, String> {
-    let name = which.name();
+fn client(name: &str, server: &str, cmd: Command, dir: &Path) -> Result<Outcome, String> {
     println!("==> interop [{name}]: {cmd:?}");
-    let log = dir.join(format!("{name}.log"));
+    let log = dir.join(format!("{}.log", name.replace('/', "-")));
     let mut last = String::new();
     let status = autobahn::run_logged(cmd, &log, CLIENT_TIMEOUT, |line| {
         println!("    {line}");
@@ -290,7 +437,7 @@ fn client(which: Client, server: &str, cmd: Command, dir: &Path) -> Result<Outco
         Err(e) => (false, e),
     };
     Ok(Outcome {
-        client: which,
+        name: name.to_string(),
         server: server.to_string(),
         passed,
         line,
@@ -381,6 +528,9 @@ mod tests {
             "cargo run --release -p ws-server --example chat -- {addr}"
         );
         assert_eq!(o.clients, [Client::Python, Client::Node, Client::Browser]);
+        assert!(o.tls);
+        assert!(!parse(&["--no-tls"]).unwrap().tls);
+        assert!(!parse(&["--standins"]).unwrap().tls);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod autobahn;
 mod bench;
+mod certs;
 mod ci;
 mod fuzz;
 mod interop;

@@ -279,6 +279,10 @@ impl Session {
                 self.after_input(result, now);
                 self.pull(now, flow, out);
             }
+            // Over TLS one read can hold the head and, in records of their own,
+            // frames behind it (handed over one record at a time): they join
+            // what was pipelined behind the head. Bounded by that one read.
+            Stage::Deciding { pipelined, .. } => pipelined.extend_from_slice(data),
             // Nothing is read in the other stages.
             _ => {}
         }

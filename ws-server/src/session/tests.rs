@@ -157,6 +157,27 @@ fn a_request_goes_to_the_actor_and_pipelined_frames_follow_the_101() {
     assert!(rig.written().starts_with(b"HTTP/1.1 101 "));
 }
 
+/// Regression (TLS hands plaintext over one record at a time): frames that
+/// arrive in the same read as the head but after it, in a later record, join
+/// the pipelined bytes and follow the 101 in order.
+#[test]
+fn frames_handed_over_after_the_head_in_the_same_read_are_kept() {
+    let mut rig = Rig::new(settings(|_| {}));
+    rig.client.send_text("one").unwrap();
+    let one = rig.client_bytes();
+    rig.client.send_text("two").unwrap();
+    let two = rig.client_bytes();
+    let request = ClientRequest::new("localhost", "/");
+    let mut head = request.to_bytes().unwrap();
+    head.extend_from_slice(&one);
+    rig.read(&head);
+    assert!(matches!(rig.msgs.pop(), Some(ToActor::Connect(_))));
+    rig.read(&two);
+    rig.accept();
+    rig.advance();
+    assert_eq!(rig.texts(), ["one", "two"]);
+}
+
 #[test]
 fn a_head_that_never_completes_ends_at_the_handshake_deadline_without_an_answer() {
     let mut rig = Rig::new(settings(|s| s.handshake_timeout = Duration::from_secs(3)));

@@ -27,6 +27,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::Io;
 use crate::link::Link;
 use crate::session::{End, Session, ToActor};
+use crate::tls::TlsConn;
 
 mod driver;
 mod slot;
@@ -97,6 +98,8 @@ struct PollIo {
     token: usize,
     /// The slot owns the socket; a send borrows it for one write.
     stream: Weak<TcpStream>,
+    /// Over TLS: the slot's TLS state, which a send's write goes through.
+    tls: Option<Weak<TlsConn>>,
 }
 
 impl Io for PollIo {
@@ -119,7 +122,11 @@ impl Io for PollIo {
             return false;
         };
         // An error: the poller's own write sees it and ends the connection.
-        session.write_to(&*stream).is_err()
+        match self.tls.as_ref().map(Weak::upgrade) {
+            None => session.write_to(&*stream).is_err(),
+            Some(Some(tls)) => session.write_to(tls.writer(&*stream)).is_err(),
+            Some(None) => false,
+        }
     }
 }
 
@@ -332,6 +339,10 @@ impl Loop {
                 let link = Arc::clone(&slot.link);
                 link.abort("server stopped");
                 self.drive(idx);
+                // Still there: writing its last TLS records; no waiting now.
+                if let Some((link, end)) = self.slots[idx].take().and_then(Slot::give_up) {
+                    link.finish(end.close);
+                }
             }
         }
     }
@@ -345,6 +356,11 @@ impl Loop {
         if stream.set_nonblocking(true).is_err() {
             return fail(&link);
         }
+        let tls = match link.settings().tls.as_ref().map(TlsConn::new) {
+            None => None,
+            Some(Ok(tls)) => Some(Arc::new(tls)),
+            Some(Err(_)) => return fail(&link),
+        };
         let mut stream = TcpStream::from_std(stream);
         let idx = match self.free.pop() {
             Some(i) => i,
@@ -368,8 +384,9 @@ impl Loop {
             poller: Arc::clone(&self.shared),
             token: idx,
             stream: Arc::downgrade(&stream),
+            tls: tls.as_ref().map(Arc::downgrade),
         }));
-        self.slots[idx] = Some(Slot::new(stream, link));
+        self.slots[idx] = Some(Slot::new(stream, link, tls));
         self.drive(idx);
     }
 

@@ -9,7 +9,8 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::link::Link;
-use crate::session::{End, ToActor};
+use crate::session::{End, Session, ToActor};
+use crate::tls::TlsConn;
 
 /// Reads per connection before the poller serves the others.
 const READS_PER_TURN: usize = 4;
@@ -29,6 +30,11 @@ pub(super) struct Slot {
     pub(super) timer: Option<Instant>,
     /// The poller round that last drove this slot.
     pub(super) round: u64,
+    /// Over TLS: what sits between the socket and the session.
+    tls: Option<Arc<TlsConn>>,
+    /// Over TLS: the session is over but rustls's last records (close_notify)
+    /// are still being written, until this deadline.
+    ending: Option<(End, Instant)>,
 }
 
 /// How driving a slot left it.
@@ -49,7 +55,7 @@ enum Input {
 }
 
 impl Slot {
-    pub(super) fn new(stream: Arc<TcpStream>, link: Arc<Link>) -> Slot {
+    pub(super) fn new(stream: Arc<TcpStream>, link: Arc<Link>, tls: Option<Arc<TlsConn>>) -> Slot {
         Slot {
             stream,
             link,
@@ -58,6 +64,8 @@ impl Slot {
             read_closed: false,
             timer: None,
             round: 0,
+            tls,
+            ending: None,
         }
     }
 
@@ -81,6 +89,9 @@ impl Slot {
         let mut input = Input::None;
         let mut reads = 0;
         let now = Instant::now();
+        if let Some(outcome) = self.linger(now, due) {
+            return outcome;
+        }
         loop {
             let (end, wants_read) = {
                 let mut s = link.lock();
@@ -88,7 +99,7 @@ impl Slot {
                     Input::None => {}
                     Input::Bytes(n) => {
                         link.settings().inject(&scratch[..n]);
-                        s.handle_read(&scratch[..n], now, link.flow(), msgs);
+                        self.read(&mut s, &scratch[..n], now, msgs);
                     }
                     Input::Eof(why) => s.handle_eof(why),
                 }
@@ -96,7 +107,7 @@ impl Slot {
                     s.writable();
                 }
                 s.advance(now, link.flow(), msgs);
-                if s.has_output() && !s.is_stalled() && s.write_to(&*self.stream).is_err() {
+                if self.write(&mut s).is_err() {
                     s.abort("write failed");
                 }
                 let end = s.poll_end(now);
@@ -105,7 +116,7 @@ impl Slot {
             };
             link.deliver(msgs);
             if let Some(end) = end {
-                return Outcome::End(end);
+                return self.end(end, now, due);
             }
             // Flow control counts what was just delivered too.
             let room = link.has_room();
@@ -134,5 +145,78 @@ impl Slot {
                 Err(_) => Input::Eof("connection reset"),
             };
         }
+    }
+
+    /// Gives the session what was read: as it is, or through TLS.
+    fn read(&self, s: &mut Session, data: &[u8], now: Instant, msgs: &mut Vec<ToActor>) {
+        let flow = self.link.flow();
+        let Some(tls) = &self.tls else {
+            return s.handle_read(data, now, flow, msgs);
+        };
+        match tls.feed(data, |plain| s.handle_read(plain, now, flow, msgs)) {
+            Ok(fed) => {
+                if let Some(info) = fed.handshake {
+                    // Before the request this read may hold reaches the actor.
+                    self.link.set_tls(info);
+                }
+                if fed.closed {
+                    s.handle_eof("peer closed the TLS connection");
+                }
+            }
+            // rustls queued its alert; the write below sends it.
+            Err(_) => s.abort("TLS error"),
+        }
+    }
+
+    /// Writes what the session queued until the socket would block (over
+    /// TLS, rustls's own records first: handshake, alerts, a write's tail).
+    fn write(&self, s: &mut Session) -> io::Result<usize> {
+        let Some(tls) = &self.tls else {
+            if s.has_output() && !s.is_stalled() {
+                return s.write_to(&*self.stream);
+            }
+            return Ok(0);
+        };
+        tls.flush(&*self.stream)?;
+        if s.has_output() && !s.is_stalled() {
+            return s.write_to(tls.writer(&*self.stream));
+        }
+        Ok(0)
+    }
+
+    /// The session is over: over TLS, send close_notify and wait (at most
+    /// the close timeout) until rustls's last records are written.
+    fn end(&mut self, end: End, now: Instant, due: &mut Option<Instant>) -> Outcome {
+        if let Some(tls) = &self.tls {
+            if let Ok(false) = tls.close(&*self.stream) {
+                let deadline = now + self.link.settings().close_timeout;
+                self.ending = Some((end, deadline));
+                *due = Some(deadline);
+                return Outcome::Wait;
+            }
+        }
+        Outcome::End(end)
+    }
+
+    /// Writing the last TLS records: `None` if not ending.
+    fn linger(&mut self, now: Instant, due: &mut Option<Instant>) -> Option<Outcome> {
+        let (_, deadline) = self.ending.as_ref()?;
+        let deadline = *deadline;
+        let flushed = match &self.tls {
+            Some(tls) => tls.flush(&*self.stream),
+            None => Ok(true),
+        };
+        if matches!(flushed, Ok(false)) && now < deadline {
+            *due = Some(deadline);
+            return Some(Outcome::Wait);
+        }
+        self.ending.take().map(|(end, _)| Outcome::End(end))
+    }
+
+    /// The poller stops while this slot writes its last TLS records: give up
+    /// on them. The link and how the session ended.
+    pub(super) fn give_up(mut self) -> Option<(Arc<Link>, End)> {
+        let (end, _) = self.ending.take()?;
+        Some((self.close(Shutdown::Both), end))
     }
 }

@@ -38,19 +38,36 @@ fn main() -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;
+    let tls = peers::tls_acceptor();
     rt.block_on(async {
         let listener = TcpListener::bind(peers::addr_arg()).await?;
         peers::announce(listener.local_addr()?);
         loop {
             let (stream, _) = listener.accept().await?;
             let _ = stream.set_nodelay(true);
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let conn = http1::Builder::new()
-                    .serve_connection(io, service_fn(server_upgrade))
-                    .with_upgrades();
-                let _ = conn.await;
+                match tls {
+                    None => serve(stream).await,
+                    Some(tls) => {
+                        if let Ok(stream) = tls.accept(stream).await {
+                            serve(stream).await;
+                        }
+                    }
+                }
             });
         }
     })
+}
+
+/// HTTP/1.1 with the upgrade, over TCP or TLS.
+async fn serve<S>(stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let conn = http1::Builder::new()
+        .serve_connection(io, service_fn(server_upgrade))
+        .with_upgrades();
+    let _ = conn.await;
 }
