@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::autobahn;
+use crate::debian;
 
 /// The files one run makes.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ authorityKeyIdentifier=keyid,issuer
 
 /// Makes a CA and a server certificate in `dir` (emptied first).
 pub(crate) fn make(dir: &Path) -> Result<Certs, String> {
-    let openssl = ensure_openssl()?;
+    let openssl = debian::ensure("openssl", "openssl")?;
     let _ = fs::remove_dir_all(dir);
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let certs = Certs {
@@ -114,28 +114,4 @@ pub(crate) fn make(dir: &Path) -> Result<Certs, String> {
         certs.cert.display()
     );
     Ok(certs)
-}
-
-/// The openssl command, installed with apt-get when missing.
-fn ensure_openssl() -> Result<String, String> {
-    if let Some(p) = which("openssl") {
-        return Ok(p);
-    }
-    let mut update = Command::new("apt-get");
-    update.arg("update");
-    autobahn::run_step("openssl: apt-get update", update, autobahn::INSTALL_LIMIT)?;
-    let mut install = Command::new("apt-get");
-    install
-        .args(["install", "-y", "--no-install-recommends", "openssl"])
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    autobahn::run_step("openssl: apt-get install", install, autobahn::INSTALL_LIMIT)?;
-    which("openssl").ok_or_else(|| "apt-get installed openssl but it is not on PATH".into())
-}
-
-fn which(name: &str) -> Option<String> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .map(|p| p.display().to_string())
 }

@@ -24,6 +24,7 @@
 
 use crate::autobahn::{self, Server};
 use crate::certs::{self, Certs};
+use crate::debian;
 use crate::step;
 use std::fmt::Write as _;
 use std::fs;
@@ -198,7 +199,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ensure_node_modules(&root.join("xtask/interop"))?;
     }
     let chromium = if wants(Client::Browser) {
-        Some(ensure_chromium()?)
+        Some(debian::ensure("chromium", "chromium")?)
     } else {
         None
     };
@@ -466,46 +467,6 @@ pub(crate) fn ensure_node_modules(dir: &Path) -> Result<(), String> {
     npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(dir);
     autobahn::run_step("node modules: npm ci", npm, autobahn::INSTALL_LIMIT)?;
     fs::write(&marker, stamp).map_err(|e| format!("{}: {e}", marker.display()))
-}
-
-/// The path of Debian's `chromium`, installed with apt-get when missing.
-fn ensure_chromium() -> Result<String, String> {
-    if let Some(p) = which("chromium") {
-        println!("==> chromium: {p}");
-        return Ok(p);
-    }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    if !is_root {
-        return Err(
-            "chromium is missing; install it with `apt-get install -y chromium` (needs root)"
-                .into(),
-        );
-    }
-    let mut update = Command::new("apt-get");
-    update.arg("update");
-    autobahn::run_step("chromium: apt-get update", update, autobahn::INSTALL_LIMIT)?;
-    let mut install = Command::new("apt-get");
-    install
-        .args(["install", "-y", "--no-install-recommends", "chromium"])
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    autobahn::run_step(
-        "chromium: apt-get install",
-        install,
-        autobahn::INSTALL_LIMIT,
-    )?;
-    which("chromium").ok_or_else(|| "apt-get installed chromium but it is not on PATH".into())
-}
-
-fn which(name: &str) -> Option<String> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .map(|p| p.display().to_string())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ mod autobahn;
 mod bench;
 mod certs;
 mod ci;
+mod debian;
 mod fuzz;
 mod interop;
 mod layering;

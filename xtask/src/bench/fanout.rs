@@ -101,7 +101,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         step::run("build peer", cmd)?;
     }
     let redis = if servers.contains(&"redis") {
-        let bin = crate::redis::ensure_redis_server()?;
+        let bin = crate::debian::ensure("redis-server", "redis-server")?;
         let port = autobahn::free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let dir = autobahn::target_dir().join("xtask-redis");
