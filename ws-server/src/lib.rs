@@ -245,6 +245,7 @@ mod metrics;
 mod registry;
 mod server;
 mod session;
+mod stats;
 mod topics;
 mod write;
 
@@ -261,6 +262,7 @@ pub use error::Error;
 pub use handler::{Connect, Handler, Message, Response};
 pub use metrics::Metrics;
 pub use server::{Server, ServerBuilder, ShutdownReport};
+pub use stats::Stats;
 pub use topics::{
     Broker, BrokerStats, Inbound, MemoryBroker, MemoryBus, Payload, Published, RedisBroker, Topics,
 };

@@ -369,6 +369,7 @@ impl Loop {
             token: idx,
             stream: Arc::downgrade(&stream),
         }));
+        link.gauges().slot_taken();
         self.slots[idx] = Some(Slot::new(stream, link));
         self.drive(idx);
     }
@@ -421,6 +422,7 @@ impl Loop {
                 self.free.push(idx);
                 // Closing the socket (its last handle) takes it out of the poll set.
                 let link = slot.close(end.how);
+                link.gauges().slot_freed();
                 link.finish(end.close);
             }
         }
