@@ -3,11 +3,14 @@
 mod autobahn;
 mod bench;
 mod ci;
+mod faults;
 mod fuzz;
 mod interop;
 mod layering;
+mod proc;
 mod redis;
 mod step;
+mod wsc;
 
 use std::process::ExitCode;
 
@@ -25,6 +28,7 @@ commands:
   bench-fanout [--quick]  one publisher to 1 000 / 10 000 subscribers (topics, room actor,
                           Redis, tokio-tungstenite; --help)
   redis-tests             the topics' Redis tests against a redis-server it starts
+  faults [emfile|handshakes]  the echo example out of fds, and under 10 000 slow handshakes
 ";
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Some("interop") => interop::run(rest),
         Some("redis-tests") => redis::tests(),
         Some("bench-fanout") => bench::fanout::run(rest),
+        Some("faults") => faults::run(rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
