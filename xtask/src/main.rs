@@ -9,6 +9,7 @@ mod interop;
 mod layering;
 mod proc;
 mod redis;
+mod soak;
 mod step;
 mod wsc;
 
@@ -29,6 +30,7 @@ commands:
                           Redis, tokio-tungstenite; --help)
   redis-tests             the topics' Redis tests against a redis-server it starts
   faults [emfile|handshakes]  the echo example out of fds, and under 10 000 slow handshakes
+  soak [--minutes N] [...]  mixed load on the echo example, sampled; writes docs/soak.md
 ";
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Some("redis-tests") => redis::tests(),
         Some("bench-fanout") => bench::fanout::run(rest),
         Some("faults") => faults::run(rest),
+        Some("soak") => soak::run(rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

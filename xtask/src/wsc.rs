@@ -13,6 +13,7 @@ pub(crate) const UPGRADE: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade
     Sec-WebSocket-Version: 13\r\n\r\n";
 
 pub(crate) const TEXT: u8 = 0x1;
+pub(crate) const BINARY: u8 = 0x2;
 pub(crate) const CLOSE: u8 = 0x8;
 pub(crate) const PING: u8 = 0x9;
 pub(crate) const PONG: u8 = 0xA;
@@ -123,6 +124,56 @@ impl Ws {
         }
     }
 
+    /// Non-blocking: answers the pings that have arrived; false once the
+    /// server has closed the connection (EOF, a close frame or an error).
+    pub(crate) fn keep_alive(&mut self) -> bool {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match self.tcp.read(&mut chunk) {
+                Ok(0) => return false,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        while let Some((op, payload, used)) = parse(&self.buf) {
+            self.buf.drain(..used);
+            match op {
+                PING if self.send(PONG, &payload).is_err() => return false,
+                CLOSE => return false,
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// The next data or close frame like [`next`](Self::next), read at most
+    /// `chunk` bytes at a time with `pause` between reads: a slow reader.
+    pub(crate) fn next_slowly(
+        &mut self,
+        chunk: usize,
+        pause: Duration,
+    ) -> io::Result<Option<(u8, Vec<u8>)>> {
+        let mut bytes = vec![0u8; chunk];
+        loop {
+            while let Some((op, payload, used)) = parse(&self.buf) {
+                self.buf.drain(..used);
+                match op {
+                    PING => self.send(PONG, &payload)?,
+                    PONG => {}
+                    _ => return Ok(Some((op, payload))),
+                }
+            }
+            std::thread::sleep(pause);
+            let n = self.tcp.read(&mut bytes)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.buf.extend_from_slice(&bytes[..n]);
+        }
+    }
+
     /// The close handshake: our close frame, the server's, then its FIN.
     pub(crate) fn close(mut self) -> io::Result<()> {
         self.send(CLOSE, &1000u16.to_be_bytes())?;
@@ -140,14 +191,14 @@ mod tests {
     fn frames_parse_back_at_every_length_form() {
         for len in [0, 5, 125, 126, 65535, 65536] {
             let payload = vec![7u8; len];
-            let mut f = frame(0x2, &payload);
+            let mut f = frame(BINARY, &payload);
             // Unmask in place to make it a server frame.
             let at = f.len() - len - 4;
             let mask: [u8; 4] = f[at..at + 4].try_into().unwrap();
             let mut server = vec![f[0], f[1] & 0x7f];
             server.extend_from_slice(&f[2..at]);
             server.extend(f[at + 4..].iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-            assert_eq!(parse(&server), Some((0x2, payload, server.len())));
+            assert_eq!(parse(&server), Some((BINARY, payload, server.len())));
             assert_eq!(parse(&server[..server.len() - 1]), None);
             f.clear();
         }
