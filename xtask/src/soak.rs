@@ -595,7 +595,9 @@ fn bad_input(addr: SocketAddr, sh: &Shared) {
 
 // ---- the report ------------------------------------------------------------
 
-/// A line plot of `ys` (with `unit`) over the run, the warm-up shaded.
+/// A line plot of `ys` over the run, the warm-up shaded; on a log scale
+/// (decades from 0.1 marked) if `log`, so a few slow seconds do not flatten
+/// the rest.
 fn panel(
     points: &[Point],
     ys: &[Option<f64>],
@@ -603,27 +605,57 @@ fn panel(
     y0: f64,
     title: &str,
     colour: &str,
+    log: bool,
 ) -> String {
     let (left, width, height) = (60.0, 560.0, 140.0);
     let t_end = points.last().map_or(1.0, |p| p.t).max(1.0);
     let vals: Vec<f64> = ys.iter().flatten().copied().collect();
-    let top = vals.iter().copied().fold(0.0_f64, f64::max).max(1e-9) * 1.1;
+    let max = vals.iter().copied().fold(0.0_f64, f64::max).max(1e-9);
+    let (bottom, top) = if log {
+        (0.1, (max * 1.5).max(1.0))
+    } else {
+        (0.0, max * 1.1)
+    };
+    let scale = |v: f64| {
+        if log {
+            (v.max(bottom).log10() - bottom.log10()) / (top.log10() - bottom.log10())
+        } else {
+            v / top
+        }
+    };
     let x = |t: f64| left + width * t / t_end;
-    let y = |v: f64| y0 + height - height * v / top;
+    let y = |v: f64| y0 + height - height * scale(v);
     let mut svg = format!(
         "<text x=\"{left}\" y=\"{}\" font-size=\"12\">{title}</text>\n\
          <rect x=\"{left}\" y=\"{y0}\" width=\"{:.1}\" height=\"{height}\" fill=\"#eee\"/>\n\
-         <rect x=\"{left}\" y=\"{y0}\" width=\"{width}\" height=\"{height}\" fill=\"none\" stroke=\"#999\"/>\n\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.1}</text>\n\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>\n",
+         <rect x=\"{left}\" y=\"{y0}\" width=\"{width}\" height=\"{height}\" fill=\"none\" stroke=\"#999\"/>\n",
         y0 - 6.0,
         x(warmup) - left,
-        left - 4.0,
-        y0 + 10.0,
-        top,
-        left - 4.0,
-        y0 + height,
     );
+    let mut marks = vec![bottom, top];
+    if log {
+        let mut d = 1.0;
+        while d < top {
+            marks.push(d);
+            d *= 10.0;
+        }
+    }
+    for m in marks {
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n\
+             <line x1=\"{left}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ccc\"/>\n",
+            left - 4.0,
+            y(m) + 4.0,
+            if m >= 10.0 {
+                format!("{m:.0}")
+            } else {
+                format!("{m:.1}")
+            },
+            left + width,
+            y(m),
+            y(m),
+        ));
+    }
     let mut path = String::new();
     for (p, v) in points.iter().zip(ys) {
         if let Some(v) = v {
@@ -655,14 +687,16 @@ fn chart(points: &[Point], warmup: f64) -> String {
         24.0,
         "server RSS (MiB)",
         "#1f77b4",
+        false,
     ));
     svg.push_str(&panel(
         points,
         &p99,
         warmup,
         210.0,
-        "echo p99 per second (ms)",
+        "echo p99 per second (ms, log scale)",
         "#d62728",
+        true,
     ));
     svg.push_str(&format!(
         "<text x=\"60\" y=\"370\">0 s</text><text x=\"620\" y=\"370\" text-anchor=\"end\">{t_end:.0} s</text>\n\
@@ -744,6 +778,27 @@ mod tests {
         assert_eq!(parse(&[]).unwrap().duration.as_secs(), 600);
         assert!(parse(&a("--minutes 0")).is_err());
         assert!(parse(&a("--bridge uring")).is_err());
+    }
+
+    #[test]
+    fn chart_has_both_panels_and_log_marks() {
+        let s = Sample {
+            rss: 10 << 20,
+            fds: 9,
+            threads: 6,
+            cpu: Duration::ZERO,
+        };
+        let points: Vec<Point> = (0..5)
+            .map(|i| Point {
+                t: f64::from(i),
+                s,
+                p99_us: Some(500 + 10_000 * i as u32),
+                echoes: 0,
+            })
+            .collect();
+        let svg = chart(&points, 1.0);
+        assert_eq!(svg.matches("<path").count(), 2);
+        assert!(svg.contains(">0.1<") && svg.contains(">1.0<") && svg.contains(">10<"));
     }
 
     #[test]
