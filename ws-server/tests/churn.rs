@@ -5,7 +5,9 @@
 //! zero, and the process's file descriptors and threads (from /proc) are back
 //! at their baseline, within the close timeout plus a margin; `on_close` ran
 //! once per connection with the code its ending calls for; and the resident
-//! memory grew by at most [`RSS_BOUND`].
+//! memory grew by at most [`RSS_BOUND`] (on the thread bridge, whose RSS
+//! swings with glibc's cache of thread stacks: its later waves peak at most
+//! [`THREADS_RSS_BOUND`] above its earlier ones).
 //!
 //! The server runs in this process (so its own counts can be read), and so do
 //! the clients: the fd and thread counts are compared with no client open,
