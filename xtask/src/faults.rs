@@ -293,8 +293,8 @@ fn handshakes(bridge: &str) -> Result<(), String> {
         most.0,
     );
     println!(
-        "faults slow handshakes {bridge}: the server's on_close lines by code: {:?}",
-        echo.close_codes()
+        "faults slow handshakes {bridge}: the server's closes by code: {:?}",
+        echo.close_codes()?
     );
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! A server process under test (the echo example, release build) and what
 //! Linux's /proc says about it: resident memory, open fds, threads, CPU time.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::step;
@@ -40,13 +40,11 @@ fn echo_path() -> PathBuf {
 }
 
 /// The echo example running as a child; killed (by its own handle) when dropped.
-/// Its stderr lines (`ADDR closed: CODE reason`, one per connection that did
-/// not end with 1000 or 1001) are counted by code.
+/// Its log (stderr) is drained and dropped; its counts come from `GET /metrics`.
 pub(crate) struct Echo {
     child: Child,
     pub(crate) addr: String,
     pub(crate) pid: u32,
-    pub(crate) closes: Arc<Mutex<Vec<(String, u64)>>>,
 }
 
 impl Drop for Echo {
@@ -89,27 +87,14 @@ impl Echo {
             }
             for _ in lines {}
         });
-        let closes: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
-        let tally = Arc::clone(&closes);
+        // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let code = line
-                    .split_once(" closed: ")
-                    .and_then(|(_, rest)| rest.split_whitespace().next())
-                    .unwrap_or("other")
-                    .to_string();
-                let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
-                match t.iter_mut().find(|(c, _)| *c == code) {
-                    Some((_, n)) => *n += 1,
-                    None => t.push((code, 1)),
-                }
-            }
+            let _ = std::io::copy(&mut BufReader::new(stderr), &mut std::io::sink());
         });
         let mut echo = Echo {
             child,
             addr: String::new(),
             pid,
-            closes,
         };
         echo.addr = rx
             .recv_timeout(Duration::from_secs(15))
@@ -117,20 +102,37 @@ impl Echo {
         Ok(echo)
     }
 
-    /// Its close codes so far (code, count), sorted.
-    pub(crate) fn close_codes(&self) -> Vec<(String, u64)> {
-        let mut v = self
-            .closes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        v.sort();
-        v
+    /// Upgraded connections ended so far, by the code `on_close` got
+    /// (`ws_closes_total{code="…"}` of the example's `GET /metrics`), sorted.
+    pub(crate) fn close_codes(&self) -> Result<Vec<(String, u64)>, String> {
+        let mut tcp = TcpStream::connect(&self.addr).map_err(|e| format!("metrics: {e}"))?;
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .map_err(|e| format!("metrics: {e}"))?;
+        let mut text = String::new();
+        tcp.read_to_string(&mut text)
+            .map_err(|e| format!("metrics: {e}"))?;
+        Ok(parse_closes(&text))
     }
 
     pub(crate) fn sample(&self) -> Result<Sample, String> {
         Sample::of(self.pid)
     }
+}
+
+/// `ws_closes_total{code="1006"} 12` lines of an OpenMetrics text: (code, count).
+fn parse_closes(text: &str) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ws_closes_total{code=\""))
+        .filter_map(|rest| {
+            let (code, value) = rest.split_once("\"}")?;
+            Some((code.to_string(), value.trim().parse::<f64>().ok()? as u64))
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 /// One reading of a process.
@@ -219,6 +221,17 @@ mod tests {
     fn stat_times_are_counted_after_the_command_name() {
         let stat = "12 (a (b) c) S 1 1 1 0 -1 0 0 0 0 0 250 75 0 0 20 0 3 0 100 1 1";
         assert_eq!(cpu(stat).unwrap(), Duration::from_millis(3250));
+    }
+
+    #[test]
+    fn close_codes_from_openmetrics_text() {
+        let text = "# HELP ws_closes Connections ended, by close code.\n# TYPE ws_closes counter\n\
+                    ws_closes_total{code=\"1006\"} 12\nws_closes_total{code=\"1000\"} 3\n\
+                    ws_messages_sent_total 9\n";
+        assert_eq!(
+            parse_closes(text),
+            vec![("1000".to_string(), 3), ("1006".to_string(), 12)]
+        );
     }
 
     #[test]
