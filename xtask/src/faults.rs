@@ -8,9 +8,10 @@
 //!   the waiting clients once connections close.
 //! - **Slow handshakes**: 10 000 connections that each send one byte of
 //!   their request head a second (and reconnect when dropped) for
-//!   [`FLOOD`]: the server is bounded by its handshake timeout (10 s) and
-//!   `max_connections` (10 000). Prints its peak RSS, and checks it still
-//!   upgrades a normal client once the flood stops.
+//!   [`FLOOD`]: the server is bounded by its handshake timeout (10 s), its
+//!   handshake caps (64 per address, 1 024 in all: from one address it holds
+//!   at most 64) and `max_connections` (10 000). Prints its peak RSS, and
+//!   checks it still upgrades a normal client once the flood stops.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -278,7 +279,7 @@ fn handshakes(bridge: &str) -> Result<(), String> {
     let mib = |b: u64| b as f64 / 1048576.0;
     println!(
         "faults slow handshakes {bridge}: {HOSTILE} clients opened in {:.1} s, one byte a second each \
-         for {:.0} s ({reopened} reconnects after the handshake timeout, {refused} answered 503, \
+         for {:.0} s ({reopened} reconnects after the server dropped them, {refused} answered 503, \
          {open} open at the end); server RSS {:.1} MiB before, peak {:.1} MiB at {:.0} s \
          ({:.0} B per connection it held at most), threads peak {}, fds peak {}; a normal client \
          is served after",
