@@ -246,6 +246,7 @@ mod metrics;
 mod registry;
 mod server;
 mod session;
+mod stats;
 pub mod tls;
 mod topics;
 mod write;
@@ -263,6 +264,7 @@ pub use error::Error;
 pub use handler::{Connect, Handler, Message, Response};
 pub use metrics::Metrics;
 pub use server::{Server, ServerBuilder, ShutdownReport};
+pub use stats::Stats;
 pub use tls::TlsInfo;
 pub use topics::{
     Broker, BrokerStats, Inbound, MemoryBroker, MemoryBus, Payload, Published, RedisBroker, Topics,

@@ -114,6 +114,11 @@ impl Link {
         &self.settings
     }
 
+    /// What the bridges count for [`Server::stats`](crate::Server::stats).
+    pub(crate) fn gauges(&self) -> &crate::stats::Gauges {
+        &self.registry.gauges
+    }
+
     /// The counters the session and the actor share.
     pub(crate) fn flow(&self) -> &Flow {
         &self.flow

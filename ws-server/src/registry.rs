@@ -9,12 +9,15 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crate::link::Link;
+use crate::stats::Gauges;
 
 /// The counts and the condition variable shutdown waits on.
 #[derive(Default)]
 pub(crate) struct Registry {
     state: Mutex<Counts>,
     changed: Condvar,
+    /// What the bridges count for [`Server::stats`](crate::Server::stats).
+    pub(crate) gauges: Gauges,
 }
 
 #[derive(Default)]

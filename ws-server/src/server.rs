@@ -648,6 +648,14 @@ impl Server {
         self.shared.registry.lock().conns.len()
     }
 
+    /// What the server holds now: connections (and how many are still
+    /// handshaking), actors, bridge threads, poll slots. Cheap enough for a
+    /// health check, not for a hot loop: see [`Stats`](crate::Stats).
+    #[must_use]
+    pub fn stats(&self) -> crate::Stats {
+        crate::stats::snapshot(&self.shared.registry)
+    }
+
     /// The runtime the connections live on.
     #[must_use]
     pub fn handle(&self) -> &Handle {

@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: every check, in order, stopping at the first failure.
 
-use crate::{autobahn, fuzz, interop, layering, redis, step};
+use crate::{autobahn, faults, fuzz, interop, layering, redis, soak, step};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
@@ -63,6 +63,9 @@ pub(crate) fn run() -> Result<(), String> {
         let args = ["--echo", TOKIO_ECHO, "--only", "python,node", "--no-tls"];
         interop::run(&args.map(String::from))
     })?;
+    // Issue 12: the echo example out of fds, and a minute of mixed load.
+    faults::run(&["emfile".into()])?;
+    soak::run(&["--seconds", "60", "--no-write"].map(String::from))?;
     println!(
         "xtask ci: all checks passed in {:.1}s",
         start.elapsed().as_secs_f64()

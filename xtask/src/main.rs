@@ -5,11 +5,15 @@ mod bench;
 mod certs;
 mod ci;
 mod debian;
+mod faults;
 mod fuzz;
 mod interop;
 mod layering;
+mod proc;
 mod redis;
+mod soak;
 mod step;
+mod wsc;
 
 use std::process::ExitCode;
 
@@ -27,6 +31,8 @@ commands:
   bench-fanout [--quick]  one publisher to 1 000 / 10 000 subscribers (topics, room actor,
                           Redis, tokio-tungstenite; --help)
   redis-tests             the topics' Redis tests against a redis-server it starts
+  faults [emfile|handshakes]  the echo example out of fds, and under 10 000 slow handshakes
+  soak [--minutes N] [...]  mixed load on the echo example, sampled; writes docs/soak.md
 ";
 
 fn main() -> ExitCode {
@@ -42,6 +48,8 @@ fn main() -> ExitCode {
         Some("interop") => interop::run(rest),
         Some("redis-tests") => redis::tests(),
         Some("bench-fanout") => bench::fanout::run(rest),
+        Some("faults") => faults::run(rest),
+        Some("soak") => soak::run(rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -22,6 +22,7 @@ use bytes::{Bytes, BytesMut};
 use super::Io;
 use crate::link::Link;
 use crate::session::{End, Session, ToActor};
+use crate::stats::ThreadCount;
 use crate::write::write_queue;
 
 /// Longest a write may block before the writer lets the session look at its
@@ -110,7 +111,10 @@ pub(crate) fn spawn(stream: TcpStream, link: Arc<Link>) -> io::Result<JoinHandle
     thread::Builder::new()
         .name(name)
         .stack_size(link.settings().stack_size)
-        .spawn(move || run(&io, &link))
+        .spawn(move || {
+            let _count = ThreadCount::new(&link);
+            run(&io, &link);
+        })
 }
 
 /// The reader thread: the handshake, then reads until the session stops
@@ -193,6 +197,7 @@ fn upgraded(io: &Arc<ThreadIo>, link: &Arc<Link>) -> End {
         .name(format!("ws-write-{}", link.id()))
         .stack_size(link.settings().stack_size)
         .spawn(move || {
+            let _count = ThreadCount::new(&l);
             catch_unwind(AssertUnwindSafe(|| write_loop(&w, &l))).unwrap_or_else(|payload| {
                 let end = failed(&l, "the writer thread", &*payload);
                 // The reader may be blocked in a read or parked: wake it.

@@ -386,6 +386,7 @@ impl Loop {
             stream: Arc::downgrade(&stream),
             tls: tls.as_ref().map(Arc::downgrade),
         }));
+        link.gauges().slot_taken();
         self.slots[idx] = Some(Slot::new(stream, link, tls));
         self.drive(idx);
     }
@@ -438,6 +439,7 @@ impl Loop {
                 self.free.push(idx);
                 // Closing the socket (its last handle) takes it out of the poll set.
                 let link = slot.close(end.how);
+                link.gauges().slot_freed();
                 link.finish(end.close);
             }
         }
