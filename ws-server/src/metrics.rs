@@ -177,9 +177,10 @@ impl Counters {
         bump(&self.rejections, status_of(answer));
     }
 
-    /// Whether to log that `max_connections` was reached: at most once a
-    /// second, so a flood of clients does not become a flood of log lines (the
-    /// counter of 503s has every one).
+    /// Whether to log that a resource limit was hit (`max_connections`, a
+    /// handshake cap, accept out of fds): at most once a second, so a flood of
+    /// clients does not become a flood of log lines (the counter of 503s has
+    /// every one).
     pub(crate) fn limit_warning_due(&self) -> bool {
         let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
         let last = self.limit_warned.load(Ordering::Relaxed);

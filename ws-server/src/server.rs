@@ -467,7 +467,10 @@ fn accept_loop<H: Handler>(listener: TcpListener, shared: Arc<ServerShared>, han
                 if is_transient_accept_error(&e) {
                     continue;
                 }
-                tracing::warn!(error = %e, "accept failed; retrying in 50 ms");
+                // Out of fds, this repeats every 50 ms: logged at most once a second.
+                if shared.settings.counters.limit_warning_due() {
+                    tracing::warn!(error = %e, "accept failed; retrying every 50 ms");
+                }
                 // Out of file descriptors and the like: back off a little
                 // instead of spinning, then try again.
                 thread::park_timeout(Duration::from_millis(50));
