@@ -66,6 +66,9 @@ pub(crate) fn run() -> Result<(), String> {
     // Issue 12: the echo example out of fds, and a minute of mixed load.
     faults::run(&["emfile".into()])?;
     soak::run(&["--seconds", "60", "--no-write"].map(String::from))?;
+    // Both bridges (issue 12): the thread bridge holds ~10 000 threads here.
+    let threads = ["--seconds", "60", "--no-write", "--bridge", "threads"];
+    soak::run(&threads.map(String::from))?;
     println!(
         "xtask ci: all checks passed in {:.1}s",
         start.elapsed().as_secs_f64()
