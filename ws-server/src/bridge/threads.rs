@@ -314,6 +314,10 @@ fn write_all(stream: &TcpStream, batch: &mut VecDeque<Bytes>, link: &Link) {
     let mut msgs: Vec<ToActor> = Vec::new();
     while !batch.is_empty() {
         let frames = batch.len();
+        // Counted as stalled until the write makes progress: a peer that floods
+        // pings and reads nothing would otherwise be read at full speed for a whole
+        // write timeout (its pongs capped in the codec), never pushed back by TCP.
+        link.lock().write_stalled();
         match write_queue(stream, batch) {
             Ok(0) => return link.abort("write failed"),
             Ok(n) => {
