@@ -9,17 +9,26 @@ mod room;
 use actor_core::Runtime;
 use common::*;
 use tungstenite::Message as W;
-use ws_server::Server;
+use ws_server::{Server, ServerBuilder};
+
+/// A runtime of `workers` and the room-actor chat on it; `build` adds to the builder.
+fn chat(
+    bridge: Bridge,
+    workers: usize,
+    build: impl FnOnce(ServerBuilder) -> ServerBuilder,
+) -> (Runtime, Server) {
+    let runtime = Runtime::builder().workers(workers).build().unwrap();
+    let builder = Server::builder()
+        .bridge(bridge)
+        .bind("127.0.0.1:0")
+        .runtime(runtime.handle());
+    let server = build(builder).serve(room::Chat::default()).unwrap();
+    (runtime, server)
+}
 
 on_both_bridges!(members_of_a_room_see_each_other_and_other_rooms_do_not);
 fn members_of_a_room_see_each_other_and_other_rooms_do_not(bridge: Bridge) {
-    let runtime = Runtime::builder().workers(2).build().unwrap();
-    let server = Server::builder()
-        .bridge(bridge)
-        .bind("127.0.0.1:0")
-        .runtime(runtime.handle())
-        .serve(room::Chat::default())
-        .unwrap();
+    let (runtime, server) = chat(bridge, 2, |b| b);
     let addr = server.local_addr();
     let mut a = connect(addr, "/ws?room=one");
     let mut b = connect(addr, "/ws?room=one");
@@ -54,13 +63,7 @@ fn members_of_a_room_see_each_other_and_other_rooms_do_not(bridge: Bridge) {
 
 on_both_bridges!(page_is_served_at_root_with_the_dom_contract);
 fn page_is_served_at_root_with_the_dom_contract(bridge: Bridge) {
-    let runtime = Runtime::builder().workers(1).build().unwrap();
-    let server = Server::builder()
-        .bridge(bridge)
-        .bind("127.0.0.1:0")
-        .runtime(runtime.handle())
-        .serve(room::Chat::default())
-        .unwrap();
+    let (runtime, server) = chat(bridge, 1, |b| b);
     let page = http(server.local_addr(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     for needle in [
@@ -96,14 +99,8 @@ fn a_room_stops_when_its_last_member_leaves(bridge: Bridge) {
     // Issue 12: every room name ever joined left an actor (and its name)
     // behind. Join and leave 1000 rooms: none is left.
     const ROOMS: usize = 1000;
-    let runtime = Runtime::builder().workers(2).build().unwrap();
+    let (runtime, server) = chat(bridge, 2, |b| b);
     let handle = runtime.handle();
-    let server = Server::builder()
-        .bridge(bridge)
-        .bind("127.0.0.1:0")
-        .runtime(runtime.handle())
-        .serve(room::Chat::default())
-        .unwrap();
     let addr = server.local_addr();
     let baseline = handle.actor_count();
     for i in 0..ROOMS {
@@ -137,14 +134,7 @@ fn a_room_stops_when_its_last_member_leaves(bridge: Bridge) {
 
 on_both_bridges!(the_page_reads_member_counts_and_metrics);
 fn the_page_reads_member_counts_and_metrics(bridge: Bridge) {
-    let runtime = Runtime::builder().workers(2).build().unwrap();
-    let server = Server::builder()
-        .bridge(bridge)
-        .bind("127.0.0.1:0")
-        .runtime(runtime.handle())
-        .metrics_path("/metrics")
-        .serve(room::Chat::default())
-        .unwrap();
+    let (runtime, server) = chat(bridge, 2, |b| b.metrics_path("/metrics"));
     let addr = server.local_addr();
     let stats = |room: &str| {
         let r = http(

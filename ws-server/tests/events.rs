@@ -7,7 +7,6 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use tungstenite::Message as W;
 
 /// Everything the subscriber writes, for the test to read.
 #[derive(Clone, Default)]
@@ -42,19 +41,9 @@ fn lifecycle_panics_and_violations_are_logged_at_their_levels() {
     let (server, rx) = start(Bridge::Poll);
     let addr = server.local_addr();
     // A hook panics: error, with the panic's message; the close: debug, 1011.
-    let mut ws = connect(addr, "/");
-    let c = wait_connect(&rx);
-    ws.send(W::text("panic")).unwrap();
-    assert_eq!(read_close(&mut ws).0, 1011);
-    drain_to_end(&mut ws);
-    wait_close(&rx, c.id());
+    close_by_message(addr, &rx, "panic", 1011);
     // A protocol violation: debug, with the error.
-    let mut raw = Raw::connect(addr, b"");
-    let c = wait_connect(&rx);
-    raw.send_raw(&[0x81, 0x02, b'h', b'i']);
-    assert_eq!(raw.close_code(), 1002);
-    raw.read_to_eof();
-    wait_close(&rx, c.id());
+    close_by_protocol_error(addr, &rx);
     server.shutdown(WAIT);
 
     // Each line is written whole once its event is done; the last close may

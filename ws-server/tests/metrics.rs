@@ -103,31 +103,16 @@ fn counts_close_codes_of_every_ending(bridge: Bridge) {
     drain_to_end(&mut ws);
     wait_close(&rx, c.id());
     // 4000: a hook closes.
-    let mut ws = connect(addr, "/");
-    let c = wait_connect(&rx);
-    ws.send(W::text("close:4000")).unwrap();
-    assert_eq!(read_close(&mut ws).0, 4000);
-    drain_to_end(&mut ws);
-    wait_close(&rx, c.id());
+    close_by_message(addr, &rx, "close:4000", 4000);
     // 1002: a protocol violation (an unmasked frame).
-    let mut raw = Raw::connect(addr, b"");
-    let c = wait_connect(&rx);
-    raw.send_raw(&[0x81, 0x02, b'h', b'i']);
-    assert_eq!(raw.close_code(), 1002);
-    raw.read_to_eof();
-    wait_close(&rx, c.id());
+    close_by_protocol_error(addr, &rx);
     // 1006: the client drops TCP without a close frame.
     let raw = Raw::connect(addr, b"");
     let c = wait_connect(&rx);
     drop(raw);
     assert_eq!(wait_close(&rx, c.id()).1, 1006);
     // 1011: a hook panics.
-    let mut ws = connect(addr, "/");
-    let c = wait_connect(&rx);
-    ws.send(W::text("panic")).unwrap();
-    assert_eq!(read_close(&mut ws).0, 1011);
-    drain_to_end(&mut ws);
-    wait_close(&rx, c.id());
+    close_by_message(addr, &rx, "panic", 1011);
 
     // After a panic on_close runs at once; the count follows when the
     // transport ends.

@@ -413,6 +413,14 @@ fn guarded() -> (Server, Ca) {
 
 /// Reads until the server closes the connection (EOF or reset); fails if it
 /// is still open after `WAIT`, far past the handshake timeout.
+/// The bad-input outcome: the server closed `tcp`, holds no connection and
+/// still serves a good client.
+fn closed_and_unharmed(tcp: TcpStream, server: &Server, ca: &Ca) {
+    closed_by_server(tcp);
+    no_connections_left(server);
+    still_serves(server, ca);
+}
+
 fn closed_by_server(mut tcp: TcpStream) {
     tcp.set_read_timeout(Some(WAIT)).unwrap();
     let deadline = deadline();
@@ -471,9 +479,7 @@ fn plain_http_to_the_tls_port_is_closed() {
     let mut tcp = raw(&server);
     tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
-    closed_by_server(tcp);
-    no_connections_left(&server);
-    still_serves(&server, &ca);
+    closed_and_unharmed(tcp, &server, &ca);
 }
 
 #[test]
@@ -481,9 +487,7 @@ fn a_plain_websocket_upgrade_to_the_tls_port_is_closed() {
     let (server, ca) = guarded();
     let mut tcp = raw(&server);
     tcp.write_all(UPGRADE.as_bytes()).unwrap();
-    closed_by_server(tcp);
-    no_connections_left(&server);
-    still_serves(&server, &ca);
+    closed_and_unharmed(tcp, &server, &ca);
 }
 
 #[test]
@@ -502,9 +506,7 @@ fn random_bytes_are_closed() {
     let mut tcp = raw(&server);
     // The server may close before all of it is written.
     let _ = tcp.write_all(&bytes);
-    closed_by_server(tcp);
-    no_connections_left(&server);
-    still_serves(&server, &ca);
+    closed_and_unharmed(tcp, &server, &ca);
 }
 
 #[test]
@@ -513,18 +515,14 @@ fn half_a_client_hello_then_silence_is_closed() {
     let hello = client_hello(&ca);
     let mut tcp = raw(&server);
     tcp.write_all(&hello[..hello.len() / 2]).unwrap();
-    closed_by_server(tcp);
-    no_connections_left(&server);
-    still_serves(&server, &ca);
+    closed_and_unharmed(tcp, &server, &ca);
 }
 
 #[test]
 fn a_connection_that_sends_nothing_is_closed() {
     let (server, ca) = guarded();
     let tcp = raw(&server);
-    closed_by_server(tcp);
-    no_connections_left(&server);
-    still_serves(&server, &ca);
+    closed_and_unharmed(tcp, &server, &ca);
 }
 
 #[test]

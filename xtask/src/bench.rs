@@ -7,11 +7,10 @@ pub(crate) mod fanout;
 use crate::step;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
@@ -307,11 +306,7 @@ struct Dirs {
 
 impl Dirs {
     fn new() -> Self {
-        let root = step::root();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .map(|p| if p.is_absolute() { p } else { root.join(p) })
-            .unwrap_or_else(|| root.join("target"));
+        let target = crate::autobahn::target_dir();
         let peers_target = std::env::var_os("PEERS_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| target.join("peers"));
@@ -510,18 +505,7 @@ fn build(o: &Options, dirs: &Dirs) -> Result<(), String> {
         )?;
     }
     if o.servers.iter().any(|s| is_ours(s)) && o.ours_cmd.is_none() {
-        step::run(
-            "build echo example",
-            step::cargo(&[
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                "ws-server",
-                "--example",
-                "echo",
-            ]),
-        )?;
+        crate::proc::build_echo()?;
     }
     Ok(())
 }
@@ -568,18 +552,7 @@ fn start_server(argv: Vec<String>, wrap: Option<Vec<String>>) -> Result<Server, 
         .spawn()
         .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
     let stdout = child.stdout.take().ok_or("no stdout pipe")?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        for line in lines.by_ref().map_while(Result::ok) {
-            if let Some(addr) = line.trim().strip_prefix("listening on ") {
-                let _ = tx.send(addr.trim().to_string());
-                break;
-            }
-        }
-        // Keep draining so the server never blocks on a full pipe.
-        for _ in lines {}
-    });
+    let rx = crate::proc::listening(stdout);
     let mut server = Server {
         child,
         addr: String::new(),
@@ -1085,7 +1058,7 @@ fn profile(o: &Options, dirs: &Dirs, server: &str) -> Result<(), String> {
 }
 
 /// CPU model, core count and kernel, from /proc.
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()

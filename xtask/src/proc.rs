@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -31,12 +31,25 @@ pub(crate) fn build_echo() -> Result<(), String> {
 }
 
 fn echo_path() -> PathBuf {
-    let root = step::root();
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|p| if p.is_absolute() { p } else { root.join(&p) })
-        .unwrap_or_else(|| root.join("target"))
-        .join("release/examples/echo")
+    crate::autobahn::target_dir().join("release/examples/echo")
+}
+
+/// Reads a server's stdout on a thread of its own: the address of its
+/// `listening on ADDR` line arrives on the channel; the rest is drained, so
+/// the server never blocks on a full pipe.
+pub(crate) fn listening(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref().map_while(Result::ok) {
+            if let Some(addr) = line.trim().strip_prefix("listening on ") {
+                let _ = tx.send(addr.trim().to_string());
+                break;
+            }
+        }
+        for _ in lines {}
+    });
+    rx
 }
 
 /// The echo example running as a child; killed (by its own handle) when dropped.
@@ -76,17 +89,7 @@ impl Echo {
         let pid = child.id();
         let stdout = child.stdout.take().ok_or("no stdout pipe")?;
         let stderr = child.stderr.take().ok_or("no stderr pipe")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            for line in lines.by_ref().map_while(Result::ok) {
-                if let Some(addr) = line.trim().strip_prefix("listening on ") {
-                    let _ = tx.send(addr.trim().to_string());
-                    break;
-                }
-            }
-            for _ in lines {}
-        });
+        let rx = listening(stdout);
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || {
             let _ = std::io::copy(&mut BufReader::new(stderr), &mut std::io::sink());

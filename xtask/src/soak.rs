@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use crate::proc::{self, Echo, Sample};
 use crate::step;
-use crate::wsc::{frame, parse as parse_frame, Ws, BINARY, CLOSE, TEXT, UPGRADE};
+use crate::wsc::{first_frame, frame, Ws, BINARY, CLOSE, TEXT, UPGRADE};
 
 const ECHO_CONNS: usize = 100;
 const ECHO_THREADS: usize = 10;
@@ -566,7 +566,7 @@ fn bad_input(addr: SocketAddr, sh: &Shared) {
                     Err(e) => return Err(e),
                 }
                 let body = got.windows(4).position(|w| w == b"\r\n\r\n");
-                if let Some((0x8, payload, _)) = body.and_then(|i| parse_frame(&got[i + 4..])) {
+                if let Some((0x8, payload)) = body.and_then(|i| first_frame(&got[i + 4..])) {
                     if !answered {
                         answered = true;
                         tcp.write_all(&frame(0x8, &payload[..payload.len().min(2)]))?;
@@ -723,7 +723,7 @@ fn render(o: &Options, points: &[Point], warmup: Duration, v: &Verdict) -> Strin
         o.bridge,
         warmup.as_secs(),
         RSS_SLACK >> 20,
-        machine(),
+        crate::bench::machine(),
         std::fs::read_to_string("/proc/loadavg")
             .ok()
             .and_then(|l| l.split_whitespace().next().map(str::to_string))
@@ -739,17 +739,6 @@ fn write_svg(points: &[Point], warmup: Duration) -> String {
         Ok(()) => String::new(),
         Err(e) => format!("\n(could not write {}: {e})\n", path.display()),
     }
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or("unknown CPU".to_string(), |(_, m)| m.trim().to_string());
-    let cores = thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{model}, {cores} cores, shared with other jobs")
 }
 
 #[cfg(test)]

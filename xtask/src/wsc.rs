@@ -1,11 +1,16 @@
-//! A minimal blocking WebSocket client for the fault and soak runs: the
-//! upgrade written by hand, masked frames out, the server's (unmasked,
-//! unfragmented) frames parsed in. Enough to drive a server and to misbehave
-//! on purpose; the real client sides are ws-codec's and ws-handshake's.
+//! A minimal blocking WebSocket client for the fault and soak runs. The
+//! upgrade and the server's frames go through the project's own client sides
+//! (ws-handshake, ws-codec's `Decoder` in client role); frames out are written
+//! by hand, so that they can misbehave on purpose (reserved opcodes, bad
+//! UTF-8, half a frame).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+
+use bytes::BytesMut;
+use ws_codec::{Decoder, Role};
+use ws_handshake::{parse_response, ClientRequest, Limits, Reply};
 
 /// The upgrade request every connection sends.
 pub(crate) const UPGRADE: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
@@ -21,8 +26,12 @@ pub(crate) const PONG: u8 = 0xA;
 /// One upgraded connection.
 pub(crate) struct Ws {
     pub(crate) tcp: TcpStream,
-    buf: Vec<u8>,
+    buf: BytesMut,
+    decoder: Decoder,
 }
+
+/// Largest server frame read (the echo example's 64 MiB limit).
+const MAX_FRAME: usize = 64 << 20;
 
 /// A masked, final frame from the client.
 pub(crate) fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
@@ -44,47 +53,34 @@ pub(crate) fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A server frame at the start of `buf`: (opcode, payload, bytes used).
-pub(crate) fn parse(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
-    if buf.len() < 2 {
-        return None;
-    }
-    let opcode = buf[0] & 0x0f;
-    let (len, at) = match buf[1] & 0x7f {
-        126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
-        127 if buf.len() >= 10 => {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&buf[2..10]);
-            (u64::from_be_bytes(b) as usize, 10)
-        }
-        126 | 127 => return None,
-        n => (n as usize, 2),
-    };
-    if buf.len() < at + len {
-        return None;
-    }
-    Some((opcode, buf[at..at + len].to_vec(), at + len))
-}
-
-/// Where the response head ends in `buf`, if it has arrived.
-fn head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+/// The first whole server frame in `bytes`: (opcode, payload).
+pub(crate) fn first_frame(bytes: &[u8]) -> Option<(u8, Vec<u8>)> {
+    let mut buf = BytesMut::from(bytes);
+    let frame = Decoder::new(Role::Client)
+        .with_max_frame_size(MAX_FRAME)
+        .decode(&mut buf)
+        .ok()??;
+    Some((frame.opcode() as u8, frame.payload().to_vec()))
 }
 
 impl Ws {
-    /// Connects, upgrades, and keeps what came after the 101. `timeout`
-    /// bounds every read and write.
+    /// Connects, upgrades (ws-handshake checks the 101), and keeps what came
+    /// after it. `timeout` bounds every read and write.
     pub(crate) fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<Ws> {
         let mut tcp = TcpStream::connect_timeout(&addr, timeout)?;
         tcp.set_read_timeout(Some(timeout))?;
         tcp.set_write_timeout(Some(timeout))?;
         tcp.set_nodelay(true)?;
-        tcp.write_all(UPGRADE)?;
+        let request = ClientRequest::new("localhost", "/");
+        tcp.write_all(&request.to_bytes().map_err(io::Error::other)?)?;
         let mut buf = Vec::new();
         let mut chunk = [0u8; 1024];
-        let end = loop {
-            if let Some(end) = head_end(&buf) {
-                break end;
+        let used = loop {
+            match parse_response(&buf, &request, &Limits::DEFAULT) {
+                Ok(Some((Reply::Accepted(_), used))) => break used,
+                Ok(Some((Reply::Refused(_), _))) => return Err(io::Error::other("not upgraded")),
+                Ok(None) => {}
+                Err(e) => return Err(io::Error::other(e)),
             }
             let n = tcp.read(&mut chunk)?;
             if n == 0 {
@@ -92,11 +88,21 @@ impl Ws {
             }
             buf.extend_from_slice(&chunk[..n]);
         };
-        if !buf.starts_with(b"HTTP/1.1 101") {
-            return Err(io::Error::other("not upgraded"));
-        }
-        buf.drain(..end);
-        Ok(Ws { tcp, buf })
+        Ok(Ws {
+            tcp,
+            buf: BytesMut::from(&buf[used..]),
+            decoder: Decoder::new(Role::Client).with_max_frame_size(MAX_FRAME),
+        })
+    }
+
+    /// The next whole frame already read: (opcode, payload); a frame a client
+    /// must not accept is an error.
+    fn frame(&mut self) -> io::Result<Option<(u8, Vec<u8>)>> {
+        let frame = self
+            .decoder
+            .decode(&mut self.buf)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        Ok(frame.map(|f| (f.opcode() as u8, f.payload().to_vec())))
     }
 
     pub(crate) fn send(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
@@ -106,22 +112,7 @@ impl Ws {
     /// The next data or close frame; pings are answered on the way.
     /// `Ok(None)`: the server closed the TCP connection.
     pub(crate) fn next(&mut self) -> io::Result<Option<(u8, Vec<u8>)>> {
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            while let Some((op, payload, used)) = parse(&self.buf) {
-                self.buf.drain(..used);
-                match op {
-                    PING => self.send(PONG, &payload)?,
-                    PONG => {}
-                    _ => return Ok(Some((op, payload))),
-                }
-            }
-            let n = self.tcp.read(&mut chunk)?;
-            if n == 0 {
-                return Ok(None);
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
+        self.next_reading(16 * 1024, Duration::ZERO)
     }
 
     /// Non-blocking: answers the pings that have arrived; false once the
@@ -137,15 +128,14 @@ impl Ws {
                 Err(_) => return false,
             }
         }
-        while let Some((op, payload, used)) = parse(&self.buf) {
-            self.buf.drain(..used);
-            match op {
-                PING if self.send(PONG, &payload).is_err() => return false,
-                CLOSE => return false,
-                _ => {}
+        loop {
+            match self.frame() {
+                Ok(None) => return true,
+                Ok(Some((PING, payload))) if self.send(PONG, &payload).is_err() => return false,
+                Ok(Some((CLOSE, _))) | Err(_) => return false,
+                Ok(Some(_)) => {}
             }
         }
-        true
     }
 
     /// The next data or close frame like [`next`](Self::next), read at most
@@ -155,17 +145,22 @@ impl Ws {
         chunk: usize,
         pause: Duration,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
+        self.next_reading(chunk, pause)
+    }
+
+    fn next_reading(&mut self, chunk: usize, pause: Duration) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut bytes = vec![0u8; chunk];
         loop {
-            while let Some((op, payload, used)) = parse(&self.buf) {
-                self.buf.drain(..used);
+            while let Some((op, payload)) = self.frame()? {
                 match op {
                     PING => self.send(PONG, &payload)?,
                     PONG => {}
                     _ => return Ok(Some((op, payload))),
                 }
             }
-            std::thread::sleep(pause);
+            if !pause.is_zero() {
+                std::thread::sleep(pause);
+            }
             let n = self.tcp.read(&mut bytes)?;
             if n == 0 {
                 return Ok(None);
@@ -188,19 +183,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frames_parse_back_at_every_length_form() {
+    fn frames_written_here_decode_at_a_server_at_every_length_form() {
         for len in [0, 5, 125, 126, 65535, 65536] {
             let payload = vec![7u8; len];
-            let mut f = frame(BINARY, &payload);
-            // Unmask in place to make it a server frame.
-            let at = f.len() - len - 4;
-            let mask: [u8; 4] = f[at..at + 4].try_into().unwrap();
-            let mut server = vec![f[0], f[1] & 0x7f];
-            server.extend_from_slice(&f[2..at]);
-            server.extend(f[at + 4..].iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-            assert_eq!(parse(&server), Some((BINARY, payload, server.len())));
-            assert_eq!(parse(&server[..server.len() - 1]), None);
-            f.clear();
+            let mut wire = BytesMut::from(&frame(BINARY, &payload)[..]);
+            let got = Decoder::new(Role::Server)
+                .with_max_frame_size(MAX_FRAME)
+                .decode(&mut wire)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (got.opcode() as u8, &got.payload()[..]),
+                (BINARY, &payload[..])
+            );
+            assert!(wire.is_empty());
         }
+    }
+
+    #[test]
+    fn first_frame_reads_a_whole_server_frame_or_nothing() {
+        let close = [0x88, 0x02, 0x03, 0xe8];
+        assert_eq!(first_frame(&close), Some((CLOSE, vec![0x03, 0xe8])));
+        assert_eq!(first_frame(&close[..3]), None);
     }
 }

@@ -382,7 +382,7 @@ impl Session {
         match &mut self.stage {
             Stage::Head { deadline, .. } => {
                 let deadline = *deadline;
-                self.reject(unavailable(), deadline, now);
+                self.reject(unavailable(), None, deadline, now);
                 true
             }
             Stage::Deciding { shutdown, .. } => {
@@ -420,7 +420,7 @@ impl Session {
         let (protocol, headers) = match decision {
             // A hook's refusal of an upgrade (not its answer to plain HTTP).
             Decision::Respond(bytes) if request.is_some() => {
-                return self.reject(bytes, deadline, now)
+                return self.reject(bytes, None, deadline, now)
             }
             Decision::Respond(bytes) => return self.answer(bytes, None, deadline, now),
             Decision::Upgrade { protocol, headers } => (protocol, headers),
@@ -441,9 +441,7 @@ impl Session {
                 // The hook chose a subprotocol the client did not offer, or a
                 // bad header: ws-handshake says which, and the client gets its status.
                 let close = Some((CloseCode::INTERNAL_ERROR, e.to_string()));
-                let bytes = e.to_bytes();
-                self.settings.counters.rejected(&bytes);
-                return self.answer(bytes, close, deadline, now);
+                return self.reject(e.to_bytes(), close, deadline, now);
             }
         };
         self.out.push_back(Bytes::from(response));
@@ -528,9 +526,15 @@ impl Session {
     }
 
     /// [`answer`](Self::answer) refusing a handshake: counted by its status.
-    fn reject(&mut self, bytes: Vec<u8>, deadline: Instant, now: Instant) {
+    fn reject(
+        &mut self,
+        bytes: Vec<u8>,
+        close: Option<(CloseCode, String)>,
+        deadline: Instant,
+        now: Instant,
+    ) {
         self.settings.counters.rejected(&bytes);
-        self.answer(bytes, None, deadline, now);
+        self.answer(bytes, close, deadline, now);
     }
 
     fn parse_head(&mut self, now: Instant, out: &mut Vec<ToActor>) {
@@ -549,29 +553,25 @@ impl Session {
         let mut buf = std::mem::take(buf);
         if !admitted {
             // Over max_connections: 503 to a request, the refusal to garbage.
-            let (bytes, handshake) = match parsed {
-                Head::Request(..) => (unavailable(), true),
-                Head::Http(..) => (unavailable(), false),
-                Head::Invalid(bytes) => (bytes, true),
+            return match parsed {
+                Head::Request(..) => self.reject(unavailable(), None, deadline, now),
+                Head::Http(..) => self.answer(unavailable(), None, deadline, now),
+                Head::Invalid(bytes) => self.reject(bytes, None, deadline, now),
             };
-            if handshake {
-                self.settings.counters.rejected(&bytes);
-            }
-            return self.answer(bytes, None, deadline, now);
         }
         let (msg, request, pipelined) = match parsed {
             Head::Request(request, used) => {
                 // RFC 6455 §10.2: the origin policy is ws-handshake's to apply.
                 if let Err(e) = self.settings.origin_policy.check(&request) {
                     tracing::debug!(error = %e, "origin refused");
-                    return self.reject(e.to_bytes(), deadline, now);
+                    return self.reject(e.to_bytes(), None, deadline, now);
                 }
                 let pipelined = buf.split_off(used);
                 let msg = ConnectMsg::Upgrade(request.clone());
                 (msg, Some(Box::new(request)), pipelined)
             }
             Head::Http(request, refusal) => (ConnectMsg::Http(request, refusal), None, Vec::new()),
-            Head::Invalid(bytes) => return self.reject(bytes, deadline, now),
+            Head::Invalid(bytes) => return self.reject(bytes, None, deadline, now),
         };
         out.push(ToActor::Connect(Box::new(msg)));
         self.stage = Stage::Deciding {

@@ -475,3 +475,26 @@ pub fn masked_frame(first: u8, payload: &[u8]) -> Vec<u8> {
     out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
     out
 }
+
+/// A client of the recording handler sends `text` (`"panic"`: the hook
+/// panics; `"close:N"`: it closes with N) and must read a close with `code`;
+/// returns once `on_close` ran.
+pub fn close_by_message(addr: SocketAddr, rx: &Receiver<Ev>, text: &str, code: u16) {
+    let mut ws = connect(addr, "/");
+    let c = wait_connect(rx);
+    ws.send(tungstenite::Message::text(text)).unwrap();
+    assert_eq!(read_close(&mut ws).0, code);
+    drain_to_end(&mut ws);
+    wait_close(rx, c.id());
+}
+
+/// A raw client sends an unmasked frame (RFC 6455 §5.1): the server must
+/// close with 1002; returns once `on_close` ran.
+pub fn close_by_protocol_error(addr: SocketAddr, rx: &Receiver<Ev>) {
+    let mut raw = Raw::connect(addr, b"");
+    let c = wait_connect(rx);
+    raw.send_raw(&[0x81, 0x02, b'h', b'i']);
+    assert_eq!(raw.close_code(), 1002);
+    raw.read_to_eof();
+    wait_close(rx, c.id());
+}
