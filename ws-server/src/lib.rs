@@ -180,8 +180,8 @@
 //! | fragments per message | [`max_fragments`](ServerBuilder::max_fragments) | 4096 | — | — |
 //! | request head | [`handshake_limits`](ServerBuilder::handshake_limits) | 8 KiB, 64 headers | — (not compared) | — (not compared) |
 //! | time to send the head | [`handshake_timeout`](ServerBuilder::handshake_timeout) | 10 s | `open_timeout` 10 s | — |
-//! | handshakes in progress | [`max_handshakes`](ServerBuilder::max_handshakes) | 1024; over it closed at once | — | — |
-//! | ... from one address | [`max_handshakes_per_ip`](ServerBuilder::max_handshakes_per_ip) | 64; over it closed at once | — | — |
+//! | handshakes in progress | [`max_handshakes`](ServerBuilder::max_handshakes) | 1024; over it a new connection waits (≤ 1024 wait, ≤ the handshake timeout) | — | — |
+//! | ... from one address | [`max_handshakes_per_ip`](ServerBuilder::max_handshakes_per_ip) | 64; over it a new connection waits its turn | — | — |
 //! | connections past the head | [`max_connections`](ServerBuilder::max_connections) | 10 000; over it 503 | — | — |
 //! | outbound queue | [`high_water`](ServerBuilder::high_water) | 1 MiB of memory (bytes + 80 per frame); then [`Backpressure`] (1008) and no more reading | `write_limit` 32 KiB (a send waits) | `write_buffer_size` 128 KiB, `max_write_buffer_size` unlimited |
 //! | pongs waiting | (ws-codec) | 32, newer pings replace the newest; no reading while they cannot be written | — | one (replaced) |
@@ -234,6 +234,7 @@
 #![deny(missing_docs)]
 
 mod actor;
+mod admission;
 mod bridge;
 mod broadcast;
 mod config;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::link::Link;
 use crate::stats::Gauges;
@@ -69,7 +69,7 @@ impl Registry {
     /// A handshake from `ip` is over (its head is complete, or the
     /// connection ended before).
     pub(crate) fn handshake_done(&self, ip: IpAddr) {
-        self.lock().handshake_done(ip);
+        self.changed(|c| c.handshake_done(ip));
     }
 
     /// A handshake from `ip` completed its head: it is a connection now.
@@ -79,7 +79,11 @@ impl Registry {
     pub(crate) fn promote(&self, ip: IpAddr, max: usize) -> bool {
         let mut c = self.lock();
         c.handshake_done(ip);
-        c.conns.len() - c.handshakes <= max
+        let fits = c.conns.len() - c.handshakes <= max;
+        drop(c);
+        // A handshake place is free: the accept thread may be waiting for one.
+        self.changed.notify_all();
+        fits
     }
 
     /// A 503 answer to an over-limit client is done.
@@ -90,6 +94,12 @@ impl Registry {
     /// A connection actor was dropped.
     pub(crate) fn actor_done(&self) {
         self.changed(|c| c.actors -= 1);
+    }
+
+    /// Waits until anything changes, or `timeout`.
+    pub(crate) fn wait_changed(&self, timeout: Duration) {
+        let c = self.lock();
+        let _ = self.changed.wait_timeout(c, timeout);
     }
 
     /// Waits until `done(counts)` or `deadline`; true if done.

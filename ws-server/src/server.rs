@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use actor_core::{Handle, Pid, Runtime, SpawnOptions};
 
 use crate::actor::{ActorGuard, ConnActor};
+use crate::admission::{self, Pushed, Waiting};
 use crate::bridge::poll::{PollDriver, Poller};
 use crate::bridge::threads;
 use crate::config::*;
@@ -23,6 +24,10 @@ use crate::registry::Registry;
 /// Most connections answered 503 at the same time when over `max_connections`;
 /// past it, extra clients are dropped without an answer.
 const MAX_REJECTING: usize = 64;
+
+/// How often the accept thread looks at its waiting queue when no handshake
+/// ended in between (a handshake ending wakes it at once).
+const ADMIT_POLL: Duration = Duration::from_millis(5);
 
 /// Builds a [`Server`]: the address, every limit, timeout and policy, and the runtime.
 ///
@@ -133,8 +138,9 @@ impl ServerBuilder {
     /// Most connections still reading their request head at once (default
     /// 1024), apart from [`max_connections`](Self::max_connections), so slow
     /// handshakes cannot lock out clients that upgrade. Over it a new TCP
-    /// connection is closed at once, without an answer (an answer would cost
-    /// the very resources the cap protects).
+    /// connection waits, unread, for a place: at most `n` wait (when full, the
+    /// newest of the source with the most waiting is closed, without an
+    /// answer), none longer than the [`handshake_timeout`](Self::handshake_timeout).
     #[must_use]
     pub fn max_handshakes(mut self, n: usize) -> Self {
         self.settings.max_handshakes = n;
@@ -145,7 +151,9 @@ impl ServerBuilder {
     /// IPv4 client of a dual-stack listener counts as its IPv4 address), so
     /// one host cannot take every place under
     /// [`max_handshakes`](Self::max_handshakes). Over it a new TCP connection
-    /// from that address is closed at once.
+    /// from that address waits for a place, behind that address's earlier
+    /// ones, as over `max_handshakes`: a burst from one host (a proxy, a
+    /// reconnect storm) is served in turn, not refused.
     #[must_use]
     pub fn max_handshakes_per_ip(mut self, n: usize) -> Self {
         self.settings.max_handshakes_per_ip = n;
@@ -457,12 +465,42 @@ pub(crate) struct ServerShared {
 }
 
 fn accept_loop<H: Handler>(listener: TcpListener, shared: Arc<ServerShared>, handler: Arc<H>) {
-    for stream in listener.incoming() {
+    let settings = Arc::clone(&shared.settings);
+    let mut waiting = Waiting::new(settings.max_handshakes);
+    let mut blocking = true;
+    loop {
         if shared.registry.lock().shutting_down {
             break;
         }
-        let stream = match stream {
-            Ok(s) => s,
+        if !waiting.is_empty() {
+            let timeout = settings.handshake_timeout;
+            let closed = waiting.admit(Instant::now(), timeout, |stream, peer| {
+                admit(stream, peer, &shared, &handler)
+            });
+            if closed > 0 && settings.counters.limit_warning_due() {
+                tracing::warn!(
+                    closed,
+                    "clients waited for a handshake place past the handshake timeout: closed"
+                );
+            }
+        }
+        // Block in accept only while nobody waits; otherwise look at the queue
+        // again whenever a handshake ends (the registry's condvar) or soon.
+        if blocking != waiting.is_empty() {
+            blocking = waiting.is_empty();
+            let _ = listener.set_nonblocking(!blocking);
+        }
+        if waiting.is_full() {
+            // Accept slowly while full, so one source flooding the queue only
+            // ever displaces itself and the kernel's backlog holds the rest.
+            shared.registry.wait_changed(ADMIT_POLL);
+        }
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                shared.registry.wait_changed(ADMIT_POLL);
+                continue;
+            }
             Err(e) => {
                 if is_transient_accept_error(&e) {
                     continue;
@@ -477,7 +515,22 @@ fn accept_loop<H: Handler>(listener: TcpListener, shared: Arc<ServerShared>, han
                 continue;
             }
         };
-        admit(stream, &shared, &handler);
+        if shared.registry.lock().shutting_down {
+            break;
+        }
+        // A source with connections waiting queues behind them (its own order).
+        let over = if waiting.has(admission::source(&peer)) {
+            Some(stream)
+        } else {
+            admit(stream, peer, &shared, &handler)
+        };
+        if let Some(stream) = over {
+            let pushed = waiting.push(stream, peer, Instant::now());
+            if pushed != Pushed::Queued && settings.counters.limit_warning_due() {
+                let cap = settings.max_handshakes;
+                tracing::warn!(%peer, cap, "{cap} clients wait for a handshake place: the newest of the busiest source closed");
+            }
+        }
     }
 }
 
@@ -491,12 +544,14 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
     )
 }
 
-/// Starts a bridge (and an actor) for one accepted client, or a 503.
-fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Arc<H>) {
-    let Ok(peer) = stream.peer_addr() else {
-        return;
-    };
-    let _ = stream.set_nodelay(true);
+/// Starts a bridge (and an actor) for one accepted client, or a 503; gives the
+/// stream back if the handshakes in progress are at a cap (it waits its turn).
+fn admit<H: Handler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Arc<ServerShared>,
+    handler: &Arc<H>,
+) -> Option<TcpStream> {
     let mut r = shared.registry.lock();
     // Join the bridge threads that ended since the last accept.
     let (finished, running): (Vec<_>, Vec<_>) =
@@ -507,32 +562,33 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
     // source), so slow ones cannot lock out clients that upgrade.
     let settings = &shared.settings;
     let admitted = r.conns.len() - r.handshakes < settings.max_connections;
-    let ip = peer.ip().to_canonical();
+    let ip = admission::source(&peer);
     let over_handshakes = admitted
         && (r.handshakes >= settings.max_handshakes
             || r.handshakes_per_ip.get(&ip).copied().unwrap_or(0)
                 >= settings.max_handshakes_per_ip);
-    if (over_handshakes || !admitted) && settings.counters.limit_warning_due() {
+    if over_handshakes {
+        // It waits in the accept thread's queue for a place.
+        drop(r);
+        join_all(finished);
+        return Some(stream);
+    }
+    if !admitted && settings.counters.limit_warning_due() {
         // At most once a second; ws_handshakes_rejected_total{status="503"} counts each 503.
-        let rejecting = r.rejecting;
-        if over_handshakes {
-            let (total, per_ip) = (settings.max_handshakes, settings.max_handshakes_per_ip);
-            tracing::warn!(%peer, total, per_ip, "handshakes in progress at their cap: client dropped");
-        } else if rejecting >= MAX_REJECTING {
-            let max = settings.max_connections;
+        let max = settings.max_connections;
+        if r.rejecting >= MAX_REJECTING {
             tracing::warn!(%peer, max, "max_connections reached and {MAX_REJECTING} 503s in progress: client dropped");
         } else {
-            let max = settings.max_connections;
             tracing::warn!(%peer, max, "max_connections reached: client answered 503");
         }
     }
-    if over_handshakes || (!admitted && r.rejecting >= MAX_REJECTING) {
+    if !admitted && r.rejecting >= MAX_REJECTING {
         drop(r);
         join_all(finished);
-        // Closed at once, without an answer: over a handshake cap, or even
-        // the 503 path is saturated.
-        return;
+        // Closed at once, without an answer: even the 503 path is saturated.
+        return None;
     }
+    let _ = stream.set_nodelay(true);
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let link = Arc::new(Link::new(
         id,
@@ -559,7 +615,7 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
             // counted it out) and the client is dropped too.
             drop(r);
             join_all(finished);
-            return;
+            return None;
         }
         link.set_port(port);
         link.set_handshaking();
@@ -573,7 +629,7 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
         poller.admit(stream, link);
         drop(r);
         join_all(finished);
-        return;
+        return None;
     }
     match threads::spawn(stream, Arc::clone(&link)) {
         Ok(t) => r.threads.push(t),
@@ -591,6 +647,7 @@ fn admit<H: Handler>(stream: TcpStream, shared: &Arc<ServerShared>, handler: &Ar
     }
     drop(r);
     join_all(finished);
+    None
 }
 
 fn join_all(threads: Vec<JoinHandle<()>>) {

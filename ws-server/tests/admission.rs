@@ -1,7 +1,8 @@
 //! Handshakes in progress have their own caps, in total and per source
 //! address, apart from `max_connections` (issue 12): clients that hold slow
 //! handshakes cannot lock out clients that upgrade. Over a handshake cap a
-//! new TCP connection is closed at once, without an answer.
+//! new TCP connection waits for a place (bounded, at most the handshake
+//! timeout), so a burst from one host is served in turn, not refused.
 
 mod common;
 
@@ -64,23 +65,63 @@ fn slow_handshakes_do_not_lock_out_clients_that_upgrade(bridge: Bridge) {
     server.shutdown(WAIT);
 }
 
-on_both_bridges!(over_the_handshake_cap_a_new_connection_is_closed_at_once);
-fn over_the_handshake_cap_a_new_connection_is_closed_at_once(bridge: Bridge) {
+on_both_bridges!(over_the_handshake_cap_a_new_connection_waits_for_a_place);
+fn over_the_handshake_cap_a_new_connection_waits_for_a_place(bridge: Bridge) {
     let (server, _rx) = start_with(patient(bridge).max_handshakes(3));
     let addr = server.local_addr();
     let slow: Vec<_> = (0..3).map(|_| slow_handshake(addr)).collect();
     wait_held(&server, 3);
-    closed_at_once(slow_handshake(addr));
-    // A handshake that completes frees its place.
+    // The fourth is accepted but waits: the server does not hold it yet.
+    let mut fourth = TcpStream::connect(addr).unwrap();
+    fourth.set_read_timeout(Some(WAIT)).unwrap();
+    fourth.write_all(UPGRADE.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.connections(), 3);
+    // A handshake that completes frees its place, and the waiting one takes it.
     let mut first = slow.into_iter().next().unwrap();
     first.write_all(&UPGRADE.as_bytes()[30..]).unwrap();
     let mut head = [0u8; 12];
     first.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 101");
-    let mut ws = connect(addr, "/");
-    ws.send(W::text("room again")).unwrap();
-    assert_eq!(read_msg(&mut ws), W::text("room again"));
-    drop((first, ws));
+    fourth.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101");
+    drop((first, fourth));
+    server.shutdown(WAIT);
+}
+
+on_both_bridges!(a_connection_that_waits_past_the_handshake_timeout_is_closed);
+fn a_connection_that_waits_past_the_handshake_timeout_is_closed(bridge: Bridge) {
+    let timeout = Duration::from_millis(300);
+    let (server, _rx) = start_with(builder(bridge).handshake_timeout(timeout).max_handshakes(1));
+    let addr = server.local_addr();
+    // The slow one holds the only place until its own timeout; the waiting one
+    // is closed by then as well, without an answer.
+    let slow = slow_handshake(addr);
+    wait_held(&server, 1);
+    closed_at_once(slow_handshake(addr));
+    drop(slow);
+    server.shutdown(WAIT);
+}
+
+on_both_bridges!(a_burst_from_one_source_is_served_in_turn);
+fn a_burst_from_one_source_is_served_in_turn(bridge: Bridge) {
+    // 200 clients of one host connect at once, far past its cap of 8
+    // handshakes: every one upgrades and echoes.
+    let (server, _rx) = start_with(builder(bridge).max_handshakes_per_ip(8));
+    let addr = server.local_addr();
+    let tcp: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut t = TcpStream::connect(addr).unwrap();
+            t.set_read_timeout(Some(WAIT)).unwrap();
+            t.write_all(UPGRADE.as_bytes()).unwrap();
+            t
+        })
+        .collect();
+    for mut t in tcp {
+        let mut head = [0u8; 12];
+        t.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 101");
+    }
     server.shutdown(WAIT);
 }
 
@@ -94,11 +135,13 @@ fn one_source_cannot_hold_every_handshake(bridge: Bridge) {
     let v4: SocketAddr = ([127, 0, 0, 1], port).into();
     let slow: Vec<_> = (0..4).map(|_| slow_handshake(v6)).collect();
     wait_held(&server, 4);
-    closed_at_once(slow_handshake(v6));
-    // Another source still gets in.
+    // A fifth from the same source waits ...
+    let _waiting = slow_handshake(v6);
+    // ... while another source still gets in.
     let mut ws = connect(v4, "/");
     ws.send(W::text("other source")).unwrap();
     assert_eq!(read_msg(&mut ws), W::text("other source"));
+    assert_eq!(server.connections(), 5);
     drop((slow, ws));
     server.shutdown(WAIT);
 }
