@@ -40,38 +40,61 @@ pub fn handshake(buf: &[u8]) -> Handshake {
     Handshake::Done(end + 4, response.into_bytes())
 }
 
-/// Echoes every complete client frame at the start of `buf` into `out` (RFC 6455 §5.2):
-/// data frames unmasked with their opcode and FIN bit, a ping as a pong, a close as a close.
-/// Returns the bytes consumed and whether a close frame was echoed (then the rest is ignored).
-pub fn echo(buf: &[u8], out: &mut Vec<u8>) -> (usize, bool) {
-    let mut at = 0;
-    while let Some((head, len)) = frame_head(&buf[at..]) {
-        let start = at + head;
-        let Some(end) = start.checked_add(len).filter(|&e| e <= buf.len()) else {
-            break;
-        };
-        let (b0, mask) = (
-            buf[at],
-            [
-                buf[start - 4],
-                buf[start - 3],
-                buf[start - 2],
-                buf[start - 1],
-            ],
-        );
-        at = end;
-        let opcode = b0 & 0x0f;
-        let b0 = match opcode {
-            0xa => continue,   // pong: nothing to answer
-            0x9 => 0x80 | 0xa, // ping: pong with its payload (§5.5.2)
-            _ => b0,
-        };
-        put_frame(out, b0, &buf[start..end], mask);
-        if opcode == 0x8 {
-            return (at, true);
+/// A frame-by-frame echo (RFC 6455 §5.2) that forwards each payload as it arrives, so
+/// no frame is ever held whole: data frames go back unmasked with their opcode and FIN
+/// bit, a ping as a pong, a close as a close; pongs are dropped.
+#[derive(Default)]
+pub struct Echo {
+    /// Payload bytes of the current frame still to come, its mask and the mask's phase.
+    left: usize,
+    mask: [u8; 4],
+    phase: usize,
+    /// The current frame is a pong: read past it.
+    skip: bool,
+    /// The current frame is a close: the echo ends with it.
+    close: bool,
+}
+
+impl Echo {
+    /// Echoes what `buf` brings into `out`. Returns the bytes used (all but the start of a
+    /// split frame header, to be given again with more) and whether a close was echoed
+    /// (then the rest is ignored).
+    pub fn feed(&mut self, buf: &[u8], out: &mut Vec<u8>) -> (usize, bool) {
+        let mut at = 0;
+        loop {
+            let n = self.left.min(buf.len() - at);
+            if n > 0 && !self.skip {
+                let from = out.len();
+                out.extend_from_slice(&buf[at..at + n]);
+                let m = self.mask;
+                let p = self.phase;
+                unmask(
+                    &mut out[from..],
+                    [m[p], m[(p + 1) % 4], m[(p + 2) % 4], m[(p + 3) % 4]],
+                );
+            }
+            (at, self.left, self.phase) = (at + n, self.left - n, (self.phase + n) % 4);
+            if self.left > 0 {
+                return (at, false);
+            }
+            if self.close {
+                return (buf.len(), true);
+            }
+            let Some((head, len)) = frame_head(&buf[at..]) else {
+                return (at, false);
+            };
+            let b0 = buf[at];
+            self.mask.copy_from_slice(&buf[at + head - 4..at + head]);
+            (at, self.left, self.phase) = (at + head, len, 0);
+            let opcode = b0 & 0x0f;
+            self.skip = opcode == 0xa;
+            self.close = opcode == 0x8;
+            if !self.skip {
+                // A ping is answered by a pong with its payload (§5.5.2).
+                put_head(out, if opcode == 0x9 { 0x80 | 0xa } else { b0 }, len);
+            }
         }
     }
-    (at, false)
 }
 
 /// The header length (mask key included) and payload length of the frame at the start of
@@ -94,9 +117,8 @@ fn frame_head(buf: &[u8]) -> Option<(usize, usize)> {
     (buf.len() >= head).then_some((head, len))
 }
 
-/// Appends a server frame (unmasked, §5.1) with first byte `b0` and the unmasked `payload`.
-fn put_frame(out: &mut Vec<u8>, b0: u8, payload: &[u8], mask: [u8; 4]) {
-    let len = payload.len();
+/// Appends a server frame header (unmasked, §5.2) with first byte `b0`.
+fn put_head(out: &mut Vec<u8>, b0: u8, len: usize) {
     out.reserve(len + 10);
     out.push(b0);
     match len {
@@ -110,9 +132,6 @@ fn put_frame(out: &mut Vec<u8>, b0: u8, payload: &[u8], mask: [u8; 4]) {
             out.extend_from_slice(&(len as u64).to_be_bytes());
         }
     }
-    let from = out.len();
-    out.extend_from_slice(payload);
-    unmask(&mut out[from..], mask);
 }
 
 /// XORs `data` with the repeating `mask` (§5.3), eight bytes at a time.
@@ -148,17 +167,45 @@ mod tests {
         );
     }
 
-    /// RFC 6455 §5.7: a masked "Hello" and its unmasked echo; a partial frame stays unconsumed.
+    const HELLO: [u8; 11] = [
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+
+    /// RFC 6455 §5.7: a masked "Hello" and its unmasked echo; a split header stays unused.
     #[test]
     fn echoes_the_rfc_masked_hello() {
-        let masked = [
-            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-        ];
-        let mut buf = masked.to_vec();
-        buf.extend_from_slice(&masked[..7]);
+        let mut buf = HELLO.to_vec();
+        buf.extend_from_slice(&HELLO[..5]);
         let mut out = Vec::new();
-        assert_eq!(echo(&buf, &mut out), (masked.len(), false));
+        assert_eq!(Echo::default().feed(&buf, &mut out), (HELLO.len(), false));
         assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
+    }
+
+    /// Fed a byte at a time, the echo is the same: payloads stream across calls (§5.3's
+    /// mask phase carried over), then a masked close (§5.5.1) ends it.
+    #[test]
+    fn byte_at_a_time_then_close() {
+        let mut stream = [HELLO, HELLO].concat();
+        let close = [0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2];
+        stream.extend_from_slice(&close);
+        stream.extend_from_slice(&HELLO);
+        let (mut echo, mut out, mut pending) = (Echo::default(), Vec::new(), Vec::new());
+        let mut closed = false;
+        for &b in &stream {
+            pending.push(b);
+            let (used, close) = echo.feed(&pending, &mut out);
+            pending.drain(..used);
+            if close {
+                closed = true;
+                break;
+            }
+        }
+        assert!(closed);
+        let hello = [0x81, 0x05, b'H', b'e', b'l', b'l', b'o'];
+        assert_eq!(
+            out,
+            [&hello[..], &hello, &[0x88, 0x02, 0x03, 0xe8]].concat()
+        );
     }
 
     /// A 64 KiB payload takes the 64-bit length (§5.2) and unmasks past the 8-byte chunks.
@@ -171,7 +218,7 @@ mod tests {
         buf.extend_from_slice(&mask);
         buf.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         let mut out = Vec::new();
-        assert_eq!(echo(&buf, &mut out), (buf.len(), false));
+        assert_eq!(Echo::default().feed(&buf, &mut out), (buf.len(), false));
         assert_eq!(out[..2], [0x82, 127]);
         assert_eq!(out[2..10], (payload.len() as u64).to_be_bytes());
         assert_eq!(&out[10..], &payload[..]);

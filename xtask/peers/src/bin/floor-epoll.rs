@@ -6,7 +6,7 @@
 //! Per message: one `read` and one `write` on a level-triggered socket, one `epoll_wait`
 //! shared by every connection ready in that turn.
 
-use peers::bare::{self, Handshake};
+use peers::bare::{self, Echo, Handshake};
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, RawFd};
@@ -19,6 +19,7 @@ const LISTENER: u64 = u64::MAX;
 struct Conn {
     fd: RawFd,
     open: bool,
+    echo: Echo,
     inbuf: Vec<u8>,
     out: Vec<u8>,
     /// The registered epoll events: `EPOLLOUT` while `out` waits for room, no `EPOLLIN`
@@ -103,6 +104,7 @@ fn accept_all(ep: RawFd, lfd: RawFd, conns: &mut Vec<Option<Conn>>) -> io::Resul
         conns[i] = Some(Conn {
             fd,
             open: false,
+            echo: Echo::default(),
             inbuf: Vec::new(),
             out: Vec::new(),
             events: libc::EPOLLIN as u32,
@@ -132,7 +134,7 @@ fn on_readable(c: &mut Conn) -> bool {
             }
         }
     }
-    let (used, close) = bare::echo(&c.inbuf[at..], &mut c.out);
+    let (used, close) = c.echo.feed(&c.inbuf[at..], &mut c.out);
     c.closing = close;
     c.inbuf.drain(..at + used);
     true
