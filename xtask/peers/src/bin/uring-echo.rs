@@ -14,8 +14,9 @@
 //!   inside that enter), falling back when the kernel refuses them.
 //!
 //! `URING_ECHO` picks a variant to break the cost down: a comma list of `nodefer` (no
-//! `SINGLE_ISSUER`/`DEFER_TASKRUN`/`COOP_TASKRUN`) and `nofixed` (ordinary fds: accept
-//! multishot into the fd table, no fixed-file table).
+//! `SINGLE_ISSUER`/`DEFER_TASKRUN`/`COOP_TASKRUN`), `nofixed` (ordinary fds: accept
+//! multishot into the fd table, no fixed-file table) and `noinc` (classic provided
+//! buffers, one per receive, instead of incrementally consumed ones).
 
 use io_uring::types::{BufRingEntry, Fd, Fixed};
 use io_uring::{cqueue, opcode, squeue, IoUring};
@@ -27,10 +28,16 @@ use std::sync::atomic::{AtomicU16, Ordering};
 
 /// Fixed-file table size: the most connections at once.
 const SLOTS: u32 = 16 << 10;
-/// The provided-buffer ring: its group id, buffer count (a power of two) and buffer size.
+/// The provided-buffer ring's group id.
 const BGID: u16 = 0;
-const BUFS: u16 = 2048;
-const BUF_SIZE: usize = 32 << 10;
+/// Its buffers (a power of two) and their size. Incremental (`IOU_PBUF_RING_INC`, 6.12+):
+/// a few large buffers that the receives fill one after the other, so the memory that
+/// takes the bytes stays small and warm. Classic: one buffer per receive, enough for a
+/// receive on every connection in one turn.
+const INC: (u16, usize) = (16, 256 << 10);
+const CLASSIC: (u16, usize) = (2048, 32 << 10);
+/// `IOU_PBUF_RING_INC` (the crate's `sys` is private).
+const PBUF_RING_INC: u16 = 2;
 
 /// `user_data`: the operation in the high half, the connection slot in the low.
 const ACCEPT: u64 = 1 << 32;
@@ -44,6 +51,7 @@ fn main() -> io::Result<()> {
     let variant = std::env::var("URING_ECHO").unwrap_or_default();
     let defer = !variant.contains("nodefer");
     let fixed = !variant.contains("nofixed");
+    let inc = !variant.contains("noinc");
     let (mut ring, setup) = build_ring(defer).map_err(|e| {
         io::Error::new(
             e.kind(),
@@ -54,7 +62,7 @@ fn main() -> io::Result<()> {
     let lfd = listener.as_raw_fd();
     let mut st = State {
         conns: Vec::new(),
-        bufs: BufRing::new(&ring)?,
+        bufs: BufRing::new(&ring, inc)?,
         sqes: Vec::new(),
         dirty: Vec::new(),
         fixed,
@@ -65,8 +73,9 @@ fn main() -> io::Result<()> {
     ring.submitter().register_ring_fd()?;
     st.arm_accept(lfd);
     eprintln!(
-        "uring-echo: setup {setup}, {} files",
-        if fixed { "fixed" } else { "ordinary" }
+        "uring-echo: setup {setup}, {} files, {} buffers",
+        if fixed { "fixed" } else { "ordinary" },
+        if inc { "incremental" } else { "classic" }
     );
     peers::announce(listener.local_addr()?);
     loop {
@@ -219,13 +228,15 @@ impl State {
         }
         let bid = cqueue::buffer_select(flags).expect("a multishot receive names its buffer");
         if !(c.dead || c.closing) {
-            feed(c, self.bufs.get(bid, res as usize));
+            feed(c, self.bufs.take(bid, res as usize));
             if !c.out.is_empty() && !c.dirty {
                 c.dirty = true;
                 self.dirty.push(slot);
             }
         }
-        self.bufs.give(bid);
+        if !cqueue::buffer_more(flags) {
+            self.bufs.give(bid);
+        }
         let dead = self.conns[slot as usize].dead;
         if cqueue::more(flags) {
             if dead {
@@ -343,17 +354,22 @@ fn consume(c: &mut Conn, buf: &[u8]) -> usize {
     at + used
 }
 
-/// The provided-buffer ring (`IORING_REGISTER_PBUF_RING`, 5.19+): `BUFS` buffers of
-/// `BUF_SIZE` in one allocation, their descriptors in a page-aligned ring the kernel reads.
+/// The provided-buffer ring (`IORING_REGISTER_PBUF_RING`, 5.19+): `count` buffers of
+/// `size` in one allocation, their descriptors in a page-aligned ring the kernel reads.
 struct BufRing {
     ring: *mut BufRingEntry,
     mem: Vec<u8>,
+    count: u16,
+    size: usize,
     tail: u16,
+    /// Incremental: how much of each buffer the kernel has filled so far.
+    used: Vec<usize>,
 }
 
 impl BufRing {
-    fn new(ring: &IoUring) -> io::Result<BufRing> {
-        let bytes = BUFS as usize * std::mem::size_of::<BufRingEntry>();
+    fn new(ring: &IoUring, inc: bool) -> io::Result<BufRing> {
+        let (count, size) = if inc { INC } else { CLASSIC };
+        let bytes = count as usize * std::mem::size_of::<BufRingEntry>();
         // SAFETY: a fresh anonymous mapping, page-aligned as the kernel requires, never unmapped.
         let p = unsafe {
             libc::mmap(
@@ -370,33 +386,41 @@ impl BufRing {
         }
         let mut b = BufRing {
             ring: p.cast(),
-            mem: vec![0; BUFS as usize * BUF_SIZE],
+            mem: vec![0; count as usize * size],
+            count,
+            size,
             tail: 0,
+            used: vec![0; count as usize],
         };
+        let flags = if inc { PBUF_RING_INC } else { 0 };
         // SAFETY: the ring stays mapped for the process's life.
         unsafe {
             ring.submitter()
-                .register_buf_ring_with_flags(p as u64, BUFS, BGID, 0)?
+                .register_buf_ring_with_flags(p as u64, count, BGID, flags)
+                .map_err(|e| io::Error::new(e.kind(), format!("register_buf_ring: {e}")))?
         };
-        for bid in 0..BUFS {
+        for bid in 0..count {
             b.give(bid);
         }
         Ok(b)
     }
 
-    fn get(&self, bid: u16, len: usize) -> &[u8] {
-        let at = bid as usize * BUF_SIZE;
+    /// The `len` bytes a receive put in buffer `bid` (after the earlier ones, incremental).
+    fn take(&mut self, bid: u16, len: usize) -> &[u8] {
+        let at = bid as usize * self.size + self.used[bid as usize];
+        self.used[bid as usize] += len;
         &self.mem[at..at + len]
     }
 
-    /// Hands buffer `bid` (back) to the kernel.
+    /// Hands buffer `bid` (back) to the kernel, whole.
     fn give(&mut self, bid: u16) {
-        let at = bid as usize * BUF_SIZE;
+        self.used[bid as usize] = 0;
+        let at = bid as usize * self.size;
         // SAFETY: the index is masked into the ring; the tail store publishes the entry.
         unsafe {
-            let e = &mut *self.ring.add((self.tail & (BUFS - 1)) as usize);
+            let e = &mut *self.ring.add((self.tail & (self.count - 1)) as usize);
             e.set_addr(self.mem.as_mut_ptr().add(at) as u64);
-            e.set_len(BUF_SIZE as u32);
+            e.set_len(self.size as u32);
             e.set_bid(bid);
             self.tail = self.tail.wrapping_add(1);
             let tail = BufRingEntry::tail(self.ring) as *const AtomicU16;
