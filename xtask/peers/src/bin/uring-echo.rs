@@ -62,7 +62,11 @@ fn main() -> io::Result<()> {
     let lfd = listener.as_raw_fd();
     let mut st = State {
         conns: Vec::new(),
-        bufs: BufRing::new(&ring, inc)?,
+        // Incremental buffers need 6.12: classic ones where they are refused.
+        bufs: match BufRing::new(&ring, inc) {
+            Err(e) if inc && e.kind() == io::ErrorKind::InvalidInput => BufRing::new(&ring, false)?,
+            r => r?,
+        },
         sqes: Vec::new(),
         dirty: Vec::new(),
         fixed,
@@ -75,7 +79,11 @@ fn main() -> io::Result<()> {
     eprintln!(
         "uring-echo: setup {setup}, {} files, {} buffers",
         if fixed { "fixed" } else { "ordinary" },
-        if inc { "incremental" } else { "classic" }
+        if st.bufs.inc {
+            "incremental"
+        } else {
+            "classic"
+        }
     );
     peers::announce(listener.local_addr()?);
     loop {
@@ -361,6 +369,7 @@ struct BufRing {
     mem: Vec<u8>,
     count: u16,
     size: usize,
+    inc: bool,
     tail: u16,
     /// Incremental: how much of each buffer the kernel has filled so far.
     used: Vec<usize>,
@@ -389,6 +398,7 @@ impl BufRing {
             mem: vec![0; count as usize * size],
             count,
             size,
+            inc,
             tail: 0,
             used: vec![0; count as usize],
         };
