@@ -28,7 +28,9 @@ options:
   --servers a,b,...   subset of: ours, ours-threads, fastwebsockets, tokio-tungstenite,
                       tungstenite-threads, tokio-echo (ours-threads: the echo example on
                       the seed-shaped thread bridge, WS_BRIDGE=threads; tokio-echo:
-                      ws-tokio's example, on tokio like the two tokio peers)
+                      ws-tokio's example, on tokio like the two tokio peers);
+                      also, never by default: floor-epoll, uring-echo (bare echoes
+                      written only to measure the floor, issue 17)
   --cases a,b,...     subset of: 1x20, 100x20, 1000x20, 10x64k, idle10k
   --idle-conns N      connections of the idle case (default 10000; 1000 with --quick)
   --ours-cmd CMD      how to start our server, `{addr}` replaced by the address
@@ -136,6 +138,10 @@ const SERVERS: &[&str] = &[
     TOKIO_ECHO,
 ];
 
+/// Bare echoes in xtask/peers written only to measure the floor (issue 17): run when
+/// named, never by default, their binaries named as the servers.
+const FLOORS: &[&str] = &["floor-epoll", "uring-echo"];
+
 /// ws-tokio's echo example (issue 18): ours too, compared with the peers on tokio.
 const TOKIO_ECHO: &str = "tokio-echo";
 
@@ -226,7 +232,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--no-write" => o.write = false,
             "--profile" => {
                 let s = value(a)?;
-                if !SERVERS.contains(&s.as_str()) {
+                if !SERVERS.contains(&s.as_str()) && !FLOORS.contains(&s.as_str()) {
                     return Err(format!("unknown server `{s}`"));
                 }
                 o.profile = Some(s);
@@ -254,7 +260,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     }
     if let Some(list) = servers {
         for s in list.split(',') {
-            if !known_servers.contains(&s) {
+            if !known_servers.contains(&s) && (o.compressed || !FLOORS.contains(&s)) {
                 return Err(format!(
                     "unknown server `{s}` (known: {})",
                     known_servers.join(", ")
@@ -367,6 +373,13 @@ impl Dirs {
                 addr.to_string(),
             ],
             "node-ws" | "python-websockets" => compressed::script_cmd(server, addr),
+            floor if FLOORS.contains(&floor) => vec![
+                self.peers_target
+                    .join(format!("release/{floor}"))
+                    .display()
+                    .to_string(),
+                addr.to_string(),
+            ],
             peer => vec![
                 self.peers_target
                     .join(format!("release/{peer}-echo"))
@@ -1321,5 +1334,18 @@ mod tests {
             d.server_cmd("fastwebsockets", "a:1", &o),
             ["/p/release/fastwebsockets-echo", "a:1"]
         );
+        assert_eq!(
+            d.server_cmd("floor-epoll", "a:1", &o),
+            ["/p/release/floor-epoll", "a:1"]
+        );
+    }
+
+    #[test]
+    fn floors_run_only_when_named() {
+        assert!(FLOORS.iter().all(|f| !SERVERS.contains(f)));
+        let o = parse(&args("--servers ours,floor-epoll,uring-echo")).unwrap();
+        assert_eq!(o.servers, ["ours", "floor-epoll", "uring-echo"]);
+        assert!(is_rust_peer("uring-echo"));
+        assert!(parse(&args("--compressed --servers floor-epoll")).is_err());
     }
 }

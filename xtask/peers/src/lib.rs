@@ -1,6 +1,8 @@
 //! What the peer echo servers share: the listen address from argv, the readiness line, the
 //! limits, and TLS (`--tls-cert FILE --tls-key FILE` after the address, as ws-server's
-//! examples take them).
+//! examples take them); and [`bare`], the hand-written WebSocket of the floor peers.
+
+pub mod bare;
 
 /// Message and frame limit of every peer: 64 MiB, as configurable as each library allows.
 pub const MAX_MESSAGE: usize = 64 << 20;
@@ -24,9 +26,9 @@ pub fn announce(addr: std::net::SocketAddr) {
 /// with ring (ws-server's provider, X25519 first), ALPN http/1.1. Exits naming the file
 /// on a bad one.
 pub fn tls_acceptor() -> Option<tokio_rustls::TlsAcceptor> {
-    use tokio_rustls::rustls;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
     let args: Vec<String> = std::env::args().skip(2).collect();
     let (cert, key) = match args.as_slice() {
         [] => return None,
