@@ -24,6 +24,10 @@ pub(crate) struct Report {
     pub(crate) tally: Tally,
     /// Connections upgraded per second during setup.
     pub(crate) setup_rate: f64,
+    /// This process's CPU time per connection opened during setup, microseconds.
+    pub(crate) setup_client_us: Option<f64>,
+    /// The server's CPU time per connection opened during setup, microseconds.
+    pub(crate) setup_server_us: Option<f64>,
     /// This process's CPU over the window, percent of one core.
     pub(crate) client_cpu_pct: Option<f64>,
     /// The server's CPU over the window, percent of one core.
@@ -82,7 +86,14 @@ impl Report {
             "ws-load {} {}: {} conns ({} open), {} B {kind}, depth {}, {} thread(s)",
             self.mode, self.addr, self.conns, t.opened, self.size, self.depth, self.threads
         );
-        let _ = writeln!(out, "setup: {:.0} conn/s", self.setup_rate);
+        let us = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.0} us"));
+        let _ = writeln!(
+            out,
+            "setup: {:.0} conn/s, CPU per connection: client {}, server {}",
+            self.setup_rate,
+            us(self.setup_client_us),
+            us(self.setup_server_us)
+        );
         if self.deflate {
             let _ = writeln!(
                 out,
@@ -221,6 +232,8 @@ impl Report {
             num(max.map(|_| t.latency.mean() / 1000.0)),
         );
         field("setup_conn_per_s", num(Some(self.setup_rate)));
+        field("setup_client_cpu_us_per_conn", num(self.setup_client_us));
+        field("setup_server_cpu_us_per_conn", num(self.setup_server_us));
         field("client_cpu_pct", num(self.client_cpu_pct));
         field("server_cpu_pct", num(self.server_cpu_pct));
         field("server_cpu_us_per_msg", num(self.server_us_per_msg));

@@ -30,9 +30,11 @@ pub(crate) fn run(
     let setup_deadline = start + cfg.timeout * 3 + Duration::from_millis(5 * cfg.conns as u64);
     let mut tally = Tally::default();
     let mut setup_secs = 0.0;
+    let mut setup_cpu = None;
     let mut cpu = None;
     let mut rss_after = [None, None];
     thread::scope(|s| {
+        let setup_before = sample(cfg.server_pid);
         let handles: Vec<_> = (0..cfg.threads)
             .map(|t| {
                 let n = cfg.conns / cfg.threads + usize::from(t < cfg.conns % cfg.threads);
@@ -42,6 +44,7 @@ pub(crate) fn run(
             .collect();
         barrier.wait(); // every connection opened or failed
         setup_secs = start.elapsed().as_secs_f64();
+        setup_cpu = Some((setup_before, sample(cfg.server_pid)));
         if cfg.idle {
             if let Some(pid) = cfg.server_pid {
                 rss_after[0] = note(&mut notes, procfs::rss(pid));
@@ -97,6 +100,20 @@ pub(crate) fn run(
             _ => {}
         }
     }
+    // The setup phase: each side's CPU per connection opened (TCP, TLS and upgrade
+    // handshakes), so a client that limits setups/s does not hide the server's cost.
+    let (mut setup_client_us, mut setup_server_us) = (None, None);
+    if let Some((before, after)) = setup_cpu.filter(|_| tally.opened > 0) {
+        let per = |a: Duration, b: Duration| {
+            b.saturating_sub(a).as_secs_f64() * 1e6 / tally.opened as f64
+        };
+        if let (Ok(a), Ok(b)) = (before.0, after.0) {
+            setup_client_us = Some(per(a, b));
+        }
+        if let (Some(Ok(a)), Some(Ok(b))) = (before.1, after.1) {
+            setup_server_us = Some(per(a, b));
+        }
+    }
     let rss = match (baseline, rss_after) {
         (Some(b), [Some(u), Some(e)]) => Some([b, u, e]),
         _ => None,
@@ -124,6 +141,8 @@ pub(crate) fn run(
         },
         duration: cfg.duration.as_secs_f64(),
         setup_rate: tally.opened as f64 / setup_secs.max(1e-9),
+        setup_client_us,
+        setup_server_us,
         tally,
         client_cpu_pct,
         server_cpu_pct,

@@ -15,8 +15,11 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Connections a thread has in connect or upgrade at once, so a burst of 10 000
-/// connects does not overflow the server's accept backlog into SYN retransmits.
-const MAX_IN_FLIGHT: usize = 128;
+/// connects does not overflow the server's accept backlog into SYN retransmits, and
+/// stays under a server's cap on handshakes in progress from one address (ours: 64
+/// by default, closing the rest at once; over TLS a handshake lasts long enough for
+/// 128 in flight to reach it).
+const MAX_IN_FLIGHT: usize = 32;
 /// Size of a thread's read buffer, shared by all its connections.
 const READ_BUF: usize = 64 << 10;
 /// Upper bound on the pre-built run of request frames written in one call.

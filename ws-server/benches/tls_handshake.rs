@@ -148,6 +148,19 @@ fn bench(cr: &mut Criterion) {
             b.iter_custom(|iters| handshakes(iters, &server, &client))
         });
     }
+    // What the TLS 1.3 session tickets sent after a full handshake cost the server
+    // (rustls sends 2 by default, and so does the server).
+    let (chain, key) = ecdsa();
+    let (server, client) = configs(chain, key, tls13, false, X25519);
+    for tickets in [0, 1, 2] {
+        let mut server = (*server).clone();
+        server.send_tls13_tickets = tickets;
+        let server = Arc::new(server);
+        let name = format!("ecdsa-p256 x25519 tls1.3 {tickets} tickets");
+        g.bench_function(&name, |b| {
+            b.iter_custom(|iters| handshakes(iters, &server, &client))
+        });
+    }
     g.finish();
 }
 

@@ -310,28 +310,35 @@ fn flush(c: &mut ServerConnection, mut sock: impl Write) -> io::Result<bool> {
     Ok(true)
 }
 
-/// Plaintext in, records out to a non-blocking socket. Plaintext is taken
-/// only once every earlier record is on the socket, so what waits in rustls
-/// is bounded (one write's worth, at most rustls's 64 KiB buffer limit) and
-/// a socket that takes nothing makes the session see `WouldBlock`, as it
-/// would without TLS.
+/// Plaintext in, records out to a non-blocking socket, in one writev with any
+/// records still queued (the session tickets that follow a handshake, the tail
+/// of an earlier write). rustls takes plaintext up to its buffer limit (64 KiB
+/// of records waiting); once it is full, plaintext is taken only after those
+/// records are on the socket, so what waits in rustls is bounded and a socket
+/// that takes nothing makes the session see `WouldBlock`, as it would without
+/// TLS.
 pub(crate) struct TlsWriter<'a, W> {
     conn: MutexGuard<'a, ServerConnection>,
     sock: W,
 }
 
 impl<W: Write> TlsWriter<'_, W> {
-    fn ready(&mut self) -> io::Result<()> {
-        if flush(&mut self.conn, &mut self.sock)? {
-            Ok(())
-        } else {
-            Err(io::ErrorKind::WouldBlock.into())
-        }
-    }
-
-    fn sent(&mut self, n: usize) -> io::Result<usize> {
-        if n == 0 {
-            return Err(io::ErrorKind::WouldBlock.into());
+    /// Encrypts what rustls takes of the plaintext (making room first if its
+    /// buffer is full) and writes every queued record.
+    fn put(
+        &mut self,
+        len: usize,
+        mut encrypt: impl FnMut(&mut ServerConnection) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let mut n = encrypt(&mut self.conn)?;
+        if n == 0 && len > 0 {
+            if !flush(&mut self.conn, &mut self.sock)? {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            n = encrypt(&mut self.conn)?;
+            if n == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
         }
         // Taken: records that do not fit now go on the next write or
         // writability edge (the would-block has armed it).
@@ -342,19 +349,20 @@ impl<W: Write> TlsWriter<'_, W> {
 
 impl<W: Write> Write for TlsWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.ready()?;
-        let n = self.conn.writer().write(buf)?;
-        self.sent(n)
+        self.put(buf.len(), |c| c.writer().write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.ready()?;
-        let n = self.conn.writer().write_vectored(bufs)?;
-        self.sent(n)
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.put(len, |c| c.writer().write_vectored(bufs))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.ready()
+        if flush(&mut self.conn, &mut self.sock)? {
+            Ok(())
+        } else {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod compressed;
 pub(crate) mod fanout;
+mod tls;
 
 use crate::step;
 use serde_json::Value;
@@ -48,8 +49,8 @@ options:
                       with `--tls-cert FILE --tls-key FILE` (ours, and fastwebsockets and
                       tokio-tungstenite behind tokio-rustls on ring), ws-load with
                       `--tls-ca`; servers default to those three, cases to 100x20,
-                      10x64k, idle10k (its setups/s: full handshakes, no resumption);
-                      prints the section (no docs/benchmarks.md section yet)
+                      10x64k, idle10k (its setups/s and server CPU per setup: full
+                      handshakes, no resumption); section `## Over TLS`
   --no-write          print the section instead of writing docs/benchmarks.md
   --profile SERVER    instead of the matrix: run SERVER under `perf record` while
                       ws-load drives the 100x20 case, and print the hottest symbols
@@ -272,37 +273,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
         o.servers = compressed::SERVERS.iter().map(|s| s.to_string()).collect();
     }
     if o.tls {
-        if o.compressed {
-            return Err("--tls and --compressed do not combine yet".into());
-        }
-        if let Some(s) = o
-            .servers
-            .iter()
-            .find(|s| !TLS_SERVERS.contains(&s.as_str()))
-        {
-            return Err(format!(
-                "`{s}` has no TLS: with --tls, servers are {}",
-                TLS_SERVERS.join(", ")
-            ));
-        }
-        if o.servers.is_empty() {
-            o.servers = TLS_SERVERS.iter().map(|s| s.to_string()).collect();
-        }
-        if !cases_given {
-            o.cases = CASES
-                .iter()
-                .filter(|c| TLS_CASES.contains(&c.name))
-                .copied()
-                .collect();
-        }
-        o.write = false;
+        tls::apply(&mut o, cases_given)?;
     }
     Ok(o)
 }
-
-/// The servers that speak TLS (`--tls`), and the cases run over it by default.
-const TLS_SERVERS: &[&str] = &["ours", "fastwebsockets", "tokio-tungstenite"];
-const TLS_CASES: &[&str] = &["100x20", "10x64k", "idle10k"];
 
 /// Where the binaries land: the main workspace's target dir, and the peers' inside it.
 struct Dirs {
@@ -461,7 +435,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return Ok(());
     }
     let section = render(&o, &results, args, &load);
-    if o.write {
+    if o.write && o.tls {
+        write_section(tls::SECTION, &section)?;
+        println!("bench: wrote `{}` in docs/benchmarks.md", tls::SECTION);
+    } else if o.write {
         write_section(SECTION, &section)?;
         println!("bench: wrote `{SECTION}` in docs/benchmarks.md");
         let svg_path = step::root().join(format!("docs/{SVG}"));
@@ -751,7 +728,8 @@ fn render(o: &Options, results: &Results, args: &[String], load: &str) -> String
     } else {
         format!("cargo xtask bench {}", args.join(" "))
     };
-    s.push_str(&format!("{SECTION}\n\n"));
+    let heading = if o.tls { tls::SECTION } else { SECTION };
+    s.push_str(&format!("{heading}\n\n"));
     if o.quick {
         s.push_str(
             "**Quick run** (`--quick`: one repetition, short windows): a smoke test of the \
@@ -821,8 +799,10 @@ fn render(o: &Options, results: &Results, args: &[String], load: &str) -> String
              one 20-byte echo on each. A thread-per-connection server also holds a kernel stack \
              per thread (16 KiB on x86-64) that VmRSS does not show. `setups/s`: connections \
              opened and upgraded per second while the client opens them all (TCP connect + \
-             handshake, ws-load's own figure).\n\n\
-             | server | bytes/conn upgraded | bytes/conn after one echo | setups/s | errors |\n|---|---:|---:|---:|---:|\n"
+             handshake, ws-load's own figure); `server µs/setup` and `client µs/setup`: each \
+             side's CPU time over that phase divided by the connections opened.\n\n\
+             | server | bytes/conn upgraded | bytes/conn after one echo | setups/s | server µs/setup | client µs/setup | errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|\n"
         ));
         for server in &o.servers {
             let Some(runs) = results.get(&(server.clone(), idle.name)) else {
@@ -830,10 +810,12 @@ fn render(o: &Options, results: &Results, args: &[String], load: &str) -> String
             };
             let errors: u64 = runs.iter().filter_map(|j| j["errors"].as_u64()).sum();
             s.push_str(&format!(
-                "| {server} | {} | {} | {} | {errors} |\n",
+                "| {server} | {} | {} | {} | {} | {} | {errors} |\n",
                 fmt(median(runs, "rss_per_conn_upgraded_bytes"), 0),
                 fmt(median(runs, "rss_per_conn_echoed_bytes"), 0),
-                fmt(median(runs, "setup_conn_per_s"), 0)
+                fmt(median(runs, "setup_conn_per_s"), 0),
+                fmt(median(runs, "setup_server_cpu_us_per_conn"), 1),
+                fmt(median(runs, "setup_client_cpu_us_per_conn"), 1)
             ));
         }
         s.push('\n');
@@ -842,6 +824,10 @@ fn render(o: &Options, results: &Results, args: &[String], load: &str) -> String
         if o.servers.iter().any(|x| x == subject) {
             s.push_str(&ratios(o, results, subject));
         }
+    }
+    if o.tls {
+        s.push_str(tls::NOTES);
+        return s;
     }
     if o.write && !load_cases.is_empty() {
         s.push_str(&format!("![server CPU per message]({SVG})\n\n"));
@@ -944,9 +930,10 @@ fn chart(o: &Options, results: &Results) -> String {
 fn ratios(o: &Options, results: &Results, ours: &str) -> String {
     let mut s = format!(
         "Ratios, `{ours}` against each peer (medians): `msg/s` ours/peer (above 1: ours \
-         faster); `CPU/msg` and `RSS/conn` peer/ours (above 1: ours cheaper); `setups/s` \
-         ours/peer (above 1: ours faster).\n\n\
-         | case | peer | msg/s | CPU/msg | RSS/conn | setups/s |\n|---|---|---:|---:|---:|---:|\n",
+         faster); `CPU/msg`, `RSS/conn` and `CPU/setup` peer/ours (above 1: ours cheaper); \
+         `setups/s` ours/peer (above 1: ours faster).\n\n\
+         | case | peer | msg/s | CPU/msg | RSS/conn | setups/s | CPU/setup |\n\
+         |---|---|---:|---:|---:|---:|---:|\n",
     );
     for case in &o.cases {
         let get = |server: &str, key: &str| {
@@ -963,14 +950,15 @@ fn ratios(o: &Options, results: &Results, ours: &str) -> String {
             };
             if case.idle {
                 s.push_str(&format!(
-                    "| {} | {peer} | – | – | {} | {} |\n",
+                    "| {} | {peer} | – | – | {} | {} | {} |\n",
                     case.name,
                     ratio("rss_per_conn_echoed_bytes", false),
-                    ratio("setup_conn_per_s", true)
+                    ratio("setup_conn_per_s", true),
+                    ratio("setup_server_cpu_us_per_conn", false)
                 ));
             } else {
                 s.push_str(&format!(
-                    "| {} | {peer} | {} | {} | – | – |\n",
+                    "| {} | {peer} | {} | {} | – | – | – |\n",
                     case.name,
                     ratio("msg_per_s", true),
                     ratio("server_cpu_us_per_msg", false)
@@ -1280,7 +1268,7 @@ mod tests {
             o.cases.iter().map(|c| c.name).collect::<Vec<_>>(),
             ["100x20", "10x64k", "idle10k"]
         );
-        assert!(!o.write);
+        assert!(o.write);
         assert!(parse(&args("--tls --servers ours-threads"))
             .unwrap_err()
             .contains("has no TLS"));

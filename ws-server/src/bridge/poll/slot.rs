@@ -169,7 +169,7 @@ impl Slot {
     }
 
     /// Writes what the session queued until the socket would block (over
-    /// TLS, rustls's own records first: handshake, alerts, a write's tail).
+    /// TLS, with rustls's own records: handshake, tickets, alerts, a write's tail).
     fn write(&self, s: &mut Session) -> io::Result<usize> {
         let Some(tls) = &self.tls else {
             if s.has_output() && !s.is_stalled() {
@@ -177,11 +177,19 @@ impl Slot {
             }
             return Ok(0);
         };
-        tls.flush(&*self.stream)?;
         if s.has_output() && !s.is_stalled() {
+            // rustls's queued records go in the same writev.
             return s.write_to(tls.writer(&*self.stream));
         }
-        Ok(0)
+        // The actor is deciding on the request (nothing to write, no reading,
+        // not upgraded): the session tickets rustls queued after the handshake
+        // wait to go out with the answer, one write instead of two. The end
+        // flushes them too (`end`).
+        let deciding = !s.has_output() && !s.is_upgraded() && !s.wants_read(self.link.flow());
+        if deciding {
+            return Ok(0);
+        }
+        tls.flush(&*self.stream).map(|_| 0)
     }
 
     /// The session is over: over TLS, send close_notify and wait (at most
