@@ -16,6 +16,8 @@ pub(crate) struct Report {
     /// permessage-deflate offered (`--deflate`).
     pub(crate) deflate: bool,
     pub(crate) depth: usize,
+    /// `--pace random:MAX_US`: the longest delay before a send.
+    pub(crate) pace: Option<std::time::Duration>,
     pub(crate) threads: usize,
     /// Seconds.
     pub(crate) warmup: f64,
@@ -83,6 +85,13 @@ impl Report {
             self.mode, self.addr, self.conns, t.opened, self.size, self.depth, self.threads
         );
         let _ = writeln!(out, "setup: {:.0} conn/s", self.setup_rate);
+        if let Some(max) = self.pace {
+            let _ = writeln!(
+                out,
+                "pace: each send at a random moment up to {} us after its echo",
+                max.as_micros()
+            );
+        }
         if self.deflate {
             let _ = writeln!(
                 out,
@@ -195,6 +204,11 @@ impl Report {
         field("deflate_offered", self.deflate.to_string());
         field("deflate_agreed", t.deflated.to_string());
         field("depth", self.depth.to_string());
+        field(
+            "pace_max_us",
+            self.pace
+                .map_or("null".to_string(), |d| d.as_micros().to_string()),
+        );
         field("threads", self.threads.to_string());
         field("warmup_s", num(Some(self.warmup)));
         field("duration_s", num(Some(self.duration)));

@@ -3,6 +3,7 @@
 
 mod compressed;
 pub(crate) mod fanout;
+mod modes;
 
 use crate::step;
 use serde_json::Value;
@@ -29,7 +30,9 @@ options:
                       tungstenite-threads, tokio-echo (ours-threads: the echo example on
                       the seed-shaped thread bridge, WS_BRIDGE=threads; tokio-echo:
                       ws-tokio's example, on tokio like the two tokio peers)
-  --cases a,b,...     subset of: 1x20, 100x20, 1000x20, 10x64k, idle10k
+  --cases a,b,...     subset of: 1x20, 100x20, 1000x20, 1000x20-rand, 10x64k, idle10k
+                      (-rand: the client sends each next message at a random moment up
+                      to 1 ms after its echo, not at once; docs/benchmarks.md)
   --idle-conns N      connections of the idle case (default 10000; 1000 with --quick)
   --ours-cmd CMD      how to start our server, `{addr}` replaced by the address
                       (default: <target>/release/examples/echo {addr})
@@ -50,7 +53,8 @@ options:
                       prints the section (no docs/benchmarks.md section yet)
   --no-write          print the section instead of writing docs/benchmarks.md
   --profile SERVER    instead of the matrix: run SERVER under `perf record` while
-                      ws-load drives the 100x20 case, and print the hottest symbols
+                      ws-load drives the 100x20 case (or the first of --cases), and
+                      print the hottest symbols
 ";
 
 /// Seconds a ws-load run may take beyond its windows before it is killed: its own bound
@@ -98,6 +102,15 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "1000x20",
+        conns: 1000,
+        size: 20,
+        binary: false,
+        idle: false,
+        json: false,
+        deflate: false,
+    },
+    Case {
+        name: "1000x20-rand",
         conns: 1000,
         size: 20,
         binary: false,
@@ -626,6 +639,7 @@ fn load_args(o: &Options, case: &Case, server: &str, addr: &str, pid: u32) -> Ve
     if case.json {
         a.push("--json".into());
     }
+    a.extend(modes::client_args(case.name));
     // ours-plain is our compressing server with a client that does not offer deflate.
     if case.deflate && server != "ours-plain" {
         a.push("--deflate".into());
@@ -1009,10 +1023,13 @@ fn profile(o: &Options, dirs: &Dirs, server: &str) -> Result<(), String> {
         "--".into(),
     ];
     let mut srv = start_server(argv, Some(wrap))?;
-    let case = CASES
-        .iter()
-        .find(|c| c.name == "100x20")
-        .ok_or("no 100x20 case")?;
+    let case = match o.cases.as_slice() {
+        [one, ..] if o.cases.len() < CASES.len() => one,
+        _ => CASES
+            .iter()
+            .find(|c| c.name == "100x20")
+            .ok_or("no 100x20 case")?,
+    };
     // The pid given is perf's: its CPU is not the server's, so the CPU figures of this
     // run are not reported; the profile is the result.
     let args = load_args(o, case, server, &srv.addr, srv.child.id());
