@@ -848,6 +848,7 @@ fn render(o: &Options, results: &Results, args: &[String], load: &str) -> String
         s.push_str(&format!("![server CPU per message]({SVG})\n\n"));
     }
     s.push_str(CLIENT);
+    s.push_str(modes::DOC);
     s.push_str(PROFILING);
     s
 }
@@ -987,8 +988,8 @@ const PROFILING: &str = "\
 ### Profiling a server
 
 `cargo xtask bench --profile SERVER` (SERVER: ours or a peer) runs the server under
-`perf record -e cpu-clock -g` pinned to core 0 while ws-load drives the 100x20 case from
-core 1, then prints `perf report` to target/bench/profile-SERVER.txt. Hardware counters
+`perf record -e cpu-clock -g` pinned to core 0 while ws-load drives the 100x20 case (or the
+first of `--cases`, e.g. `--cases 1000x20-rand`) from core 1, then prints `perf report` to target/bench/profile-SERVER.txt. Hardware counters
 (`perf stat -e instructions`) are not supported in these VMs, so the sampling event is the
 `cpu-clock` software timer. Without perf (`apt-get install -y linux-perf`), the same run
 under callgrind:
