@@ -19,7 +19,7 @@ use crossbeam_utils::sync::{Parker, Unparker};
 use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -434,9 +434,11 @@ impl Handle {
         opts: SpawnOptions,
     ) -> (Port, Option<MonitorRef>) {
         let (pid, monitor) = self.shared.spawn(Box::new(actor), opts);
+        let cell = self.shared.slots.get(pid);
         let port = Port {
             shared: Arc::clone(&self.shared),
             pid,
+            cell: cell.as_ref().map_or_else(Weak::new, Arc::downgrade),
         };
         (port, monitor)
     }
@@ -636,6 +638,10 @@ impl Handle {
 pub struct Port {
     shared: Arc<Shared>,
     pid: Pid,
+    /// The actor's cell, so a send skips the pid lookup (a bridge sends to
+    /// many actors in turn: the per-worker pid cache misses). Weak: a port
+    /// must not keep an actor's cell, and with it the actor, alive.
+    cell: Weak<Cell>,
 }
 
 impl fmt::Debug for Port {
@@ -659,8 +665,12 @@ impl Port {
     /// never spawned because the runtime was shutting down).
     #[inline]
     pub fn send<T: Any + Send>(&self, tag: ProtocolTag, payload: T) -> Result<(), SendError> {
-        self.shared
-            .send_msg(self.pid, Message::new(tag.tag(), payload))
+        let msg = Message::new(tag.tag(), payload);
+        match self.cell.upgrade() {
+            // A closed mailbox (the actor exited) refuses it, as the lookup would.
+            Some(cell) => self.shared.pushed(Shared::push_to(&cell, msg)),
+            None => Err(SendError::NoProc(msg)),
+        }
     }
 }
 

@@ -192,6 +192,31 @@ fn port_of_an_exited_actor_hands_the_message_back() {
 }
 
 #[test]
+fn a_port_does_not_keep_its_actor_alive() {
+    struct Dropped(Sender<()>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+    let rt = rt(1);
+    let h = rt.handle();
+    let (tx, dropped) = pair::<()>();
+    let guard = Dropped(tx);
+    let (port, _) = h.spawn_with_port(
+        actor_core::from_fn(move |ctx: &mut Context<'_>, _m: Message| {
+            let _ = &guard;
+            ctx.stop(ExitReason::Normal);
+        }),
+        SpawnOptions::new(),
+    );
+    port.send(P0, ()).unwrap();
+    // The actor (and what it owns) is dropped while the port lives on.
+    recv(&dropped);
+    assert!(matches!(port.send(P0, ()), Err(SendError::NoProc(_))));
+}
+
+#[test]
 fn tell_sends_typed_messages_with_the_tell_tag() {
     let rt = rt(2);
     let h = rt.handle();

@@ -22,6 +22,10 @@ options:
   --deflate          offer permessage-deflate; where the server agrees, messages
                      go out compressed (each on its own) and echoes are inflated
   --depth D          messages in flight per connection, 1 to 1024 (default 1)
+  --pace random:MAX_US
+                     send each next message at a random moment up to MAX_US
+                     (1 to 1000000) after its echo, instead of at once: the server
+                     then sees readiness spread out, not in lock-step batches
   --warmup SECS      warm-up before the measured window (default 2)
   --duration SECS    measured window; with --idle, how long to hold (default 5)
   --threads T        event-loop threads, 1 to 64 and at most N (default 1)
@@ -64,6 +68,8 @@ pub(crate) struct Config {
     /// Offer permessage-deflate (RFC 7692) and compress what is sent when agreed.
     pub(crate) deflate: bool,
     pub(crate) depth: usize,
+    /// `--pace random:MAX_US`: the longest random delay before each send (None: at once).
+    pub(crate) pace: Option<Duration>,
     pub(crate) warmup: Duration,
     pub(crate) duration: Duration,
     pub(crate) threads: usize,
@@ -109,6 +115,8 @@ pub(crate) enum ArgError {
     BadAddr(String),
     /// A request path that does not start with `/` or holds whitespace.
     BadPath(String),
+    /// A `--pace` that is not `random:MAX_US` with MAX_US from 1 to 1000000.
+    BadPace(String),
     /// An option given twice.
     Repeated(&'static str),
     /// `--fanout` with `--idle`: fan-out is a load mode.
@@ -135,6 +143,10 @@ impl fmt::Display for ArgError {
             Self::BadPath(p) => write!(
                 f,
                 "`--path`: `{p}` must start with `/` and hold no whitespace"
+            ),
+            Self::BadPace(p) => write!(
+                f,
+                "`--pace`: `{p}` is not `random:MAX_US` with MAX_US from 1 to 1000000"
             ),
             Self::Repeated(flag) => write!(f, "`{flag}` given more than once"),
             Self::FanoutIsLoad => {
@@ -165,6 +177,7 @@ const VALUED: &[&str] = &[
     "--path",
     "--publisher-addr",
     "--tls-ca",
+    "--pace",
 ];
 
 /// Parses the arguments after the program name.
@@ -256,6 +269,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
             value: v.clone(),
         })?),
     };
+    let pace = get("--pace").map(|v| pace(v)).transpose()?;
     let path = get("--path").cloned().unwrap_or_else(|| "/".to_string());
     if !path.starts_with('/') || path.chars().any(char::is_whitespace) {
         return Err(ArgError::BadPath(path));
@@ -268,6 +282,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         json,
         deflate,
         depth,
+        pace,
         warmup,
         duration,
         threads,
@@ -279,6 +294,15 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         path,
         tls_ca: get("--tls-ca").map(std::path::PathBuf::from),
     }))
+}
+
+/// `random:MAX_US`, MAX_US from 1 to 1 000 000: the longest delay before a send.
+fn pace(v: &str) -> Result<Duration, ArgError> {
+    v.strip_prefix("random:")
+        .and_then(|us| us.parse::<u64>().ok())
+        .filter(|us| (1..=1_000_000).contains(us))
+        .map(Duration::from_micros)
+        .ok_or_else(|| ArgError::BadPace(v.to_string()))
 }
 
 /// An integer option with a default and an inclusive range.
@@ -398,6 +422,19 @@ mod tests {
         assert_eq!(c.duration, Duration::from_secs(5));
         assert_eq!(c.server_pid, None);
         assert_eq!(c.path, "/");
+        assert_eq!(c.pace, None);
+    }
+
+    #[test]
+    fn pace_takes_a_random_bound_in_microseconds() {
+        let c = run("--addr 127.0.0.1:1 --conns 1000 --pace random:2000");
+        assert_eq!(c.pace, Some(Duration::from_micros(2000)));
+        for bad in ["random:0", "random:1000001", "random:", "fixed:10", "10"] {
+            assert_eq!(
+                parse(&args(&format!("--addr 127.0.0.1:1 --pace {bad}"))),
+                Err(ArgError::BadPace(bad.into()))
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod args;
 mod hist;
+mod pace;
 mod payload;
 mod procfs;
 mod report;

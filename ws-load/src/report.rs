@@ -16,6 +16,8 @@ pub(crate) struct Report {
     /// permessage-deflate offered (`--deflate`).
     pub(crate) deflate: bool,
     pub(crate) depth: usize,
+    /// `--pace random:MAX_US`: the longest delay before a send.
+    pub(crate) pace: Option<std::time::Duration>,
     pub(crate) threads: usize,
     /// Seconds.
     pub(crate) warmup: f64,
@@ -94,6 +96,13 @@ impl Report {
             us(self.setup_client_us),
             us(self.setup_server_us)
         );
+        if let Some(max) = self.pace {
+            let _ = writeln!(
+                out,
+                "pace: each send at a random moment up to {} us after its echo",
+                max.as_micros()
+            );
+        }
         if self.deflate {
             let _ = writeln!(
                 out,
@@ -206,6 +215,11 @@ impl Report {
         field("deflate_offered", self.deflate.to_string());
         field("deflate_agreed", t.deflated.to_string());
         field("depth", self.depth.to_string());
+        field(
+            "pace_max_us",
+            self.pace
+                .map_or("null".to_string(), |d| d.as_micros().to_string()),
+        );
         field("threads", self.threads.to_string());
         field("warmup_s", num(Some(self.warmup)));
         field("duration_s", num(Some(self.duration)));

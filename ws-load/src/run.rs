@@ -133,6 +133,7 @@ pub(crate) fn run(
         json: cfg.json,
         deflate: cfg.deflate,
         depth: cfg.depth,
+        pace: cfg.pace,
         threads: cfg.threads,
         warmup: if cfg.idle {
             0.0

@@ -3,6 +3,7 @@
 
 use crate::args::Config;
 use crate::hist::Histogram;
+use crate::pace::Pacer;
 use crate::payload;
 use crate::tls::Stream;
 use crate::wire::{self, Event, MessageReader};
@@ -14,12 +15,12 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Connections a thread has in connect or upgrade at once, so a burst of 10 000
-/// connects does not overflow the server's accept backlog into SYN retransmits, and
-/// stays under a server's cap on handshakes in progress from one address (ours: 64
-/// by default, closing the rest at once; over TLS a handshake lasts long enough for
-/// 128 in flight to reach it).
-const MAX_IN_FLIGHT: usize = 32;
+/// Connections the run has in connect or upgrade at once, over all its threads: a burst
+/// of 10 000 connects must not overflow the server's accept backlog into SYN retransmits,
+/// nor sit past a server's cap on handshakes in progress per client address (ws-server's
+/// default is 64; above it the extra wait their turn, and a server that drops them
+/// instead would be measured with fewer connections).
+const MAX_IN_FLIGHT: usize = 64;
 /// Size of a thread's read buffer, shared by all its connections.
 const READ_BUF: usize = 64 << 10;
 /// Upper bound on the pre-built run of request frames written in one call.
@@ -35,7 +36,12 @@ pub(crate) struct Plan {
     pub(crate) binary: bool,
     pub(crate) deflate: bool,
     pub(crate) depth: usize,
+    /// `--pace random:MAX_US`: each send waits a random delay up to this.
+    pub(crate) pace: Option<Duration>,
     pub(crate) timeout: Duration,
+    /// Connections a thread has in connect or upgrade at once: its share of
+    /// [`MAX_IN_FLIGHT`].
+    in_flight_cap: usize,
     /// Fan-out: only the lead worker's first connection sends.
     pub(crate) fanout: bool,
     /// Fan-out: where that publisher connects.
@@ -94,7 +100,9 @@ impl Plan {
             binary: cfg.binary,
             deflate: cfg.deflate,
             depth: cfg.depth,
+            pace: cfg.pace,
             timeout: cfg.timeout,
+            in_flight_cap: (MAX_IN_FLIGHT / cfg.threads).max(1),
             fanout: cfg.fanout,
             publisher_addr: cfg.publisher_addr.unwrap_or(cfg.addr),
             payloads,
@@ -261,6 +269,8 @@ pub(crate) struct Worker<'p> {
     window: Option<Window>,
     /// Fan-out: this worker's first connection is the publisher.
     lead: bool,
+    /// `--pace`: sends waiting for their random moment.
+    pacer: Option<Pacer>,
     /// The counts so far.
     pub(crate) tally: Tally,
 }
@@ -278,6 +288,14 @@ impl<'p> Worker<'p> {
             outstanding: 0,
             window: None,
             lead: false,
+            pacer: plan.pace.map(|max| {
+                use std::hash::{BuildHasher, Hasher};
+                // A random seed per worker, so threads do not pace in step.
+                let seed = std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish();
+                Pacer::new(max, seed)
+            }),
             tally: Tally::default(),
         })
     }
@@ -287,7 +305,7 @@ impl<'p> Worker<'p> {
         self.lead = true;
     }
 
-    /// Opens `n` connections, at most [`MAX_IN_FLIGHT`] at a time, each within the
+    /// Opens `n` connections, at most its share of [`MAX_IN_FLIGHT`] at a time, each within the
     /// plan's timeout; gives up on the rest at `deadline`. Returns when all are resolved.
     pub(crate) fn open(&mut self, n: usize, deadline: Instant) {
         let mut started = 0;
@@ -298,7 +316,7 @@ impl<'p> Worker<'p> {
                 self.drop_pending();
                 return;
             }
-            while started < n && self.in_flight < MAX_IN_FLIGHT {
+            while started < n && self.in_flight < self.plan.in_flight_cap {
                 started += 1;
                 self.connect(now);
             }
@@ -313,16 +331,33 @@ impl<'p> Worker<'p> {
         self.window = Some(Window { start, end });
         let now = Instant::now();
         for i in 0..self.conns.len() {
-            self.send(i, self.plan.depth, now);
+            self.send_or_pace(i, self.plan.depth, now);
         }
         loop {
             let now = Instant::now();
             if now >= end {
                 break;
             }
-            self.pump(TICK.min(end - now));
+            let mut wait = TICK.min(end - now);
+            while let Some(i) = self.pacer.as_mut().and_then(|p| p.pop_due(now)) {
+                self.send(i, 1, now);
+            }
+            if let Some(due) = self.pacer.as_ref().and_then(Pacer::next_due) {
+                // epoll_wait counts whole milliseconds (mio rounds up): closer than one,
+                // poll without sleeping so sends keep their microsecond moments.
+                let gap = due.saturating_duration_since(Instant::now());
+                wait = if gap < Duration::from_millis(1) {
+                    Duration::ZERO
+                } else {
+                    wait.min(gap - Duration::from_millis(1))
+                };
+            }
+            self.pump(wait);
         }
         self.window = None;
+        if let Some(p) = self.pacer.as_mut() {
+            p.clear();
+        }
     }
 
     /// Sends one message on every open connection and waits for all echoes, at most
@@ -558,7 +593,7 @@ impl<'p> Worker<'p> {
             }
             if let Some(w) = self.window {
                 if now < w.end && echoes > 0 {
-                    self.send(idx, echoes, now);
+                    self.send_or_pace(idx, echoes, now);
                 }
             }
             // A short read emptied the socket; on Linux any later arrival raises a
@@ -569,6 +604,15 @@ impl<'p> Worker<'p> {
             if n < self.rbuf.len() && drained {
                 return Ok(());
             }
+        }
+    }
+
+    /// Sends `k` messages on connection `idx` now, or (`--pace`) schedules each for its
+    /// random moment.
+    fn send_or_pace(&mut self, idx: usize, k: usize, now: Instant) {
+        match self.pacer.as_mut() {
+            Some(p) => p.schedule(idx, k, now),
+            None => self.send(idx, k, now),
         }
     }
 

@@ -11,7 +11,17 @@ pub(crate) const MAX_IOV: usize = 64;
 /// One vectored write of the first [`MAX_IOV`] of `chunks`, with no
 /// allocation; what was written is consumed from the front (a chunk written
 /// whole is left empty, a partly written one is advanced). The bytes written.
+///
+/// One chunk (an echo's one frame, most of the time) goes out with a plain
+/// `write`: on a socket that is `send`, which skips `writev`'s VFS path
+/// (`vfs_writev`, `fdget_pos`, the iovec import), ~6 % of the server's CPU at
+/// 1000 x 20 B in `perf`.
 pub(crate) fn write_chunks(mut stream: impl Write, chunks: &mut [Bytes]) -> io::Result<usize> {
+    if let [one] = chunks {
+        let written = stream.write(one)?;
+        one.advance(written);
+        return Ok(written);
+    }
     let k = chunks.len().min(MAX_IOV);
     let mut slices = [IoSlice::new(&[]); MAX_IOV];
     for (slice, chunk) in slices.iter_mut().zip(&chunks[..k]) {
@@ -74,5 +84,20 @@ mod tests {
             assert!(write_queue(&mut sink, &mut out).unwrap() > 0);
         }
         assert_eq!(sink.got, b"abcdefghij");
+    }
+
+    #[test]
+    fn a_lone_chunk_written_in_part_is_advanced() {
+        let mut one = [Bytes::from_static(b"abcde")];
+        let mut sink = Trickle {
+            cap: 2,
+            got: Vec::new(),
+        };
+        assert_eq!(write_chunks(&mut sink, &mut one).unwrap(), 2);
+        assert_eq!(&one[0][..], b"cde");
+        assert_eq!(write_chunks(&mut sink, &mut one).unwrap(), 2);
+        assert_eq!(write_chunks(&mut sink, &mut one).unwrap(), 1);
+        assert!(one[0].is_empty());
+        assert_eq!(sink.got, b"abcde");
     }
 }

@@ -3,6 +3,7 @@
 
 mod compressed;
 pub(crate) mod fanout;
+mod modes;
 mod tls;
 
 use crate::step;
@@ -32,7 +33,9 @@ options:
                       ws-tokio's example, on tokio like the two tokio peers);
                       also, never by default: floor-epoll, uring-echo (bare echoes
                       written only to measure the floor, issue 17)
-  --cases a,b,...     subset of: 1x20, 100x20, 1000x20, 10x64k, idle10k
+  --cases a,b,...     subset of: 1x20, 100x20, 1000x20, 1000x20-rand, 10x64k, idle10k
+                      (-rand: the client sends each next message at a random moment up
+                      to 1 ms after its echo, not at once; docs/benchmarks.md)
   --idle-conns N      connections of the idle case (default 10000; 1000 with --quick)
   --ours-cmd CMD      how to start our server, `{addr}` replaced by the address
                       (default: <target>/release/examples/echo {addr})
@@ -53,7 +56,8 @@ options:
                       handshakes, no resumption); section `## Over TLS`
   --no-write          print the section instead of writing docs/benchmarks.md
   --profile SERVER    instead of the matrix: run SERVER under `perf record` while
-                      ws-load drives the 100x20 case, and print the hottest symbols
+                      ws-load drives the 100x20 case (or the first of --cases), and
+                      print the hottest symbols
 ";
 
 /// Seconds a ws-load run may take beyond its windows before it is killed: its own bound
@@ -101,6 +105,15 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "1000x20",
+        conns: 1000,
+        size: 20,
+        binary: false,
+        idle: false,
+        json: false,
+        deflate: false,
+    },
+    Case {
+        name: "1000x20-rand",
         conns: 1000,
         size: 20,
         binary: false,
@@ -616,6 +629,7 @@ fn load_args(o: &Options, case: &Case, server: &str, addr: &str, pid: u32) -> Ve
     if case.json {
         a.push("--json".into());
     }
+    a.extend(modes::client_args(case.name));
     // ours-plain is our compressing server with a client that does not offer deflate.
     if case.deflate && server != "ours-plain" {
         a.push("--deflate".into());
@@ -833,6 +847,7 @@ fn render(o: &Options, results: &Results, args: &[String], load: &str) -> String
         s.push_str(&format!("![server CPU per message]({SVG})\n\n"));
     }
     s.push_str(CLIENT);
+    s.push_str(modes::DOC);
     s.push_str(PROFILING);
     s
 }
@@ -974,8 +989,8 @@ const PROFILING: &str = "\
 ### Profiling a server
 
 `cargo xtask bench --profile SERVER` (SERVER: ours or a peer) runs the server under
-`perf record -e cpu-clock -g` pinned to core 0 while ws-load drives the 100x20 case from
-core 1, then prints `perf report` to target/bench/profile-SERVER.txt. Hardware counters
+`perf record -e cpu-clock -g` pinned to core 0 while ws-load drives the 100x20 case (or the
+first of `--cases`, e.g. `--cases 1000x20-rand`) from core 1, then prints `perf report` to target/bench/profile-SERVER.txt. Hardware counters
 (`perf stat -e instructions`) are not supported in these VMs, so the sampling event is the
 `cpu-clock` software timer. Without perf (`apt-get install -y linux-perf`), the same run
 under callgrind:
@@ -1010,10 +1025,13 @@ fn profile(o: &Options, dirs: &Dirs, server: &str) -> Result<(), String> {
         "--".into(),
     ];
     let mut srv = start_server(argv, Some(wrap))?;
-    let case = CASES
-        .iter()
-        .find(|c| c.name == "100x20")
-        .ok_or("no 100x20 case")?;
+    let case = match o.cases.as_slice() {
+        [one, ..] if o.cases.len() < CASES.len() => one,
+        _ => CASES
+            .iter()
+            .find(|c| c.name == "100x20")
+            .ok_or("no 100x20 case")?,
+    };
     // The pid given is perf's: its CPU is not the server's, so the CPU figures of this
     // run are not reported; the profile is the result.
     let args = load_args(o, case, server, &srv.addr, srv.child.id());
