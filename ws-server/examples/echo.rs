@@ -59,6 +59,13 @@ fn main() {
         }
         Err(_) => {}
     }
+    // Pollers inside the workers (default one per worker; `cargo xtask bench --scaling`).
+    if let Some(n) = std::env::var("WS_POLLERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        builder = builder.pollers(n);
+    }
     let server = match builder
         .bind(addr.as_str())
         .permessage_deflate(Some(ws_server::DEFAULT_DEFLATE))
