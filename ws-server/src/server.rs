@@ -51,7 +51,7 @@ const MAX_REJECTING: usize = 64;
 /// | [`close_timeout`](Self::close_timeout) | 5 s |
 /// | [`read_buffer_size`](Self::read_buffer_size) | 16 KiB |
 /// | [`stack_size`](Self::stack_size) | 128 KiB per bridge thread |
-/// | [`bridge`](Self::bridge) | [`Bridge::Poll`] (one poller for every connection) |
+/// | [`bridge`](Self::bridge) | [`Bridge::Poll`] (pollers, no thread per connection) |
 /// | [`poller_thread`](Self::poller_thread) | off: the pollers run inside the server's runtime workers |
 /// | [`pollers`](Self::pollers) | one per worker |
 /// | [`metrics_path`](Self::metrics_path) | none: metrics only through [`Server::metrics`] |
