@@ -102,7 +102,7 @@ fn render(
 ) -> String {
     let mut s = format!(
         "{SECTION}\n\n- machine: {}\n- load average before the run (1 min): {load}\n\
-         - command: `cargo xtask bench {}`\n- repetitions: {}, warm-up {} s, window {} s; \
+         - command: `cargo xtask bench --scaling {}`\n- repetitions: {}, warm-up {} s, window {} s; \
          medians; every server and ws-load (`--threads {THREADS}`) on cores {CORES}\n\n\
          | case | server | msg/s | server µs/msg | client CPU % | msg/s vs fastwebsockets |\n\
          |---|---|---:|---:|---:|---:|\n",
