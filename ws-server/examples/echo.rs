@@ -59,12 +59,15 @@ fn main() {
         }
         Err(_) => {}
     }
-    // Pollers inside the workers (default one per worker; `cargo xtask bench --scaling`).
-    if let Some(n) = std::env::var("WS_POLLERS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-    {
+    // For `cargo xtask bench --scaling`: pollers inside the workers (default one per
+    // worker), and the per-address handshake cap (default 64), which ws-load's two threads
+    // opening 128 connections each from 127.0.0.1 would exceed.
+    let env = |name| std::env::var(name).ok().and_then(|n| n.parse().ok());
+    if let Some(n) = env("WS_POLLERS") {
         builder = builder.pollers(n);
+    }
+    if let Some(n) = env("WS_HANDSHAKES_PER_IP") {
+        builder = builder.max_handshakes_per_ip(n);
     }
     let server = match builder
         .bind(addr.as_str())
