@@ -143,7 +143,8 @@ impl SpawnOptions {
     }
 }
 
-/// An I/O driver the workers poll themselves (see [`Builder::driver`]).
+/// An I/O driver the workers poll themselves (see [`Builder::driver`] and
+/// [`Builder::drivers`]).
 ///
 /// One worker at a time holds it. A holder with nothing to run blocks in
 /// [`park`](Driver::park) instead of sleeping, and every few turns a busy
@@ -151,10 +152,11 @@ impl SpawnOptions {
 /// driver sends from inside either call land on the calling worker's own queue
 /// and run right after it returns, with no cross-thread wake-up.
 pub trait Driver: Send + Sync + 'static {
-    /// Waits for I/O (or [`unpark`](Driver::unpark)) and handles it. May
-    /// return early or spuriously; must return soon after `unpark`, including
-    /// an `unpark` that came before the call.
-    fn park(&self);
+    /// Waits for I/O (or [`unpark`](Driver::unpark), or at most `timeout`
+    /// when given) and handles it. May return early or spuriously; must
+    /// return soon after `unpark`, including an `unpark` that came before
+    /// the call.
+    fn park(&self, timeout: Option<Duration>);
     /// Handles whatever I/O is ready, without blocking.
     fn poll_now(&self);
     /// Makes a current or the next `park` return (from any thread).
@@ -162,11 +164,11 @@ pub trait Driver: Send + Sync + 'static {
 }
 
 #[derive(Clone, Default)]
-struct DriverSlot(Option<Arc<dyn Driver>>);
+struct DriverSlot(Vec<Arc<dyn Driver>>);
 
 impl fmt::Debug for DriverSlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+        write!(f, "{} driver(s)", self.0.len())
     }
 }
 
@@ -229,7 +231,20 @@ impl Builder {
     /// worker. Default: none, workers just sleep.
     #[must_use]
     pub fn driver(mut self, driver: Arc<dyn Driver>) -> Builder {
-        self.driver = DriverSlot(Some(driver));
+        self.driver = DriverSlot(vec![driver]);
+        self
+    }
+
+    /// Several drivers (a poller per worker, say): worker `i` holds
+    /// `drivers[i % len]` whenever it can, so what that driver reads runs
+    /// there. With more than one, an idle worker wakes every 50 ms (and a
+    /// busy one looks as often) to poll any driver that
+    /// made no turn meanwhile and that nobody holds (its worker is stuck in
+    /// a long handler), so no driver's I/O waits for a blocked worker.
+    /// Default: none, workers just sleep.
+    #[must_use]
+    pub fn drivers(mut self, drivers: Vec<Arc<dyn Driver>>) -> Builder {
+        self.driver = DriverSlot(drivers);
         self
     }
 
@@ -250,8 +265,9 @@ impl Builder {
             injector: Injector::new(),
             stealers: queues.iter().map(Worker::stealer).collect(),
             unparkers: parkers.iter().map(|p| p.unparker().clone()).collect(),
-            idle: Idle::new(),
-            driver: self.driver.0,
+            idle: Idle::new(self.workers, self.driver.0.len()),
+            driver_turns: self.driver.0.iter().map(|_| AtomicU64::new(0)).collect(),
+            drivers: self.driver.0,
             driver_interval: DRIVER_INTERVAL,
             stop: AtomicBool::new(false),
             closing: AtomicBool::new(false),
@@ -360,7 +376,7 @@ impl Runtime {
         for u in &shared.unparkers {
             u.unpark();
         }
-        if let Some(d) = &shared.driver {
+        for d in &shared.drivers {
             d.unpark();
         }
         shared.timer.stop();
@@ -682,7 +698,10 @@ pub(crate) struct Shared {
     pub(crate) stealers: Vec<Stealer<Arc<Cell>>>,
     unparkers: Vec<Unparker>,
     pub(crate) idle: Idle,
-    pub(crate) driver: Option<Arc<dyn Driver>>,
+    /// The I/O drivers; worker `i`'s own is `i % drivers.len()`.
+    pub(crate) drivers: Vec<Arc<dyn Driver>>,
+    /// Per driver: turns run, so an idle worker can tell one nobody polls.
+    pub(crate) driver_turns: Box<[AtomicU64]>,
     /// A busy worker polls the driver every this many turns.
     pub(crate) driver_interval: u32,
     pub(crate) stop: AtomicBool,
@@ -740,12 +759,8 @@ impl Shared {
 
     pub(crate) fn wake_one(&self) {
         match self.idle.pop_sleeper() {
-            Some((_, true)) => {
-                if let Some(d) = &self.driver {
-                    d.unpark();
-                }
-            }
-            Some((i, false)) => self.unparkers[i].unpark(),
+            Some((_, Some(d))) => self.drivers[d].unpark(),
+            Some((i, None)) => self.unparkers[i].unpark(),
             None => {}
         }
     }

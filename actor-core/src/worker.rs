@@ -170,18 +170,74 @@ fn leave_driver() -> bool {
     })
 }
 
-/// Runs `f` (a driver call) on this worker, then releases the driver. If the
-/// driver scheduled actors here and more than one is queued, another sleeper
-/// is woken to steal some of them.
-fn in_driver(shared: &Shared, f: impl FnOnce(&dyn crate::Driver)) {
-    if let Some(d) = &shared.driver {
-        enter_driver();
-        f(&**d);
-        let deferred = leave_driver();
-        shared.idle.release_driver();
-        if deferred && local_len() > 1 {
-            shared.wake_one();
+/// Runs `f` (a call into driver `d`, which this worker took) on this worker,
+/// then releases the driver. If the driver scheduled actors here and more
+/// than one is queued, another sleeper is woken to steal some of them.
+fn in_driver(shared: &Shared, d: usize, f: impl FnOnce(&dyn crate::Driver)) {
+    enter_driver();
+    f(&*shared.drivers[d]);
+    shared.driver_turns[d].fetch_add(1, Ordering::Relaxed);
+    let deferred = leave_driver();
+    shared.idle.release_driver(d);
+    if deferred && local_len() > 1 {
+        shared.wake_one();
+    }
+}
+
+/// With a driver per worker: drivers nobody polled since this worker last
+/// looked (their worker is stuck in a handler that blocks, issue 12) and
+/// nobody holds get a non-blocking turn here. Looks once per
+/// `DRIVER_HANDOFF`, so a driver merely busy between two of its own turns is
+/// left alone; once it found one, every `ADOPTED` until that driver's own
+/// worker polls it again, so its connections wait milliseconds, not 50.
+struct Watch {
+    seen: Vec<u64>,
+    next: Instant,
+    /// The last look polled a driver not its own.
+    adopted: bool,
+}
+
+/// How often a worker polls a driver it found abandoned.
+const ADOPTED: Duration = Duration::from_millis(2);
+
+impl Watch {
+    fn new(drivers: usize) -> Watch {
+        Watch {
+            seen: vec![0; drivers],
+            next: Instant::now() + DRIVER_HANDOFF,
+            adopted: false,
         }
+    }
+
+    /// How long this worker may block in its own driver before it looks again.
+    fn timeout(&self) -> Option<Duration> {
+        match self.seen.len() {
+            0 | 1 => None,
+            _ if self.adopted => Some(ADOPTED),
+            _ => Some(DRIVER_HANDOFF),
+        }
+    }
+
+    fn look(&mut self, shared: &Shared, home: usize) {
+        if self.seen.len() < 2 {
+            return;
+        }
+        let now = Instant::now();
+        if now < self.next {
+            return;
+        }
+        self.adopted = false;
+        for d in 0..self.seen.len() {
+            let turns = shared.driver_turns[d].load(Ordering::Relaxed);
+            let stale = std::mem::replace(&mut self.seen[d], turns) == turns;
+            if d != home && stale && shared.idle.try_take_driver(d) {
+                in_driver(shared, d, |dr| dr.poll_now());
+                // Its own turn: still stale at the next look if nobody else polls.
+                self.seen[d] = shared.driver_turns[d].load(Ordering::Relaxed);
+                self.adopted = true;
+            }
+        }
+        self.next = now + self.timeout().unwrap_or(DRIVER_HANDOFF);
     }
 }
 
@@ -239,9 +295,9 @@ fn has_work(shared: &Shared) -> bool {
     !shared.injector.is_empty() || shared.stealers.iter().any(|s| !s.is_empty())
 }
 
-/// Longest a worker sleeps on its parker while another holds the I/O driver:
-/// the bound on how long I/O waits when the holder left the driver to run a
-/// handler that blocks.
+/// Longest a worker sleeps while another holds its I/O driver, or, with a
+/// driver per worker, in its own: the bound on how long a driver's I/O waits
+/// when its worker left it to run a handler that blocks.
 const DRIVER_HANDOFF: Duration = Duration::from_millis(50);
 
 /// The worker thread's body.
@@ -267,17 +323,21 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
     let mut injector_due = false;
     let mut lifo_streak: u32 = 0;
     let mut batch = Batch::default();
+    // This worker's own driver, and whether there are others to watch.
+    let drivers = shared.drivers.len();
+    let home = (drivers > 0).then(|| index % drivers);
+    let mut watch = Watch::new(drivers);
     while !shared.stop.load(Ordering::Acquire) {
         tick = tick.wrapping_add(1);
         if tick % shared.injector_interval == 0 {
             injector_due = true;
         }
-        if tick % shared.driver_interval == 0
-            && shared.driver.is_some()
-            && shared.idle.try_take_driver()
-        {
+        if let (0, Some(d)) = (tick % shared.driver_interval, home) {
             // Busy workers still look at I/O now and then.
-            in_driver(&shared, |d| d.poll_now());
+            if shared.idle.try_take_driver(d) {
+                in_driver(&shared, d, |dr| dr.poll_now());
+            }
+            watch.look(&shared, d);
         }
         let lifo = if !injector_due && lifo_streak < MAX_LIFO_STREAK {
             take_lifo()
@@ -308,31 +368,35 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
             }
             continue;
         }
-        let driver = shared.driver.is_some() && shared.idle.try_take_driver();
+        let driver = home.filter(|&d| shared.idle.try_take_driver(d));
         shared.idle.announce_sleep(index, driver);
         if has_work(&shared) || shared.stop.load(Ordering::SeqCst) {
             shared.idle.cancel_sleep(index);
-            if driver {
-                shared.idle.release_driver();
+            if let Some(d) = driver {
+                shared.idle.release_driver(d);
             }
             continue;
         }
         shared.counters.parked(index);
-        if driver {
+        if let Some(d) = driver {
             // Block in the driver; whoever wakes this worker unparks it.
-            in_driver(&shared, |d| {
-                d.park();
+            // With other drivers to watch, not for longer than the next look.
+            let timeout = watch.timeout();
+            in_driver(&shared, d, |dr| {
+                dr.park(timeout);
                 shared.idle.cancel_sleep(index);
             });
-        } else if shared.driver.is_some() {
-            // Another worker holds the driver. If it leaves it to run a
-            // handler that blocks for long, nobody would poll: waking now and
-            // then to take the driver over bounds that stall (issue 12) at
-            // the price of a few wake-ups a second while idle; handing it on
-            // at every turn instead cost 70 % more CPU per message in a
+            watch.look(&shared, d);
+        } else if let Some(d) = home {
+            // Another worker holds this one's driver. If it leaves it to run
+            // a handler that blocks for long, nobody would poll: waking now
+            // and then to take the driver over bounds that stall (issue 12)
+            // at the price of a few wake-ups a second while idle; handing it
+            // on at every turn instead cost 70 % more CPU per message in a
             // one-connection echo.
             parker.park_timeout(DRIVER_HANDOFF);
             shared.idle.cancel_sleep(index);
+            watch.look(&shared, d);
         } else {
             parker.park();
             shared.idle.cancel_sleep(index);

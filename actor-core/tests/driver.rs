@@ -55,11 +55,20 @@ impl Fake {
 }
 
 impl Driver for Fake {
-    fn park(&self) {
+    fn park(&self, timeout: Option<Duration>) {
         self.parks.fetch_add(1, Ordering::SeqCst);
         let mut s = self.state.lock().unwrap();
         while s.pending.is_empty() && !s.woken {
-            s = self.cv.wait(s).unwrap();
+            match timeout {
+                None => s = self.cv.wait(s).unwrap(),
+                Some(t) => {
+                    let (g, r) = self.cv.wait_timeout(s, t).unwrap();
+                    s = g;
+                    if r.timed_out() {
+                        break;
+                    }
+                }
+            }
         }
         s.woken = false;
         let pending = std::mem::take(&mut s.pending);
@@ -198,5 +207,53 @@ fn a_busy_worker_still_polls_the_driver() {
         "the driver was never polled while the worker was busy"
     );
     assert!(fake.polls.load(Ordering::SeqCst) > 0);
+    assert!(rt.shutdown(Duration::from_secs(5)));
+}
+
+/// A driver per worker (`Builder::drivers`): while one worker is stuck in a
+/// handler, the other polls the stuck worker's driver too, so that driver's
+/// events still reach their actor (issue 17; issue 12 for one driver).
+#[test]
+fn a_driver_whose_worker_is_stuck_is_polled_by_another() {
+    let fakes = [Arc::new(Fake::default()), Arc::new(Fake::default())];
+    let rt = Runtime::builder()
+        .workers(2)
+        .thread_name("drv2")
+        .drivers(
+            fakes
+                .iter()
+                .map(|f| Arc::clone(f) as Arc<dyn Driver>)
+                .collect(),
+        )
+        .build()
+        .expect("runtime");
+    let h = rt.handle();
+    let (tx, rx) = channel();
+    let target = h.spawn_fn(move |_ctx: &mut Context<'_>, m: Message| {
+        let _ = tx.send(m.tag());
+    });
+    for f in &fakes {
+        let _ = f.target.set((h.clone(), target));
+    }
+    // Holds whichever worker runs it until the test lets go (or for longer
+    // than the test's own waits, so a stall fails the test).
+    let (stuck_tx, stuck_rx) = channel::<()>();
+    let (release_tx, release_rx) = channel::<()>();
+    let blocker = h.spawn_fn(move |_ctx: &mut Context<'_>, _m: Message| {
+        let _ = stuck_tx.send(());
+        let _ = release_rx.recv_timeout(common::HANG * 2);
+    });
+    h.send(blocker, 1, ()).unwrap();
+    recv(&stuck_rx);
+    // One of the two drivers now belongs to the stuck worker: events on
+    // either must still arrive while it is stuck.
+    for round in 0..20u64 {
+        for (i, f) in fakes.iter().enumerate() {
+            let tag = round * 2 + i as u64;
+            f.input(tag);
+            assert_eq!(recv(&rx), tag, "driver {i}'s event did not arrive");
+        }
+    }
+    release_tx.send(()).unwrap();
     assert!(rt.shutdown(Duration::from_secs(5)));
 }

@@ -1,6 +1,7 @@
 //! Model-checks the mailbox state machine under loom (every interleaving of
 //! senders racing the runner going idle) and the idle protocol (workers going
-//! to sleep, one of them in the I/O driver, racing a sender's wake-up).
+//! to sleep, in their I/O driver or on their parker, racing a sender's wake-up
+//! and another worker's look into a driver not its own).
 //!
 //! Run with: `RUSTFLAGS="--cfg loom" cargo test -p actor-core --release --test loom`
 //! (a plain `cargo test` compiles this file to nothing).
@@ -167,7 +168,8 @@ struct World {
     idle: idle::Idle,
     work: AtomicUsize,
     stop: AtomicBool,
-    driver: Gate,
+    /// The drivers; worker `i`'s own is `i % drivers.len()`.
+    drivers: Vec<Gate>,
     parkers: Vec<Gate>,
     done: loom::sync::Mutex<usize>,
     done_cv: loom::sync::Condvar,
@@ -177,58 +179,69 @@ impl World {
     /// `Shared::wake_one`: wake the popped sleeper the way it sleeps.
     fn wake_one(&self) {
         match self.idle.pop_sleeper() {
-            Some((_, true)) => self.driver.unpark(),
-            Some((i, false)) => self.parkers[i].unpark(),
+            Some((_, Some(d))) => self.drivers[d].unpark(),
+            Some((i, None)) => self.parkers[i].unpark(),
             None => {}
         }
     }
 
     /// `worker::run`'s idle path, with "running" reduced to taking the work.
+    /// The timed parks are modelled as untimed (a lost wake-up must not be
+    /// hidden by a timeout). After a park, a worker looks into the other
+    /// drivers (`Watch::look`: take one if free, poll without blocking,
+    /// release), racing their own workers' attempts to park in them.
     fn worker(&self, i: usize) {
+        let n = self.drivers.len();
+        let home = i % n;
         loop {
-            let n = self.work.swap(0, Ordering::SeqCst);
-            if n > 0 {
-                *self.done.lock().unwrap() += n;
+            let got = self.work.swap(0, Ordering::SeqCst);
+            if got > 0 {
+                *self.done.lock().unwrap() += got;
                 self.done_cv.notify_all();
                 continue;
             }
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
-            let driver = self.idle.try_take_driver();
+            let driver = self.idle.try_take_driver(home).then_some(home);
             self.idle.announce_sleep(i, driver);
             if self.work.load(Ordering::SeqCst) > 0 || self.stop.load(Ordering::SeqCst) {
                 self.idle.cancel_sleep(i);
-                if driver {
-                    self.idle.release_driver();
+                if let Some(d) = driver {
+                    self.idle.release_driver(d);
                 }
                 continue;
             }
-            if driver {
-                self.driver.park();
+            if let Some(d) = driver {
+                self.drivers[d].park();
                 self.idle.cancel_sleep(i);
-                self.idle.release_driver();
+                self.idle.release_driver(d);
             } else {
                 self.parkers[i].park();
                 self.idle.cancel_sleep(i);
+            }
+            for d in (0..n).filter(|&d| d != home) {
+                if self.idle.try_take_driver(d) {
+                    self.idle.release_driver(d);
+                }
             }
         }
     }
 }
 
-/// `workers` idle workers (one may take the driver) and one send: the send's
+/// `workers` idle workers over `drivers` drivers and one send: the send's
 /// wake-up reaches a worker that runs it, whichever way it sleeps (a lost
 /// wake-up leaves every thread blocked, which loom reports as a deadlock).
-/// Then shutdown: stop, unpark every parker and the driver, join.
-fn idle_model(workers: usize) {
+/// Then shutdown: stop, unpark every parker and every driver, join.
+fn idle_model(workers: usize, drivers: usize) {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(3);
     b.check(move || {
         let world = Arc::new(World {
-            idle: idle::Idle::new(),
+            idle: idle::Idle::new(workers, drivers),
             work: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
-            driver: Gate::default(),
+            drivers: (0..drivers).map(|_| Gate::default()).collect(),
             parkers: (0..workers).map(|_| Gate::default()).collect(),
             done: loom::sync::Mutex::new(0),
             done_cv: loom::sync::Condvar::new(),
@@ -253,7 +266,9 @@ fn idle_model(workers: usize) {
         for p in &world.parkers {
             p.unpark();
         }
-        world.driver.unpark();
+        for d in &world.drivers {
+            d.unpark();
+        }
         for t in threads {
             t.join().unwrap();
         }
@@ -263,10 +278,15 @@ fn idle_model(workers: usize) {
 
 #[test]
 fn a_send_wakes_the_worker_parked_in_the_driver() {
-    idle_model(1);
+    idle_model(1, 1);
 }
 
 #[test]
 fn a_send_wakes_a_worker_whether_it_sleeps_in_the_driver_or_not() {
-    idle_model(2);
+    idle_model(2, 1);
+}
+
+#[test]
+fn a_send_wakes_a_worker_parked_in_its_own_driver_or_on_its_parker() {
+    idle_model(2, 2);
 }

@@ -28,9 +28,9 @@ pub enum Backpressure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Bridge {
-    /// One poller per server (run by the workers of the runtime the server
-    /// builds, or on a `ws-poll-PORT` thread: see
-    /// [`ServerBuilder::poller_thread`](crate::ServerBuilder::poller_thread)) serves every connection
+    /// Pollers (one per worker of the runtime the server builds, each
+    /// serving its own connections, or one on a `ws-poll-PORT` thread: see
+    /// [`ServerBuilder::poller_thread`](crate::ServerBuilder::poller_thread)) serve the connections
     /// with readiness-based I/O (epoll through `mio`): one read buffer per
     /// poller, no thread per connection, a few KB per idle connection. The default.
     #[default]

@@ -89,13 +89,13 @@
 //!
 //! ## The poll bridge ([`Bridge::Poll`], the default)
 //!
-//! One poller per server serves every connection with readiness-based I/O
-//! (epoll through `mio`). When the server builds its own runtime, the
-//! runtime's workers run it (actor-core's [`Driver`](actor_core::Driver) hook:
-//! a worker with nothing to do blocks in the poller, so a message it reads
-//! runs on that same worker); otherwise it has a thread of its own
-//! (`ws-poll-PORT`; see [`ServerBuilder::poller_thread`]). The accept thread hands it each
-//! admitted socket. It reads the request head without blocking and goes on
+//! Pollers serve the connections with readiness-based I/O (epoll through
+//! `mio`). When the server builds its own runtime, each worker runs a poller
+//! of its own (actor-core's [`Driver`](actor_core::Driver) hook: a worker
+//! with nothing to do blocks in its poller, so a message it reads runs on
+//! that same worker); otherwise one poller has a thread of its own
+//! (`ws-poll-PORT`; see [`ServerBuilder::poller_thread`]). The accept thread
+//! hands each admitted socket to the poller with the fewest connections. It reads the request head without blocking and goes on
 //! when the hook's decision arrives; then it reads into one buffer per
 //! poller and hands what it read to the connection's session, which hands
 //! each message to the actor's mailbox under its reserved tag. A send from

@@ -56,8 +56,9 @@ const ADMIT_POLL: Duration = Duration::from_millis(5);
 /// | [`close_timeout`](Self::close_timeout) | 5 s |
 /// | [`read_buffer_size`](Self::read_buffer_size) | 16 KiB |
 /// | [`stack_size`](Self::stack_size) | 128 KiB per bridge thread |
-/// | [`bridge`](Self::bridge) | [`Bridge::Poll`] (one poller for every connection) |
-/// | [`poller_thread`](Self::poller_thread) | off: the poller runs inside the server's runtime workers |
+/// | [`bridge`](Self::bridge) | [`Bridge::Poll`] (pollers, no thread per connection) |
+/// | [`poller_thread`](Self::poller_thread) | off: the pollers run inside the server's runtime workers |
+/// | [`pollers`](Self::pollers) | one per worker |
 /// | [`metrics_path`](Self::metrics_path) | none: metrics only through [`Server::metrics`] |
 /// | [`tls`](Self::tls) | off (plain TCP) |
 #[derive(Debug)]
@@ -68,6 +69,7 @@ pub struct ServerBuilder {
     workers: Option<usize>,
     bridge: Bridge,
     poller_thread: bool,
+    pollers: Option<usize>,
     settings: Settings,
 }
 
@@ -88,6 +90,7 @@ impl ServerBuilder {
             workers: None,
             bridge: Bridge::default(),
             poller_thread: false,
+            pollers: None,
             settings: Settings::default(),
         }
     }
@@ -327,6 +330,18 @@ impl ServerBuilder {
         self
     }
 
+    /// With [`Bridge::Poll`] inside the workers: how many pollers (default:
+    /// one per worker, each worker polling its own connections; the accept
+    /// thread gives a new connection to the poller with the fewest). Fewer
+    /// pollers than workers are shared: worker `i` polls poller `i % n`.
+    /// Ignored with [`poller_thread`](Self::poller_thread) or
+    /// [`runtime`](Self::runtime) (one poller thread).
+    #[must_use]
+    pub fn pollers(mut self, n: usize) -> Self {
+        self.pollers = Some(n.max(1));
+        self
+    }
+
     /// Testing only: `f` runs inside the bridge with every chunk read from a
     /// socket, so a panic in it is a panic in bridge code (fault injection).
     #[doc(hidden)]
@@ -381,18 +396,28 @@ impl ServerBuilder {
         }
         let listener = TcpListener::bind(&self.bind[..]).map_err(Error::Bind)?;
         let local_addr = listener.local_addr().map_err(Error::Io)?;
-        let mut driver = None;
+        let mut drivers = Vec::new();
         let (runtime, handle) = match self.runtime {
             Some(handle) => (None, handle),
             None => {
-                let mut builder = Runtime::builder();
-                if let Some(n) = self.workers {
-                    builder = builder.workers(n);
-                }
+                let workers = self
+                    .workers
+                    .unwrap_or_else(|| thread::available_parallelism().map_or(1, usize::from));
+                let mut builder = Runtime::builder().workers(workers);
                 if self.bridge == Bridge::Poll && !self.poller_thread {
-                    let d = PollDriver::new().map_err(Error::Io)?;
-                    builder = builder.driver(Arc::clone(&d) as Arc<dyn actor_core::Driver>);
-                    driver = Some(d);
+                    // A poller per worker (or as many as asked, each shared
+                    // by the workers `i % pollers` picks).
+                    let n = self.pollers.unwrap_or(workers).clamp(1, workers);
+                    drivers = (0..n)
+                        .map(|_| PollDriver::new())
+                        .collect::<io::Result<Vec<_>>>()
+                        .map_err(Error::Io)?;
+                    builder = builder.drivers(
+                        drivers
+                            .iter()
+                            .map(|d| Arc::clone(d) as Arc<dyn actor_core::Driver>)
+                            .collect(),
+                    );
                 }
                 let runtime = builder.build().map_err(Error::Runtime)?;
                 let handle = runtime.handle();
@@ -425,9 +450,10 @@ impl ServerBuilder {
             poller: OnceLock::new(),
         });
         if self.bridge == Bridge::Poll {
-            let poller = match driver {
-                Some(d) => Poller::start_driven(d, read_size),
-                None => Poller::start(read_size, local_addr.port()).map_err(Error::Io)?,
+            let poller = if drivers.is_empty() {
+                Poller::start(read_size, local_addr.port()).map_err(Error::Io)?
+            } else {
+                Poller::start_driven(drivers, read_size)
             };
             let _ = shared.poller.set(poller);
         }

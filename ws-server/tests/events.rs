@@ -76,10 +76,13 @@ fn lifecycle_panics_and_violations_are_logged_at_their_levels() {
         open.contains("DEBUG") && open.contains("peer=127.0.0.1:"),
         "{open}"
     );
-    let closed = line("connection closed");
+    // The two connections may sit on different pollers: their close lines
+    // come in either order.
     assert!(
-        closed.contains("DEBUG") && closed.contains("code=1011"),
-        "{closed}"
+        log.lines().any(|l| l.contains("connection closed")
+            && l.contains("DEBUG")
+            && l.contains("code=1011")),
+        "no 1011 close in:\n{log}"
     );
     let violation = line("protocol violation");
     assert!(

@@ -4,6 +4,7 @@
 mod compressed;
 pub(crate) mod fanout;
 mod modes;
+mod scaling;
 mod tls;
 
 use crate::step;
@@ -55,6 +56,8 @@ options:
                       10x64k, idle10k (its setups/s and server CPU per setup: full
                       handshakes, no resumption); section `## Over TLS`
   --no-write          print the section instead of writing docs/benchmarks.md
+  --scaling           two workers on two cores instead (bench/scaling.rs: ours, one
+                      poller shared, fastwebsockets on two threads; all on cores 0,1)
   --profile SERVER    instead of the matrix: run SERVER under `perf record` while
                       ws-load drives the 100x20 case (or the first of --cases), and
                       print the hottest symbols
@@ -397,6 +400,10 @@ fn ours_exists() -> bool {
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(i) = args.iter().position(|a| a == "--scaling") {
+        let rest: Vec<String> = [&args[..i], &args[i + 1..]].concat();
+        return scaling::run(&rest);
+    }
     let mut o = parse(args)?;
     let dirs = Dirs::new();
     if o.servers.is_empty() {
@@ -527,7 +534,7 @@ impl Drop for Server {
 }
 
 /// The raised open-file limit, then `exec` pinned to `core`: `sh -c` applies both.
-fn pinned(core: u32, argv: &[String]) -> Command {
+fn pinned(core: impl std::fmt::Display, argv: &[String]) -> Command {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(format!(
@@ -573,9 +580,14 @@ fn start_server(argv: Vec<String>, wrap: Option<Vec<String>>) -> Result<Server, 
 
 /// Runs ws-load pinned to core 1 and returns its JSON line; bounded by `limit`.
 fn client(dirs: &Dirs, args: &[String], limit: Duration) -> Result<Value, String> {
+    client_on("1", dirs, args, limit)
+}
+
+/// [`client`] pinned to `cores` (a `taskset -c` list).
+fn client_on(cores: &str, dirs: &Dirs, args: &[String], limit: Duration) -> Result<Value, String> {
     let mut argv = vec![dirs.ws_load().display().to_string()];
     argv.extend(args.iter().cloned());
-    let mut child = pinned(1, &argv)
+    let mut child = pinned(cores, &argv)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

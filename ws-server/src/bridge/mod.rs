@@ -3,7 +3,7 @@
 //! behind [`Io`], the seam the actor side calls; every test of this crate runs
 //! on both.
 //!
-//! - [`poll`]: one poller (mio/epoll) for every connection, the default.
+//! - [`poll`]: pollers (mio/epoll), one per worker, the default.
 //! - [`threads`]: a reader and a writer thread per connection, blocking I/O.
 
 use std::any::Any;

@@ -1,5 +1,5 @@
-//! The poller as the runtime's I/O driver: the actor-core worker that holds
-//! the driver runs the poller's turns itself.
+//! A poller as the runtime's I/O driver, one per worker: the actor-core
+//! worker that holds a driver runs that poller's turns itself.
 
 use std::sync::Condvar;
 
@@ -46,10 +46,21 @@ impl PollDriver {
         self.gate_cv.notify_all();
     }
 
-    fn wait_gate(&self) {
+    fn wait_gate(&self, timeout: Option<Duration>) {
         let mut g = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        let deadline = timeout.map(|t| Instant::now() + t);
         while !*g {
-            g = self.gate_cv.wait(g).unwrap_or_else(|e| e.into_inner());
+            match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+                None => g = self.gate_cv.wait(g).unwrap_or_else(|e| e.into_inner()),
+                Some(Duration::ZERO) => return,
+                Some(left) => {
+                    g = self
+                        .gate_cv
+                        .wait_timeout(g, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
         }
         *g = false;
     }
@@ -58,18 +69,19 @@ impl PollDriver {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn run(&self, block: bool) {
+    /// One turn; `wait`: block, for at most the given time if any.
+    fn run(&self, wait: Option<Option<Duration>>) {
         let mut st = self.state();
         match &mut *st {
             DriverState::Running(looper) => {
-                if !looper.guarded_turn(block) {
+                if !looper.guarded_turn(wait) {
                     stop_loop(&mut st);
                 }
             }
             DriverState::Waiting(_) | DriverState::Gone => {
                 drop(st);
-                if block {
-                    self.wait_gate();
+                if let Some(bound) = wait {
+                    self.wait_gate(bound);
                 }
             }
         }
@@ -86,11 +98,11 @@ pub(super) fn stop_loop(st: &mut DriverState) {
 }
 
 impl actor_core::Driver for PollDriver {
-    fn park(&self) {
-        self.run(true);
+    fn park(&self, timeout: Option<Duration>) {
+        self.run(Some(timeout));
     }
     fn poll_now(&self) {
-        self.run(false);
+        self.run(None);
     }
     fn unpark(&self) {
         // Both: the worker may be in the loop's poll or at the gate.

@@ -1,9 +1,10 @@
-//! The poll bridge: one poller per server serves every connection with
-//! readiness-based I/O (epoll through `mio`), on a thread of its own or run by
-//! the runtime's workers as their I/O driver ([`PollDriver`]).
+//! The poll bridge: pollers serve the connections with readiness-based I/O
+//! (epoll through `mio`): one per worker of the runtime, each that worker's
+//! I/O driver ([`PollDriver`]), or one on a thread of its own.
 //!
-//! The accept thread hands admitted sockets to the poller (a queue and its
-//! waker). Per connection the poller keeps a small [`Slot`] indexed by the
+//! The accept thread hands each admitted socket to the poller with the fewest
+//! connections (a queue and its waker); the connection stays there. Per
+//! connection a poller keeps a small [`Slot`] indexed by the
 //! connection's token: the socket, the readiness not yet used up, and its
 //! place in the timer heap. Driving a slot is the same few steps whatever the
 //! connection's stage: give the session what was read, let it advance, write
@@ -39,18 +40,23 @@ use slot::{Outcome, Slot};
 /// The waker's token; connections use their slot index.
 const WAKER: Token = Token(usize::MAX);
 
-/// The server's handle on its poller: a thread of its own, or a driver the
-/// runtime's workers run (see [`PollDriver`]).
+/// The server's handle on its pollers: one on a thread of its own, or one
+/// driver per worker of the runtime (see [`PollDriver`]).
 pub(crate) struct Poller {
-    shared: Arc<PollShared>,
+    /// Each poll loop's queue, in the drivers' order.
+    shards: Vec<Arc<PollShared>>,
+    /// Where the search for the least loaded poller starts (ties rotate).
+    next: std::sync::atomic::AtomicUsize,
     thread: Mutex<Option<JoinHandle<()>>>,
-    driver: Option<Arc<PollDriver>>,
+    drivers: Vec<Arc<PollDriver>>,
 }
 
-/// What the poller shares with everyone who wakes it.
+/// What a poller shares with everyone who wakes it.
 struct PollShared {
     waker: Waker,
     queue: Mutex<Queue>,
+    /// Connections handed to this poller and not yet ended there.
+    conns: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -72,6 +78,7 @@ impl PollShared {
         let shared = Arc::new(PollShared {
             waker,
             queue: Mutex::new(Queue::default()),
+            conns: std::sync::atomic::AtomicUsize::new(0),
         });
         Ok((poll, shared))
     }
@@ -145,44 +152,62 @@ impl Poller {
             .name(format!("ws-poll-{port}"))
             .spawn(move || looper.run())?;
         Ok(Poller {
-            shared,
+            shards: vec![shared],
+            next: 0.into(),
             thread: Mutex::new(Some(thread)),
-            driver: None,
+            drivers: Vec::new(),
         })
     }
 
-    /// Starts the poller inside `driver`, which the server's own runtime
-    /// already runs on its workers.
-    pub(crate) fn start_driven(driver: Arc<PollDriver>, read_size: usize) -> Poller {
-        {
-            let mut st = driver.state();
-            if let DriverState::Waiting(poll) = std::mem::replace(&mut *st, DriverState::Gone) {
-                let shared = Arc::clone(&driver.shared);
-                *st = DriverState::Running(Box::new(Loop::new(poll, shared, read_size)));
+    /// Starts a poll loop inside each of `drivers`, which the server's own
+    /// runtime already runs on its workers.
+    pub(crate) fn start_driven(drivers: Vec<Arc<PollDriver>>, read_size: usize) -> Poller {
+        for driver in &drivers {
+            {
+                let mut st = driver.state();
+                if let DriverState::Waiting(poll) = std::mem::replace(&mut *st, DriverState::Gone) {
+                    let shared = Arc::clone(&driver.shared);
+                    *st = DriverState::Running(Box::new(Loop::new(poll, shared, read_size)));
+                }
             }
+            // A worker may be waiting at the gate: have it look again.
+            driver.open_gate();
         }
-        // A worker may be waiting at the gate: have it look again.
-        driver.open_gate();
         Poller {
-            shared: Arc::clone(&driver.shared),
+            shards: drivers.iter().map(|d| Arc::clone(&d.shared)).collect(),
+            next: 0.into(),
             thread: Mutex::new(None),
-            driver: Some(driver),
+            drivers,
         }
     }
 
-    /// Hands an admitted socket and its connection to the poller.
+    /// Hands an admitted socket and its connection to the poller with the
+    /// fewest connections (the first such after the last choice), where it
+    /// stays: its reads wake actors on that poller's worker.
     pub(crate) fn admit(&self, stream: std::net::TcpStream, link: Arc<Link>) {
-        self.shared.push(|q| q.admitted.push((stream, link)));
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.shards.len();
+        let start = self.next.load(Relaxed);
+        let pick = (0..n)
+            .map(|k| (start + k) % n)
+            .min_by_key(|&i| self.shards[i].conns.load(Relaxed))
+            .unwrap_or(0);
+        self.next.store((pick + 1) % n.max(1), Relaxed);
+        let shard = &self.shards[pick];
+        shard.conns.fetch_add(1, Relaxed);
+        shard.push(|q| q.admitted.push((stream, link)));
     }
 
-    /// Stops the poller (connections still there end at once) and joins it.
+    /// Stops the pollers (connections still there end at once) and joins them.
     pub(crate) fn stop(&self) {
-        self.shared.push(|q| q.stop = true);
+        for shard in &self.shards {
+            shard.push(|q| q.stop = true);
+        }
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(t) = thread {
             let _ = t.join();
         }
-        if let Some(d) = &self.driver {
+        for d in &self.drivers {
             // The wake-up above gets a worker out of the loop's poll, and no
             // turn blocks once `stop` is set, so the lock comes free; then
             // end what is left here (unless that worker already did).
@@ -224,7 +249,7 @@ impl Loop {
 
     /// The dedicated poller thread: turns until stopped.
     fn run(mut self) {
-        while self.guarded_turn(true) {}
+        while self.guarded_turn(Some(None)) {}
         self.end_all();
     }
 
@@ -232,8 +257,8 @@ impl Loop {
     /// worker of the runtime, or the poller thread): each connection's work
     /// is caught in [`drive`](Self::drive); this catches the rest, reports
     /// it and goes on.
-    fn guarded_turn(&mut self, block: bool) -> bool {
-        match catch_unwind(AssertUnwindSafe(|| self.turn(block))) {
+    fn guarded_turn(&mut self, wait: Option<Option<Duration>>) -> bool {
+        match catch_unwind(AssertUnwindSafe(|| self.turn(wait))) {
             Ok(go_on) => go_on,
             Err(payload) => {
                 eprintln!(
@@ -248,16 +273,23 @@ impl Loop {
         }
     }
 
-    /// One turn: polls (waiting, if `block`, until readiness, a wake-up or the
-    /// next timer), drives what is ready, runs due timers. `false`: stopped.
-    fn turn(&mut self, block: bool) -> bool {
+    /// One turn: polls (waiting, if `wait` is given, until readiness, a
+    /// wake-up, the next timer or the wait's bound), drives what is ready,
+    /// runs due timers. `false`: stopped.
+    fn turn(&mut self, wait: Option<Option<Duration>>) -> bool {
         let now = Instant::now();
-        let mut timeout = if self.again.is_empty() && block {
-            self.heap
-                .peek()
-                .map(|Reverse((t, _))| t.saturating_duration_since(now))
-        } else {
-            Some(Duration::ZERO)
+        let mut timeout = match wait {
+            Some(bound) if self.again.is_empty() => {
+                let next = self
+                    .heap
+                    .peek()
+                    .map(|Reverse((t, _))| t.saturating_duration_since(now));
+                match (next, bound) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            _ => Some(Duration::ZERO),
         };
         {
             let mut q = self.shared.queue();
@@ -341,6 +373,9 @@ impl Loop {
                 self.drive(idx);
                 // Still there: writing its last TLS records; no waiting now.
                 if let Some((link, end)) = self.slots[idx].take().and_then(Slot::give_up) {
+                    self.shared
+                        .conns
+                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                     link.finish(end.close);
                 }
             }
@@ -350,6 +385,9 @@ impl Loop {
     /// Takes an admitted socket into a slot and looks at it.
     fn insert(&mut self, stream: std::net::TcpStream, link: Arc<Link>) {
         let fail = |link: &Link| {
+            self.shared
+                .conns
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             link.lock().abort("socket not registered");
             link.finish(None);
         };
@@ -437,6 +475,9 @@ impl Loop {
                     return;
                 };
                 self.free.push(idx);
+                self.shared
+                    .conns
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 // Closing the socket (its last handle) takes it out of the poll set.
                 let link = slot.close(end.how);
                 link.gauges().slot_freed();

@@ -1,5 +1,6 @@
 //! Echo server on fastwebsockets: its echo_server example (hyper upgrade + `FragmentCollector`,
-//! tokio current-thread runtime), with the address from argv.
+//! tokio current-thread runtime), with the address from argv. `FWS_THREADS=N` (N > 1) runs it
+//! on tokio's multi-thread runtime with N workers instead (the scaling bench).
 
 use fastwebsockets::{upgrade, FragmentCollector, OpCode, WebSocketError};
 use http_body_util::Empty;
@@ -35,9 +36,22 @@ async fn server_upgrade(
 }
 
 fn main() -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
+    let threads = match std::env::var("FWS_THREADS") {
+        Ok(n) => n.parse::<usize>().map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("FWS_THREADS={n}: {e}"))
+        })?,
+        Err(_) => 1,
+    };
+    let rt = if threads > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_io()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()?
+    };
     let tls = peers::tls_acceptor();
     rt.block_on(async {
         let listener = TcpListener::bind(peers::addr_arg()).await?;
