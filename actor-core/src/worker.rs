@@ -306,6 +306,9 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
                 // a flood measured in messages (not turns) cannot starve it.
                 injector_due = true;
             }
+            if let Some(d) = &shared.driver {
+                d.flush();
+            }
             continue;
         }
         let driver = shared.driver.is_some() && shared.idle.try_take_driver();

@@ -2,6 +2,7 @@
 //! shared by every subscriber; optionally across servers through a [`Broker`].
 
 mod broker;
+pub(crate) mod cork;
 mod memory;
 mod redis;
 
