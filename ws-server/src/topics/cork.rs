@@ -4,8 +4,9 @@
 //! ends, actor-core's `Driver::flush` runs [`flush`], which writes each marked connection
 //! once: one `writev` for everything the batch queued there, instead of one per message.
 //!
-//! A connection past [`LIMIT`] corked bytes is written at once. Sends from any other thread
-//! (a plain thread, a broker's, a runtime the server did not build) write at once as before.
+//! A connection past [`LIMIT`] corked bytes is written at once. The Redis broker's thread
+//! corks each batch of messages it receives ([`batch`]); sends from any other thread (a
+//! plain thread, a runtime the server did not build) write at once as before.
 //! Order is the session's queue's: corking only defers the write, so a connection's direct
 //! sends and its publishes stay in the order they were queued.
 
@@ -54,11 +55,23 @@ pub(crate) fn defer(link: &Arc<Link>, s: &Session) -> bool {
 /// The end of a worker's turn: writes every connection this thread corked, once each,
 /// and marks the thread as one that corks from now on.
 pub(crate) fn flush() {
-    let mut links = CORKED.with(|c| {
-        let mut c = c.borrow_mut();
-        c.armed = true;
-        std::mem::take(&mut c.links)
-    });
+    CORKED.with(|c| c.borrow_mut().armed = true);
+    write_corked();
+}
+
+/// Runs `deliver` with this thread corking (a broker's thread delivering a batch of
+/// messages from other servers), then writes what it corked.
+pub(crate) fn batch<R>(deliver: impl FnOnce() -> R) -> R {
+    let was = CORKED.with(|c| std::mem::replace(&mut c.borrow_mut().armed, true));
+    let r = deliver();
+    write_corked();
+    CORKED.with(|c| c.borrow_mut().armed = was);
+    r
+}
+
+/// Writes every connection this thread corked, once each.
+fn write_corked() {
+    let mut links = CORKED.with(|c| std::mem::take(&mut c.borrow_mut().links));
     if links.is_empty() {
         return;
     }
