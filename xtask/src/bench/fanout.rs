@@ -252,6 +252,9 @@ fn render(
         ));
     }
     s.push('\n');
+    if rows.iter().any(|(n, _)| *n == "base") {
+        s.push_str("- base: the chat example given by `--base-chat` (another build: before)\n");
+    }
     let ours = per_cpu("topics");
     for (peer, goal) in [
         ("tokio-tungstenite", "3"),
