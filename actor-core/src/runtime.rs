@@ -161,6 +161,10 @@ pub trait Driver: Send + Sync + 'static {
     fn poll_now(&self);
     /// Makes a current or the next `park` return (from any thread).
     fn unpark(&self);
+    /// The end of a turn: called on the worker right after each actor's batch of
+    /// messages, so what the batch queued (writes held back to be coalesced) goes
+    /// out before the worker runs anything else, polls or parks. Default: nothing.
+    fn flush(&self) {}
 }
 
 #[derive(Clone, Default)]

@@ -366,6 +366,9 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
                 // a flood measured in messages (not turns) cannot starve it.
                 injector_due = true;
             }
+            if let Some(d) = home {
+                shared.drivers[d].flush();
+            }
             continue;
         }
         let driver = home.filter(|&d| shared.idle.try_take_driver(d));

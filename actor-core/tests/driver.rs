@@ -23,6 +23,13 @@ struct Fake {
     parks: AtomicUsize,
     polls: AtomicUsize,
     unparks: AtomicUsize,
+    /// What `flush` found marked by actors on its own thread.
+    flushed: AtomicUsize,
+}
+
+thread_local! {
+    /// Work an actor left for the end of its turn on this thread (a corked write).
+    static MARKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 #[derive(Default)]
@@ -85,6 +92,9 @@ impl Driver for Fake {
         let mut s = self.state.lock().unwrap();
         s.woken = true;
         self.cv.notify_all();
+    }
+    fn flush(&self) {
+        self.flushed.fetch_add(MARKED.take(), Ordering::SeqCst);
     }
 }
 
@@ -255,5 +265,38 @@ fn a_driver_whose_worker_is_stuck_is_polled_by_another() {
         }
     }
     release_tx.send(()).unwrap();
+    assert!(rt.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn the_worker_flushes_after_each_batch_on_its_own_thread() {
+    let fake = Arc::new(Fake::default());
+    let rt = runtime(2, &fake);
+    let h = rt.handle();
+    let (tx, rx) = channel();
+    // Each message marks work on the thread that handles it: a flush that skipped
+    // a batch, or ran on another thread, would leave marks behind.
+    let pid = h.spawn_fn(move |_ctx: &mut Context<'_>, _m: Message| {
+        MARKED.set(MARKED.get() + 1);
+        let _ = tx.send(());
+    });
+    const N: usize = 300;
+    for i in 0..N {
+        h.send(pid, 1, ()).unwrap();
+        if i % 7 == 0 {
+            // Some batches of one, some of several.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    for _ in 0..N {
+        recv(&rx);
+    }
+    // Every mark is flushed once the last batch ends (bounded wait).
+    let mut waited = 0;
+    while fake.flushed.load(Ordering::SeqCst) < N && waited < 500 {
+        std::thread::sleep(Duration::from_millis(10));
+        waited += 1;
+    }
+    assert_eq!(fake.flushed.load(Ordering::SeqCst), N);
     assert!(rt.shutdown(Duration::from_secs(5)));
 }

@@ -35,7 +35,9 @@ options:
                      the chat's /ws?room=NAME); the first alone publishes, keeping
                      DEPTH messages in flight against its own copy coming back,
                      and every message any connection receives counts as a
-                     delivery (server CPU is then per delivery)
+                     delivery (server CPU is then per delivery); messages of
+                     16 B or more carry a send-time stamp, so latency is
+                     publish to receive over every delivery
   --publisher-addr HOST:PORT
                      fan-out: the publisher connects here instead (another server
                      sharing the topic, e.g. through Redis)

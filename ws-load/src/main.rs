@@ -7,6 +7,7 @@
 //! and, given `--server-pid`, the server's CPU time per message and RSS per connection.
 
 mod args;
+mod fanout;
 mod hist;
 mod pace;
 mod payload;

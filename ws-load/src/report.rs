@@ -121,9 +121,21 @@ impl Report {
             );
         }
         if self.mode == "fanout" {
+            let d = &t.delivery_latency;
+            if d.count() > 0 {
+                let _ = writeln!(
+                    out,
+                    "delivery latency (publish to receive, {} stamped deliveries): p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, max {:.1} us",
+                    d.count(),
+                    d.quantile(0.5) as f64 / 1000.0,
+                    d.quantile(0.99) as f64 / 1000.0,
+                    d.quantile(0.999) as f64 / 1000.0,
+                    d.max() as f64 / 1000.0
+                );
+            }
             let _ = writeln!(
                 out,
-                "(latency: the publisher's own copy, publish to receive)"
+                "(latency below: the publisher's own copy, publish to receive)"
             );
         }
         if self.mode != "idle" {
@@ -235,6 +247,11 @@ impl Report {
         for (k, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
             let v = (load && t.latency.count() > 0).then(|| self.latency_us(q));
             field(&format!("latency_{k}_us"), num(v));
+        }
+        for (k, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
+            let d = &t.delivery_latency;
+            let v = (d.count() > 0).then(|| d.quantile(q) as f64 / 1000.0);
+            field(&format!("delivery_{k}_us"), num(v));
         }
         let bytes = self.bytes_per_msg().filter(|_| load);
         field("wire_bytes_per_msg", num(bytes.map(|b| b.0)));

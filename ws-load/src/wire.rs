@@ -91,8 +91,13 @@ fn encode(frame: Frame) -> Vec<u8> {
 /// What the reader saw complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Event {
-    /// A whole data message: binary or text, and its payload length.
-    Message { binary: bool, len: u64 },
+    /// A whole data message: binary or text, its payload length, and the fan-out
+    /// publisher's stamp at its start if it has one ([`crate::fanout`]).
+    Message {
+        binary: bool,
+        len: u64,
+        stamp: Option<u64>,
+    },
     /// A ping or a pong (the load generator does not answer pings: its runs are shorter
     /// than any keep-alive interval).
     Control,
@@ -107,8 +112,8 @@ pub(crate) enum Event {
 pub(crate) struct MessageReader {
     decoder: Decoder,
     buf: BytesMut,
-    /// The data message in progress: binary?, bytes so far.
-    message: Option<(bool, u64)>,
+    /// The data message in progress: binary?, bytes so far, its stamp.
+    message: Option<(bool, u64, Option<u64>)>,
     inflating: Option<Box<Connection>>,
 }
 
@@ -151,10 +156,12 @@ impl MessageReader {
                     ws_codec::Event::Text(t) => Event::Message {
                         binary: false,
                         len: t.len() as u64,
+                        stamp: crate::fanout::read_stamp(t.as_bytes()),
                     },
                     ws_codec::Event::Binary(b) => Event::Message {
                         binary: true,
                         len: b.len() as u64,
+                        stamp: crate::fanout::read_stamp(&b),
                     },
                     ws_codec::Event::Ping(_) | ws_codec::Event::Pong(_) => Event::Control,
                     ws_codec::Event::Close(_) => Event::Close,
@@ -175,16 +182,17 @@ impl MessageReader {
                     return Err(ws_codec::Error::ExpectedContinuation(op))
                 }
                 (op @ (OpCode::Text | OpCode::Binary), None) => {
-                    self.message = Some((op == OpCode::Binary, len));
+                    let stamp = crate::fanout::read_stamp(frame.payload());
+                    self.message = Some((op == OpCode::Binary, len, stamp));
                 }
-                (OpCode::Continuation, Some((_, so_far))) => *so_far += len,
+                (OpCode::Continuation, Some((_, so_far, _))) => *so_far += len,
                 (OpCode::Continuation, None) => {
                     return Err(ws_codec::Error::UnexpectedContinuation)
                 }
             }
             if frame.fin() && !frame.opcode().is_control() {
-                if let Some((binary, len)) = self.message.take() {
-                    on(Event::Message { binary, len });
+                if let Some((binary, len, stamp)) = self.message.take() {
+                    on(Event::Message { binary, len, stamp });
                 }
             }
         }
@@ -299,7 +307,15 @@ mod tests {
             r.feed(chunk, |e| seen.push(e)).unwrap();
         }
         let len = text.len() as u64;
-        assert_eq!(seen, vec![Event::Message { binary: false, len }]);
+        let stamp = None;
+        assert_eq!(
+            seen,
+            vec![Event::Message {
+                binary: false,
+                len,
+                stamp
+            }]
+        );
     }
 
     #[test]
@@ -338,20 +354,24 @@ mod tests {
             Event::Message {
                 binary: false,
                 len: 5,
+                stamp: None,
             },
             Event::Message {
                 binary: true,
                 len: 300,
+                stamp: None,
             },
             Event::Control,
             Event::Control,
             Event::Message {
                 binary: true,
                 len: 70_003,
+                stamp: None,
             },
             Event::Message {
                 binary: false,
                 len: 0,
+                stamp: None,
             },
             Event::Close,
         ];

@@ -157,6 +157,8 @@ pub(crate) struct Tally {
     pub(crate) deliveries: u64,
     /// Round-trip latency of those echoes, in nanoseconds.
     pub(crate) latency: Histogram,
+    /// Fan-out: publish-to-receive latency of every stamped delivery, in nanoseconds.
+    pub(crate) delivery_latency: Histogram,
 }
 
 impl Tally {
@@ -187,6 +189,7 @@ impl Tally {
         self.messages += other.messages;
         self.deliveries += other.deliveries;
         self.latency.merge(&other.latency);
+        self.delivery_latency.merge(&other.delivery_latency);
     }
 }
 
@@ -227,6 +230,8 @@ struct Conn<'p> {
     sent_at: VecDeque<(Instant, usize)>,
     /// Sends messages (every connection, except in fan-out: the publisher alone).
     sends: bool,
+    /// Fan-out: the publisher's stamped frames, built as they are sent (instead of `cycle`).
+    outbox: Option<Box<crate::fanout::Outbox>>,
 }
 
 /// Why a connection is being dropped.
@@ -431,6 +436,10 @@ impl<'p> Worker<'p> {
             next: 0,
             sent_at: VecDeque::with_capacity(self.plan.depth),
             sends,
+            outbox: (self.plan.fanout && sends && self.plan.payloads.len() == 1)
+                .then(|| crate::fanout::Outbox::new(&self.plan.payloads[0], self.plan.binary))
+                .flatten()
+                .map(Box::new),
         }));
     }
 
@@ -520,6 +529,10 @@ impl<'p> Worker<'p> {
                 self.tally.deflated += 1;
             }
             conn.cycle = self.plan.cycle(upgraded.deflate);
+            if upgraded.deflate.is_some() {
+                // Compressed frames come from the cycle: not stamped.
+                conn.outbox = None;
+            }
             conn.phase = Phase::Open;
             self.in_flight -= 1;
             self.tally.opened += 1;
@@ -554,10 +567,14 @@ impl<'p> Worker<'p> {
             let cycle = conn.cycle;
             let (fanout, sends) = (plan.fanout, conn.sends);
             let fed = conn.reader.feed(&self.rbuf[..n], |event| match event {
-                Event::Message { binary, len } => {
+                Event::Message { binary, len, stamp } => {
                     if fanout {
                         if window.is_some_and(|w| w.contains(now)) {
                             tally.deliveries += 1;
+                            if let Some(s) = stamp {
+                                let ns = crate::fanout::latency_ns(s, now);
+                                tally.delivery_latency.record(ns);
+                            }
                         }
                         if !sends {
                             return; // a subscriber: nothing of its own in flight
@@ -624,7 +641,15 @@ impl<'p> Worker<'p> {
         if !matches!(conn.phase, Phase::Open) || !conn.sends {
             return;
         }
+        if let Some(outbox) = conn.outbox.as_mut() {
+            outbox.queue(k, now);
+            conn.owed += 1; // something to write: `flush` takes it from the outbox
+        }
         for _ in 0..k {
+            if conn.outbox.is_some() {
+                conn.sent_at.push_back((now, 0));
+                continue;
+            }
             conn.owed += conn.cycle.frames[conn.next].0 as u64;
             conn.sent_at.push_back((now, conn.next));
             conn.next = (conn.next + 1) % conn.cycle.frames.len();
@@ -641,6 +666,17 @@ impl<'p> Worker<'p> {
             return Ok(());
         };
         let counted = self.window.is_some_and(|w| w.contains(Instant::now()));
+        if let Some(outbox) = conn.outbox.as_mut() {
+            let edge = conn.stream.short_is_edge();
+            let (n, short) = outbox
+                .write(&mut conn.stream, edge)
+                .map_err(|_| Fault::Io)?;
+            if counted {
+                self.tally.wire_bytes += n;
+            }
+            conn.owed = u64::from(short);
+            return Ok(());
+        }
         while conn.owed > 0 {
             // Frames are queued in the cycle's order: what is owed starts at `off` and
             // runs on, wrapping at the cycle's end.

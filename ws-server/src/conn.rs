@@ -92,18 +92,21 @@ impl Conn {
 
     /// Queues a text message.
     pub fn send_text(&self, text: &str) -> Result<(), Error> {
-        self.send_data(Kind::Text, |c| c.send_text(text))
+        self.send_data(Kind::Text, false, |c| c.send_text(text))
     }
 
     /// Queues a binary message.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
-        self.send_data(Kind::Binary, |c| c.send_binary(data))
+        self.send_data(Kind::Binary, false, |c| c.send_binary(data))
     }
 
     /// Queues a frame encoded once for many connections (a broadcast): the
-    /// bytes are shared, not copied.
+    /// bytes are shared, not copied. From a hook or an actor of the server's own
+    /// runtime the write is corked: held back until the actor's batch of
+    /// messages ends, then one write per connection carries everything the batch
+    /// queued there (and at once past 64 KiB queued).
     pub fn send_encoded(&self, frame: &EncodedFrame) -> Result<(), Error> {
-        self.send_data(Kind::of(frame.opcode()), |c| c.send_encoded(frame))
+        self.send_data(Kind::of(frame.opcode()), true, |c| c.send_encoded(frame))
     }
 
     /// Queues a ping (a control frame: never refused for backpressure).
@@ -151,6 +154,7 @@ impl Conn {
     fn send_data(
         &self,
         kind: Kind,
+        cork: bool,
         encode: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::SendError>,
     ) -> Result<(), Error> {
         let mut s = self.link.lock();
@@ -159,7 +163,11 @@ impl Conn {
             // Each bridge says whether it needs a wake-up (or writes at once).
             Ok(()) => {
                 self.link.settings().counters.message_sent(kind);
-                self.link.io().is_some_and(|io| io.queued(&mut s))
+                if cork && crate::topics::cork::defer(&self.link, &s) {
+                    false
+                } else {
+                    self.link.io().is_some_and(|io| io.queued(&mut s))
+                }
             }
             // The backpressure policy may have started a close: its timer is new.
             Err(Error::Backpressure { .. }) => true,

@@ -46,6 +46,9 @@ pub(crate) struct Link {
     upgraded: AtomicBool,
     /// The topics the connection is subscribed to.
     pub(crate) memberships: Memberships,
+    /// A worker holds this connection's write back until its turn ends
+    /// (`topics::cork`); changed only under the session's lock.
+    pub(crate) corked: AtomicBool,
     /// What the TLS handshake settled (set before the request reaches the actor).
     tls: OnceLock<crate::tls::TlsInfo>,
 }
@@ -78,6 +81,7 @@ impl Link {
             registry,
             upgraded: AtomicBool::new(false),
             memberships: Memberships::default(),
+            corked: AtomicBool::new(false),
             tls: OnceLock::new(),
         }
     }

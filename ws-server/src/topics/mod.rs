@@ -2,6 +2,7 @@
 //! shared by every subscriber; optionally across servers through a [`Broker`].
 
 mod broker;
+pub(crate) mod cork;
 mod memory;
 mod redis;
 
@@ -155,6 +156,10 @@ pub struct Published {
 ///   (Redis down) is counted and dropped, never queued for later: across servers delivery is
 ///   at most once, and while the broker is unreachable each server still delivers to its own
 ///   subscribers.
+/// - **Corked on the server's workers.** A publish from a hook or an actor of the server's
+///   own runtime queues its frame and leaves the write to the end of that actor's batch of
+///   messages: each subscriber then gets everything the batch published in one write (at
+///   once past 64 KiB queued). From any other thread a publish writes at once.
 /// - **No global lock on the publish path.** Topics live in 64 shards, each a map from name to
 ///   an `Arc` snapshot of the subscriber list. A publish holds its shard's lock only to clone
 ///   that `Arc`, then sends without any lock of ours; subscribing copies the list only if a

@@ -28,6 +28,10 @@ const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_millis(500);
 /// How long the subscriber waits for a message before it looks at its commands.
 const POLL: Duration = Duration::from_millis(20);
+/// The read timeout while taking what has already arrived (zero is not allowed).
+const NO_WAIT: Duration = Duration::from_micros(1);
+/// Messages delivered (and corked) together at most.
+const RECEIVE_BATCH: usize = 64;
 /// Timeout of a connect, a subscribe or a pipeline of publishes.
 const IO_TIMEOUT: Duration = Duration::from_secs(1);
 /// Most publishes in one pipeline.
@@ -393,12 +397,35 @@ impl Subscriber {
                 }
             }
             match ps.get_message() {
-                Ok(msg) => self.handle(&msg),
+                Ok(msg) => {
+                    if let Err(e) = super::cork::batch(|| self.handle_batch(&mut ps, &msg)) {
+                        return Ended::Broken(e);
+                    }
+                }
                 // The parser keeps a partial message across a timeout: nothing is lost.
                 Err(e) if e.is_timeout() => {}
                 Err(e) => return Ended::Broken(e),
             }
         }
+    }
+
+    /// Delivers `first` and what else has arrived already (at most [`RECEIVE_BATCH`] messages), so
+    /// each subscriber gets the batch in one write (`cork::batch`).
+    fn handle_batch(
+        &self,
+        ps: &mut redis::PubSub<'_>,
+        first: &redis::Msg,
+    ) -> redis::RedisResult<()> {
+        self.handle(first);
+        ps.set_read_timeout(Some(NO_WAIT))?;
+        for _ in 1..RECEIVE_BATCH {
+            match ps.get_message() {
+                Ok(msg) => self.handle(&msg),
+                Err(e) if e.is_timeout() => break,
+                Err(e) => return Err(e),
+            }
+        }
+        ps.set_read_timeout(Some(POLL))
     }
 
     fn handle(&self, msg: &redis::Msg) {

@@ -109,4 +109,7 @@ impl actor_core::Driver for PollDriver {
         let _ = self.shared.waker.wake();
         self.open_gate();
     }
+    fn flush(&self) {
+        crate::topics::cork::flush();
+    }
 }
