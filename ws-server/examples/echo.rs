@@ -59,15 +59,10 @@ fn main() {
         }
         Err(_) => {}
     }
-    // For `cargo xtask bench --scaling`: pollers inside the workers (default one per
-    // worker), and the per-address handshake cap (default 64), which ws-load's two threads
-    // opening 128 connections each from 127.0.0.1 would exceed.
+    // For `cargo xtask bench --scaling`: pollers inside the workers (default one per worker).
     let env = |name| std::env::var(name).ok().and_then(|n| n.parse().ok());
     if let Some(n) = env("WS_POLLERS") {
         builder = builder.pollers(n);
-    }
-    if let Some(n) = env("WS_HANDSHAKES_PER_IP") {
-        builder = builder.max_handshakes_per_ip(n);
     }
     let server = match builder
         .bind(addr.as_str())

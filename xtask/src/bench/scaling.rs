@@ -2,9 +2,8 @@
 //! cores"). Every server runs on both cores (`taskset -c 0,1`) with two threads, and
 //! ws-load runs on the same two cores with two threads: the same conditions for all, the
 //! client sharing the cores as it would on a busy machine. Servers: ours (a poller per
-//! worker, the default; `WS_HANDSHAKES_PER_IP=1024` as ws-load's two threads open 256
-//! connections at once from one address), ours-1poller (also `WS_POLLERS=1`: both workers
-//! share one poller, the shape before), fastwebsockets on tokio's multi-thread runtime
+//! worker, the default), ours-1poller (`WS_POLLERS=1`: both workers share one poller, the
+//! shape before), fastwebsockets on tokio's multi-thread runtime
 //! with two workers (`FWS_THREADS=2`). msg/s is the figure compared (the goal: ≥ 1.1x
 //! fastwebsockets' at 1000x20); the server CPU per message shows what each message costs.
 
@@ -56,12 +55,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             for k in 0..n {
                 let server = SERVERS[(k + rep) % n];
                 let addr = free_addr()?;
-                // ws-load's two threads open up to 256 connections at once from one
-                // address: ours must not drop those past its per-address cap (64).
                 let (env, name) = match server {
-                    "ours-1poller" => ("WS_HANDSHAKES_PER_IP=1024 WS_POLLERS=1", "ours"),
+                    "ours-1poller" => ("WS_POLLERS=1", "ours"),
                     "fastwebsockets" => ("FWS_THREADS=2", "fastwebsockets"),
-                    _ => ("WS_HANDSHAKES_PER_IP=1024", "ours"),
+                    _ => ("WS_POLLERS=2", "ours"),
                 };
                 // `taskset` and `env` exec the server: the pid measured is the server's.
                 let mut wrap = ["taskset", "-c", CORES, "env"].map(String::from).to_vec();

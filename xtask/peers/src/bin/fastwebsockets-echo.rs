@@ -38,7 +38,10 @@ async fn server_upgrade(
 fn main() -> std::io::Result<()> {
     let threads = match std::env::var("FWS_THREADS") {
         Ok(n) => n.parse::<usize>().map_err(|e| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("FWS_THREADS={n}: {e}"))
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("FWS_THREADS={n}: {e}"),
+            )
         })?,
         Err(_) => 1,
     };
