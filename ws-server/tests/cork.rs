@@ -57,6 +57,11 @@ fn wait_room(server: &ws_server::Server, n: usize) {
     }
 }
 
+/// The `queued:N` report the test hook sends after its burst.
+fn queued(ws: &mut Client) -> usize {
+    text(ws).strip_prefix("queued:").unwrap().parse().unwrap()
+}
+
 #[test]
 fn a_hooks_publishes_wait_for_the_end_of_its_batch_and_keep_their_order() {
     let server = server();
@@ -70,11 +75,7 @@ fn a_hooks_publishes_wait_for_the_end_of_its_batch_and_keep_their_order() {
     }
     // Corked: nothing of the 16 was written while the hook ran (on a socket that takes
     // them all, a write at once would have left 0).
-    let queued: usize = text(&mut publisher)
-        .strip_prefix("queued:")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let queued = queued(&mut publisher);
     let frames: usize = (0..16).map(|i| 2 + format!("{i}:").len() + 10).sum();
     assert_eq!(queued, frames, "all 16 frames still queued");
     assert_eq!(
@@ -98,11 +99,7 @@ fn a_connection_past_64_kib_corked_is_written_at_once() {
     for i in 0..10 {
         assert!(text(&mut publisher).starts_with(&format!("{i}:")));
     }
-    let queued: usize = text(&mut publisher)
-        .strip_prefix("queued:")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let queued = queued(&mut publisher);
     assert!(
         queued < 10 * 10240,
         "{queued} bytes still queued: never written early"
