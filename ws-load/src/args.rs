@@ -40,7 +40,8 @@ options:
                      publish to receive over every delivery
   --publisher-addr HOST:PORT
                      fan-out: the publisher connects here instead (another server
-                     sharing the topic, e.g. through Redis)
+                     sharing the topic, e.g. through Redis); its window is then
+                     released by the first subscriber's copies, not its own
   --timeout SECS     connect + handshake (and idle echo) timeout (default 10)
   --path PATH        request target of the upgrade (default /)
   --tls-ca FILE      wss: connect through TLS (rustls), trusting the PEM certificates

@@ -113,6 +113,11 @@ impl Plan {
         })
     }
 
+    /// Fan-out with the publisher on another server than the subscribers.
+    fn across(&self) -> bool {
+        self.fanout && self.publisher_addr != self.addr
+    }
+
     /// The frames for a connection that agreed on `deflate` (or on nothing).
     fn cycle(&self, deflate: Option<ws_handshake::DeflateParams>) -> &Cycle {
         let Some(agreed) = deflate else {
@@ -232,6 +237,11 @@ struct Conn<'p> {
     sends: bool,
     /// Fan-out: the publisher's stamped frames, built as they are sent (instead of `cycle`).
     outbox: Option<Box<crate::fanout::Outbox>>,
+    /// Fan-out with the publisher on another server: this subscriber's copies, not the
+    /// publisher's own (which its server sends back at once), release the publisher's
+    /// window (the connection index of the publisher), so the publisher is paced by what
+    /// crossed the broker and no backlog builds up in between.
+    paces: Option<usize>,
 }
 
 /// Why a connection is being dropped.
@@ -397,6 +407,9 @@ impl<'p> Worker<'p> {
 
     fn connect(&mut self, now: Instant) {
         let sends = !self.plan.fanout || (self.lead && self.conns.is_empty());
+        // The lead's first connection publishes; with the publisher elsewhere its second
+        // (the first subscriber) paces it.
+        let paces = (self.plan.across() && self.lead && self.conns.len() == 1).then_some(0);
         let addr = if self.plan.fanout && sends {
             self.plan.publisher_addr
         } else {
@@ -440,6 +453,7 @@ impl<'p> Worker<'p> {
                 .then(|| crate::fanout::Outbox::new(&self.plan.payloads[0], self.plan.binary))
                 .flatten()
                 .map(Box::new),
+            paces,
         }));
     }
 
@@ -565,7 +579,8 @@ impl<'p> Worker<'p> {
             }
             let sent_at = &mut conn.sent_at;
             let cycle = conn.cycle;
-            let (fanout, sends) = (plan.fanout, conn.sends);
+            let (fanout, sends, paces) = (plan.fanout, conn.sends, conn.paces);
+            let mut paced = 0usize;
             let fed = conn.reader.feed(&self.rbuf[..n], |event| match event {
                 Event::Message { binary, len, stamp } => {
                     if fanout {
@@ -576,8 +591,12 @@ impl<'p> Worker<'p> {
                                 tally.delivery_latency.record(ns);
                             }
                         }
-                        if !sends {
-                            return; // a subscriber: nothing of its own in flight
+                        if !sends || plan.across() {
+                            // A subscriber: nothing of its own in flight (one that paces
+                            // a publisher elsewhere releases its window below); or the
+                            // publisher's own copy, from its own server.
+                            paced += usize::from(paces.is_some());
+                            return;
                         }
                     }
                     let Some((sent, frame)) = sent_at.pop_front() else {
@@ -604,6 +623,9 @@ impl<'p> Worker<'p> {
             });
             self.tally.mismatched += mismatched;
             self.outstanding -= echoes as u64;
+            if let (Some(publisher), true) = (paces, paced > 0) {
+                self.release(publisher, paced, now);
+            }
             fed.map_err(|_| Fault::Protocol)?;
             if closed {
                 return Err(Fault::Closed);
@@ -621,6 +643,32 @@ impl<'p> Worker<'p> {
             if n < self.rbuf.len() && drained {
                 return Ok(());
             }
+        }
+    }
+
+    /// Fan-out across servers: `k` messages reached the pacing subscriber, so the
+    /// publisher's `k` oldest are done (their latency is the publish's round trip through
+    /// both servers and the broker) and it sends as many more.
+    fn release(&mut self, publisher: usize, k: usize, now: Instant) {
+        let Some(conn) = self.conns[publisher].as_mut() else {
+            return;
+        };
+        let counted = self.window.is_some_and(|w| w.contains(now));
+        let mut done = 0;
+        while done < k {
+            let Some((sent, _)) = conn.sent_at.pop_front() else {
+                break;
+            };
+            done += 1;
+            if counted {
+                self.tally.messages += 1;
+                let ns = now.duration_since(sent).as_nanos() as u64;
+                self.tally.latency.record(ns);
+            }
+        }
+        self.outstanding -= done as u64;
+        if self.window.is_some_and(|w| now < w.end) && done > 0 {
+            self.send_or_pace(publisher, done, now);
         }
     }
 
