@@ -10,8 +10,9 @@
 //!   their request head a second (and reconnect when dropped) for
 //!   [`FLOOD`]: the server is bounded by its handshake timeout (10 s), its
 //!   handshake caps (64 per address, 1 024 in all: from one address it holds
-//!   at most 64) and `max_connections` (10 000). Prints its peak RSS, and
-//!   checks it still upgrades a normal client once the flood stops.
+//!   64 in progress and at most 1 024 more waiting, unread, for a place) and
+//!   `max_connections` (10 000). Prints its peak RSS, and checks it still
+//!   upgrades a normal client once the flood stops.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
