@@ -92,12 +92,12 @@ impl Conn {
 
     /// Queues a text message.
     pub fn send_text(&self, text: &str) -> Result<(), Error> {
-        self.send_data(Kind::Text, false, |c| c.send_text(text))
+        self.send_data(Kind::Text, false, Instant::now(), |c| c.send_text(text))
     }
 
     /// Queues a binary message.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
-        self.send_data(Kind::Binary, false, |c| c.send_binary(data))
+        self.send_data(Kind::Binary, false, Instant::now(), |c| c.send_binary(data))
     }
 
     /// Queues a frame encoded once for many connections (a broadcast): the
@@ -106,7 +106,15 @@ impl Conn {
     /// messages ends, then one write per connection carries everything the batch
     /// queued there (and at once past 64 KiB queued).
     pub fn send_encoded(&self, frame: &EncodedFrame) -> Result<(), Error> {
-        self.send_data(Kind::of(frame.opcode()), true, |c| c.send_encoded(frame))
+        self.send_encoded_at(frame, Instant::now())
+    }
+
+    /// [`send_encoded`](Self::send_encoded) at `now`: a publish reads the clock once for
+    /// all its subscribers (it was 5.7 % of a fan-out's CPU read per send).
+    pub(crate) fn send_encoded_at(&self, frame: &EncodedFrame, now: Instant) -> Result<(), Error> {
+        self.send_data(Kind::of(frame.opcode()), true, now, |c| {
+            c.send_encoded(frame)
+        })
     }
 
     /// Queues a ping (a control frame: never refused for backpressure).
@@ -155,10 +163,11 @@ impl Conn {
         &self,
         kind: Kind,
         cork: bool,
+        now: Instant,
         encode: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::SendError>,
     ) -> Result<(), Error> {
         let mut s = self.link.lock();
-        let result = s.send(Instant::now(), encode);
+        let result = s.send(now, encode);
         let wake = match &result {
             // Each bridge says whether it needs a wake-up (or writes at once).
             Ok(()) => {

@@ -315,8 +315,9 @@ impl Inner {
             Payload::Encoded(f) => f,
         };
         let mut out = Published::default();
+        let now = std::time::Instant::now();
         for conn in list.iter() {
-            match conn.send_encoded(frame) {
+            match conn.send_encoded_at(frame, now) {
                 Ok(()) => out.delivered += 1,
                 Err(Error::Backpressure { .. }) => out.refused += 1,
                 Err(_) => out.closed += 1,
