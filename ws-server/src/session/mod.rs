@@ -181,6 +181,11 @@ impl Session {
         }
     }
 
+    /// The actor is deciding on the request: nothing to write or read yet.
+    pub(crate) fn is_deciding(&self) -> bool {
+        matches!(self.stage, Stage::Deciding { .. })
+    }
+
     /// Upgraded (frames may flow): the 101 is queued or written.
     pub(crate) fn is_upgraded(&self) -> bool {
         matches!(

@@ -69,8 +69,8 @@ impl PollDriver {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One turn; `wait`: block, for at most the given time if any.
-    fn run(&self, wait: Option<Option<Duration>>) {
+    /// One turn, waiting as `wait` says.
+    fn run(&self, wait: Wait) {
         let mut st = self.state();
         match &mut *st {
             DriverState::Running(looper) => {
@@ -80,7 +80,7 @@ impl PollDriver {
             }
             DriverState::Waiting(_) | DriverState::Gone => {
                 drop(st);
-                if let Some(bound) = wait {
+                if let Wait::Block(bound) = wait {
                     self.wait_gate(bound);
                 }
             }
@@ -99,10 +99,10 @@ pub(super) fn stop_loop(st: &mut DriverState) {
 
 impl actor_core::Driver for PollDriver {
     fn park(&self, timeout: Option<Duration>) {
-        self.run(Some(timeout));
+        self.run(Wait::Block(timeout));
     }
     fn poll_now(&self) {
-        self.run(None);
+        self.run(Wait::No);
     }
     fn unpark(&self) {
         // Both: the worker may be in the loop's poll or at the gate.

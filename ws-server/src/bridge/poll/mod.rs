@@ -18,6 +18,7 @@ use std::collections::BinaryHeap;
 use std::io;
 use std::net::Shutdown;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -40,13 +41,22 @@ use slot::{Outcome, Slot};
 /// The waker's token; connections use their slot index.
 const WAKER: Token = Token(usize::MAX);
 
+/// Whether a turn may wait for readiness.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Wait {
+    /// Handle what is ready and return.
+    No,
+    /// Block until readiness, a wake-up or the next timer, and at most this long if given.
+    Block(Option<Duration>),
+}
+
 /// The server's handle on its pollers: one on a thread of its own, or one
 /// driver per worker of the runtime (see [`PollDriver`]).
 pub(crate) struct Poller {
     /// Each poll loop's queue, in the drivers' order.
     shards: Vec<Arc<PollShared>>,
     /// Where the search for the least loaded poller starts (ties rotate).
-    next: std::sync::atomic::AtomicUsize,
+    next: AtomicUsize,
     thread: Mutex<Option<JoinHandle<()>>>,
     drivers: Vec<Arc<PollDriver>>,
 }
@@ -56,7 +66,7 @@ struct PollShared {
     waker: Waker,
     queue: Mutex<Queue>,
     /// Connections handed to this poller and not yet ended there.
-    conns: std::sync::atomic::AtomicUsize,
+    conns: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -78,9 +88,14 @@ impl PollShared {
         let shared = Arc::new(PollShared {
             waker,
             queue: Mutex::new(Queue::default()),
-            conns: std::sync::atomic::AtomicUsize::new(0),
+            conns: AtomicUsize::new(0),
         });
         Ok((poll, shared))
+    }
+
+    /// A connection handed to this poller ended here (or never started).
+    fn conn_ended(&self) {
+        self.conns.fetch_sub(1, Relaxed);
     }
 
     fn queue(&self) -> MutexGuard<'_, Queue> {
@@ -185,7 +200,6 @@ impl Poller {
     /// fewest connections (the first such after the last choice), where it
     /// stays: its reads wake actors on that poller's worker.
     pub(crate) fn admit(&self, stream: std::net::TcpStream, link: Arc<Link>) {
-        use std::sync::atomic::Ordering::Relaxed;
         let n = self.shards.len();
         let start = self.next.load(Relaxed);
         let pick = (0..n)
@@ -249,7 +263,7 @@ impl Loop {
 
     /// The dedicated poller thread: turns until stopped.
     fn run(mut self) {
-        while self.guarded_turn(Some(None)) {}
+        while self.guarded_turn(Wait::Block(None)) {}
         self.end_all();
     }
 
@@ -257,7 +271,7 @@ impl Loop {
     /// worker of the runtime, or the poller thread): each connection's work
     /// is caught in [`drive`](Self::drive); this catches the rest, reports
     /// it and goes on.
-    fn guarded_turn(&mut self, wait: Option<Option<Duration>>) -> bool {
+    fn guarded_turn(&mut self, wait: Wait) -> bool {
         match catch_unwind(AssertUnwindSafe(|| self.turn(wait))) {
             Ok(go_on) => go_on,
             Err(payload) => {
@@ -273,13 +287,12 @@ impl Loop {
         }
     }
 
-    /// One turn: polls (waiting, if `wait` is given, until readiness, a
-    /// wake-up, the next timer or the wait's bound), drives what is ready,
-    /// runs due timers. `false`: stopped.
-    fn turn(&mut self, wait: Option<Option<Duration>>) -> bool {
+    /// One turn: polls (waiting as `wait` says), drives what is ready, runs
+    /// due timers. `false`: stopped.
+    fn turn(&mut self, wait: Wait) -> bool {
         let now = Instant::now();
         let mut timeout = match wait {
-            Some(bound) if self.again.is_empty() => {
+            Wait::Block(bound) if self.again.is_empty() => {
                 let next = self
                     .heap
                     .peek()
@@ -373,9 +386,7 @@ impl Loop {
                 self.drive(idx);
                 // Still there: writing its last TLS records; no waiting now.
                 if let Some((link, end)) = self.slots[idx].take().and_then(Slot::give_up) {
-                    self.shared
-                        .conns
-                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    self.shared.conn_ended();
                     link.finish(end.close);
                 }
             }
@@ -385,9 +396,7 @@ impl Loop {
     /// Takes an admitted socket into a slot and looks at it.
     fn insert(&mut self, stream: std::net::TcpStream, link: Arc<Link>) {
         let fail = |link: &Link| {
-            self.shared
-                .conns
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            self.shared.conn_ended();
             link.lock().abort("socket not registered");
             link.finish(None);
         };
@@ -475,9 +484,7 @@ impl Loop {
                     return;
                 };
                 self.free.push(idx);
-                self.shared
-                    .conns
-                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                self.shared.conn_ended();
                 // Closing the socket (its last handle) takes it out of the poll set.
                 let link = slot.close(end.how);
                 link.gauges().slot_freed();

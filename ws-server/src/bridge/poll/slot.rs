@@ -181,12 +181,10 @@ impl Slot {
             // rustls's queued records go in the same writev.
             return s.write_to(tls.writer(&*self.stream));
         }
-        // The actor is deciding on the request (nothing to write, no reading,
-        // not upgraded): the session tickets rustls queued after the handshake
-        // wait to go out with the answer, one write instead of two. The end
-        // flushes them too (`end`).
-        let deciding = !s.has_output() && !s.is_upgraded() && !s.wants_read(self.link.flow());
-        if deciding {
+        // While the actor decides on the request, the session tickets rustls
+        // queued after the handshake wait to go out with the answer, one write
+        // instead of two. The end flushes them too (`end`).
+        if s.is_deciding() {
             return Ok(0);
         }
         tls.flush(&*self.stream).map(|_| 0)
