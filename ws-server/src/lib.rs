@@ -243,6 +243,7 @@ mod ctx;
 mod error;
 mod handler;
 mod link;
+mod listen;
 mod metrics;
 mod registry;
 mod server;

@@ -37,6 +37,7 @@ const ADMIT_POLL: Duration = Duration::from_millis(5);
 /// | [`runtime`](Self::runtime) | a runtime built for the server, [`workers`](Self::workers) threads |
 /// | [`workers`](Self::workers) | the number of CPUs |
 /// | [`max_connections`](Self::max_connections) | 10 000 |
+/// | [`listen_backlog`](Self::listen_backlog) | 1024 |
 /// | [`max_handshakes`](Self::max_handshakes) | 1024 |
 /// | [`max_handshakes_per_ip`](Self::max_handshakes_per_ip) | 64 |
 /// | [`handshake_timeout`](Self::handshake_timeout) | 10 s |
@@ -65,6 +66,7 @@ const ADMIT_POLL: Duration = Duration::from_millis(5);
 pub struct ServerBuilder {
     bind: Vec<SocketAddr>,
     bind_error: Option<io::Error>,
+    backlog: u32,
     runtime: Option<Handle>,
     workers: Option<usize>,
     bridge: Bridge,
@@ -86,6 +88,7 @@ impl ServerBuilder {
         ServerBuilder {
             bind: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
             bind_error: None,
+            backlog: crate::listen::DEFAULT_BACKLOG,
             runtime: None,
             workers: None,
             bridge: Bridge::default(),
@@ -105,6 +108,16 @@ impl ServerBuilder {
             }
             Err(e) => self.bind_error = Some(e),
         }
+        self
+    }
+
+    /// How many connections the kernel queues for the accept thread (default
+    /// 1024, capped by `net.core.somaxconn`). std's 128 drops the SYNs of a
+    /// larger burst, which clients retry only after a second; admission
+    /// (the handshake caps) still bounds what is read.
+    #[must_use]
+    pub fn listen_backlog(mut self, n: u32) -> Self {
+        self.backlog = n.max(1);
         self
     }
 
@@ -394,7 +407,7 @@ impl ServerBuilder {
         if self.settings.tls.is_some() && self.bridge == Bridge::Threads {
             return Err(Error::TlsNeedsPollBridge);
         }
-        let listener = TcpListener::bind(&self.bind[..]).map_err(Error::Bind)?;
+        let listener = crate::listen::listen(&self.bind, self.backlog).map_err(Error::Bind)?;
         let local_addr = listener.local_addr().map_err(Error::Io)?;
         let mut drivers = Vec::new();
         let (runtime, handle) = match self.runtime {
