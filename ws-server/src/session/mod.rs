@@ -31,7 +31,7 @@ mod sends;
 mod tests;
 
 pub(crate) use flow::Flow;
-use head::{codec_deflate, parse_head, upgrade_response, Head};
+use head::{parse_head, upgrade_response, Head};
 pub(crate) use head::{unavailable, ConnectMsg, Decision};
 use live::Live;
 
@@ -439,7 +439,7 @@ impl Session {
         let response = match upgrade_response(&request, protocol.as_deref(), &headers, deflate) {
             Ok((bytes, agreed)) => {
                 // Nothing was received yet: the codec takes the extension.
-                self.codec.set_deflate(agreed.map(codec_deflate));
+                self.codec.set_deflate(agreed.map(ws_codec::Deflate::from));
                 bytes
             }
             Err(e) => {
