@@ -248,6 +248,11 @@ impl Connection {
     /// error stay available through [`poll_event`](Self::poll_event).
     pub fn handle_bytes(&mut self, data: &[u8]) -> Result<(), Error> {
         if self.accepts_input() {
+            if self.recv.is_empty() {
+                // A frame that starts here and goes on past `data` gets its room now, in
+                // one allocation, rather than a small one grown (a copy) as the rest arrives.
+                self.recv.reserve(self.decoder.room_for(data));
+            }
             self.recv.extend_from_slice(data);
         }
         self.process()
@@ -271,6 +276,22 @@ impl Connection {
     /// payload is arriving the buffer has room reserved for it (up to 64 KiB at a time).
     pub fn recv_buffer(&mut self) -> &mut BytesMut {
         &mut self.recv
+    }
+
+    /// Payload bytes of the frame being received that are still to come: 0 between frames,
+    /// and once input is no longer taken. An I/O layer may read that much straight into
+    /// [`recv_buffer`](Self::recv_buffer) (where the codec reserves room for it, up to
+    /// 64 KiB at a time), instead of into a buffer of its own and then a copy.
+    pub fn awaited_payload(&self) -> usize {
+        if !self.accepts_input() {
+            return 0;
+        }
+        // The pending frame's payload sits at the front of the receive buffer.
+        self.decoder.pending_header().map_or(0, |h| {
+            usize::try_from(h.payload_len)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(self.recv.len())
+        })
     }
 
     /// Processes what was appended to [`recv_buffer`](Self::recv_buffer).
@@ -1418,5 +1439,79 @@ mod tests {
 
         server.handle_buf(BytesMut::from(&wire[..])).unwrap();
         assert!(matches!(server.poll_event(), Some(Event::Binary(b)) if b.len() == 1000));
+    }
+
+    #[test]
+    fn a_large_frame_is_received_into_one_buffer_without_a_copy() {
+        let payload: Vec<u8> = (0..65536u32).map(|i| (i * 7) as u8).collect();
+        let wire = client_frame(OpCode::Binary, true, &payload);
+        let mut server = Connection::server(Config::default());
+        // A read of 16 KiB holds the header and the payload's start: the rest gets room too.
+        server.handle_bytes(&wire[..16384]).unwrap();
+        assert_eq!(server.awaited_payload(), wire.len() - 16384);
+        let start = server.recv_buffer().as_ptr();
+        assert!(server.recv_buffer().capacity() >= payload.len());
+        for part in wire[16384..].chunks(10_000) {
+            server.handle_bytes(part).unwrap();
+        }
+        assert_eq!(server.awaited_payload(), 0);
+        let Some(Event::Binary(got)) = server.poll_event() else {
+            panic!("one binary message");
+        };
+        assert_eq!(got[..], payload[..]);
+        assert_eq!(
+            got.as_ptr(),
+            start,
+            "never moved: no copy after the first read"
+        );
+    }
+
+    #[test]
+    fn awaited_payload_is_what_a_reader_may_put_straight_into_the_buffer() {
+        // RFC 6455 §5.3: each piece is unmasked with the key at its own offset, so a
+        // payload appended in pieces of any size decodes to the sent bytes.
+        let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut wire = client_frame(OpCode::Binary, true, &payload);
+        wire.extend(client_frame(OpCode::Text, true, b"after"));
+        let mut server = Connection::server(Config::default());
+        assert_eq!(server.awaited_payload(), 0, "between frames");
+        server.handle_bytes(&wire[..10]).unwrap();
+        assert_eq!(
+            server.awaited_payload(),
+            0,
+            "the header (14 bytes) is not whole yet"
+        );
+        server.handle_bytes(&wire[10..20]).unwrap();
+        assert_eq!(server.awaited_payload(), payload.len() - 6);
+        let mut at = 20;
+        while server.awaited_payload() > 0 {
+            let room = server.awaited_payload().min(30_000);
+            assert!(server.recv_buffer().capacity() - server.recv_buffer().len() >= room);
+            server.recv_buffer().extend_from_slice(&wire[at..at + room]);
+            at += room;
+            server.handle_buffered().unwrap();
+        }
+        assert!(matches!(server.poll_event(), Some(Event::Binary(b)) if b[..] == payload[..]));
+        server.handle_bytes(&wire[at..]).unwrap();
+        assert!(matches!(server.poll_event(), Some(Event::Text(t)) if t.as_str() == "after"));
+    }
+
+    #[test]
+    fn nothing_is_awaited_after_a_protocol_error() {
+        let mut server = Connection::server(Config::default().with_max_frame_size(100));
+        let mut wire = client_frame(OpCode::Binary, true, &[1u8; 50]);
+        wire.truncate(20);
+        server.handle_bytes(&wire).unwrap();
+        assert_eq!(
+            server.awaited_payload(),
+            50 - (20 - 6),
+            "a masked header is 6 bytes"
+        );
+        // An unmasked frame (RFC 6455 §5.1) on a fresh connection: failed, nothing awaited.
+        let mut server = Connection::server(Config::default());
+        let mut dst = BytesMut::new();
+        Frame::new(OpCode::Binary, vec![0u8; 5000]).encode(&mut dst);
+        assert!(server.handle_bytes(&dst[..100]).is_err());
+        assert_eq!(server.awaited_payload(), 0);
     }
 }

@@ -82,6 +82,21 @@ impl Decoder {
         self
     }
 
+    /// Room the input buffer wants when `data` is the first of it: `data`'s length, and
+    /// when `data` starts a frame whose payload goes on past it, room for the rest of that
+    /// payload too (at most [`RESERVE_STEP`] more, as [`decode`](Self::decode) reserves).
+    pub(crate) fn room_for(&self, data: &[u8]) -> usize {
+        if self.header.is_some() {
+            return data.len();
+        }
+        let Ok(Some((header, header_len))) = FrameHeader::parse(data) else {
+            return data.len();
+        };
+        let whole = (header_len as u64).saturating_add(header.payload_len);
+        let rest = whole.saturating_sub(data.len() as u64);
+        data.len() + rest.min(RESERVE_STEP as u64) as usize
+    }
+
     /// The header of the frame whose payload is still arriving, if any.
     pub fn pending_header(&self) -> Option<&FrameHeader> {
         self.header.as_ref()
@@ -338,6 +353,32 @@ mod tests {
         let mut decoder = Decoder::new(Role::Server);
         assert_eq!(decoder.decode(&mut buf), Ok(None));
         assert!(buf.capacity() >= RESERVE_STEP && buf.capacity() < 1 << 20);
+    }
+
+    #[test]
+    fn room_for_a_frame_starting_in_the_first_read_covers_its_payload_up_to_a_step() {
+        let mut big = wire(&[Frame::new(OpCode::Binary, vec![1u8; 65536]).with_mask(Some(KEY))]);
+        let decoder = Decoder::new(Role::Server);
+        // 14 header bytes: room for the whole frame, not just the 16 KiB read.
+        assert_eq!(decoder.room_for(&big[..16384]), 65536 + 14);
+        assert_eq!(decoder.room_for(&big[..5]), 5, "no whole header yet");
+        assert_eq!(decoder.room_for(&big), big.len(), "the frame is all here");
+        // A lone header of 1 MiB: no more than a step beyond what came.
+        let mut lone = BytesMut::new();
+        FrameHeader {
+            mask: Some(KEY),
+            ..FrameHeader::new(OpCode::Binary, 1 << 20)
+        }
+        .encode(&mut lone);
+        assert_eq!(decoder.room_for(&lone), lone.len() + RESERVE_STEP);
+        big.truncate(100);
+        let mut pending = decoder.clone();
+        assert_eq!(pending.decode(&mut big), Ok(None));
+        assert_eq!(
+            pending.room_for(b"abc"),
+            3,
+            "inside a payload: only what came"
+        );
     }
 
     #[test]
