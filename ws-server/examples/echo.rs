@@ -33,9 +33,10 @@ impl Handler for Echo {
 
     fn on_message(&self, conn: &mut Ctx<'_>, _state: &mut (), message: Message) {
         // Errors mean the client is gone or not reading: its close follows.
+        // The received bytes go back as they are: a long payload is not copied.
         let _ = match message {
-            Message::Text(text) => conn.send_text(text.as_str()),
-            Message::Binary(data) => conn.send_binary(&data),
+            Message::Text(text) => conn.send_text_bytes(text),
+            Message::Binary(data) => conn.send_binary_bytes(data),
         };
     }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actor_core::{Handle, Pid};
-use ws_codec::{CloseCode, EncodedFrame};
+use bytes::Bytes;
+use ws_codec::{CloseCode, EncodedFrame, Utf8Bytes};
 
 use crate::error::Error;
 use crate::link::Link;
@@ -98,6 +99,27 @@ impl Conn {
     /// Queues a binary message.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
         self.send_data(Kind::Binary, false, Instant::now(), |c| c.send_binary(data))
+    }
+
+    /// Queues a text message from shared bytes (a received message's
+    /// [`Utf8Bytes`], say): as [`send_text`](Self::send_text), but a long
+    /// payload that goes out as it is (not compressed) is not copied: the
+    /// frame's header and the payload itself go out in one vectored write.
+    pub fn send_text_bytes(&self, text: Utf8Bytes) -> Result<(), Error> {
+        self.send_data(Kind::Text, false, Instant::now(), |c| {
+            c.send_text_bytes(text)
+        })
+    }
+
+    /// Queues a binary message from shared bytes (a received message's
+    /// payload, say): as [`send_binary`](Self::send_binary), without copying
+    /// a long payload that goes out as it is (see
+    /// [`send_text_bytes`](Self::send_text_bytes)). An echo of 64 KiB
+    /// messages saves a copy and an allocation per message.
+    pub fn send_binary_bytes(&self, data: Bytes) -> Result<(), Error> {
+        self.send_data(Kind::Binary, false, Instant::now(), |c| {
+            c.send_binary_bytes(data)
+        })
     }
 
     /// Queues a frame encoded once for many connections (a broadcast): the
