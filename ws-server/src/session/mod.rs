@@ -26,6 +26,7 @@ mod flow;
 mod head;
 mod live;
 mod output;
+mod recv;
 mod sends;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::BytesMut;
 use mio::net::TcpStream;
 
 use crate::link::Link;
@@ -50,8 +51,23 @@ pub(super) enum Outcome {
 /// What the last read gave, for the session.
 enum Input {
     None,
+    /// Bytes in the poller's read buffer.
     Bytes(usize),
+    /// Bytes appended to the codec's buffer the session lent.
+    Lent(usize),
     Eof(&'static str),
+}
+
+/// Reads into the next `room` bytes of `buf`. Safe code cannot read into
+/// uninitialised memory, so the room is zeroed first: writing it costs less
+/// than the copy out of `scratch` it replaces, and the read then lands in
+/// lines already in cache.
+fn read_into(stream: &TcpStream, buf: &mut BytesMut, room: usize) -> io::Result<usize> {
+    let len = buf.len();
+    buf.resize(len + room, 0);
+    let read = (&*stream).read(&mut buf[len..]);
+    buf.truncate(len + read.as_ref().map_or(0, |n| *n));
+    read
 }
 
 impl Slot {
@@ -87,6 +103,8 @@ impl Slot {
     ) -> Outcome {
         let link = Arc::clone(&self.link);
         let mut input = Input::None;
+        // The codec's buffer, lent for a read straight into it (a large payload).
+        let mut lent: Option<BytesMut> = None;
         let mut reads = 0;
         let now = Instant::now();
         if let Some(outcome) = self.linger(now, due) {
@@ -95,8 +113,12 @@ impl Slot {
         loop {
             let (end, wants_read) = {
                 let mut s = link.lock();
+                if let Some(recv) = lent.take() {
+                    let n = if let Input::Lent(n) = input { n } else { 0 };
+                    s.put_recv(recv, n, now, link.flow(), msgs);
+                }
                 match std::mem::replace(&mut input, Input::None) {
-                    Input::None => {}
+                    Input::None | Input::Lent(_) => {}
                     Input::Bytes(n) => {
                         link.settings().inject(&scratch[..n]);
                         self.read(&mut s, &scratch[..n], now, msgs);
@@ -127,18 +149,42 @@ impl Slot {
                 return Outcome::Again;
             }
             reads += 1;
-            input = match (&*self.stream).read(scratch) {
+            // While a large payload arrives, it is read straight into the
+            // codec's buffer (not through `scratch` and a copy); over TLS
+            // the bytes read are not the payload's.
+            let direct = match &self.tls {
+                None => link.lock().take_recv(),
+                Some(_) => None,
+            };
+            let (read, wanted) = match direct {
+                Some((mut recv, room)) => {
+                    let read = read_into(&self.stream, &mut recv, room);
+                    if let Ok(n) = read {
+                        link.settings().inject(&recv[recv.len() - n..]);
+                    }
+                    lent = Some(recv);
+                    (read, room)
+                }
+                None => ((&*self.stream).read(scratch), scratch.len()),
+            };
+            input = match read {
                 Ok(0) => Input::Eof("peer closed the TCP connection"),
                 Ok(n) => {
                     // A short read emptied the socket: epoll reports new
                     // data, but not again a FIN it already reported.
-                    if n < scratch.len() && !self.read_closed {
+                    if n < wanted && !self.read_closed {
                         self.readable = false;
                     }
-                    Input::Bytes(n)
+                    match lent {
+                        Some(_) => Input::Lent(n),
+                        None => Input::Bytes(n),
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
+                    if let Some(recv) = lent.take() {
+                        link.lock().put_recv(recv, 0, now, link.flow(), msgs);
+                    }
                     return Outcome::Wait;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => Input::None,
