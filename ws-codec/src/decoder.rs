@@ -84,7 +84,8 @@ impl Decoder {
 
     /// Room the input buffer wants when `data` is the first of it: `data`'s length, and
     /// when `data` starts a frame whose payload goes on past it, room for the rest of that
-    /// payload too (at most [`RESERVE_STEP`] more, as [`decode`](Self::decode) reserves).
+    /// payload too (at most [`RESERVE_STEP`] more, as [`decode`](Self::decode) reserves)
+    /// and for the next frame's header.
     pub(crate) fn room_for(&self, data: &[u8]) -> usize {
         if self.header.is_some() {
             return data.len();
@@ -93,8 +94,10 @@ impl Decoder {
             return data.len();
         };
         let whole = (header_len as u64).saturating_add(header.payload_len);
-        let rest = whole.saturating_sub(data.len() as u64);
-        data.len() + rest.min(RESERVE_STEP as u64) as usize
+        match whole.saturating_sub(data.len() as u64) {
+            0 => data.len(),
+            rest => data.len() + rest.min(RESERVE_STEP as u64) as usize + FrameHeader::MAX_LEN,
+        }
     }
 
     /// The header of the frame whose payload is still arriving, if any.
@@ -159,8 +162,10 @@ impl Decoder {
         self.unmasked = end;
         if end < len {
             // Room for the rest of the payload, in steps: a peer that sends only headers
-            // must not make us allocate its whole announced frame up front.
-            src.reserve((len - end).min(RESERVE_STEP));
+            // must not make us allocate its whole announced frame up front. And for the
+            // next header: a reader filling the room exactly could not tell an emptied
+            // socket from one with more to read.
+            src.reserve((len - end).min(RESERVE_STEP) + FrameHeader::MAX_LEN);
             return Ok(Step::Partial {
                 header,
                 arrived: start..end,
@@ -360,7 +365,11 @@ mod tests {
         let mut big = wire(&[Frame::new(OpCode::Binary, vec![1u8; 65536]).with_mask(Some(KEY))]);
         let decoder = Decoder::new(Role::Server);
         // 14 header bytes: room for the whole frame, not just the 16 KiB read.
-        assert_eq!(decoder.room_for(&big[..16384]), 65536 + 14);
+        assert_eq!(
+            decoder.room_for(&big[..16384]),
+            65536 + 14 + 14,
+            "and the next header"
+        );
         assert_eq!(decoder.room_for(&big[..5]), 5, "no whole header yet");
         assert_eq!(decoder.room_for(&big), big.len(), "the frame is all here");
         // A lone header of 1 MiB: no more than a step beyond what came.
@@ -370,7 +379,7 @@ mod tests {
             ..FrameHeader::new(OpCode::Binary, 1 << 20)
         }
         .encode(&mut lone);
-        assert_eq!(decoder.room_for(&lone), lone.len() + RESERVE_STEP);
+        assert_eq!(decoder.room_for(&lone), lone.len() + RESERVE_STEP + 14);
         big.truncate(100);
         let mut pending = decoder.clone();
         assert_eq!(pending.decode(&mut big), Ok(None));

@@ -18,9 +18,9 @@ const DIRECT_MIN: usize = 4096;
 /// us allocate more than this ahead of its bytes.
 const READ_MAX: usize = 64 * 1024;
 
-/// Room read beyond the payload: a read that fills only the payload then
-/// says the socket is empty (it came short), saving the read that would
-/// find it so; what lands there is the next frame's start.
+/// Most room read beyond the payload: a read that fills only the payload
+/// then says the socket is empty (it came short), saving the read that
+/// would find it so; what lands there is the next frame's start.
 const SLACK: usize = 512;
 
 impl Session {
@@ -40,8 +40,11 @@ impl Session {
         let mut recv = std::mem::take(self.codec.recv_buffer());
         // The codec reserves this much as the payload arrives, but an empty
         // buffer (a header alone) is released between reads.
-        let room = awaited.min(READ_MAX) + SLACK;
-        recv.reserve(room);
+        let want = awaited.min(READ_MAX);
+        recv.reserve(want);
+        // Past the payload, what the allocation has spare (the codec leaves
+        // room for the next header): never a reallocation, which would copy.
+        let room = (want + SLACK).min(recv.capacity() - recv.len());
         Some((recv, room))
     }
 
