@@ -294,6 +294,14 @@ impl Connection {
         })
     }
 
+    /// The room [`handle_bytes`](Self::handle_bytes) reserves for `data` when nothing is
+    /// buffered: `data`'s length, and for a frame that starts in `data` and goes on past it,
+    /// the rest of its payload too (up to 64 KiB more) and the next header. An I/O layer
+    /// that recycles receive buffers gives the codec one this large.
+    pub fn room_for(&self, data: &[u8]) -> usize {
+        self.decoder.room_for(data)
+    }
+
     /// Processes what was appended to [`recv_buffer`](Self::recv_buffer).
     pub fn handle_buffered(&mut self) -> Result<(), Error> {
         self.process()

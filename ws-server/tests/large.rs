@@ -122,3 +122,22 @@ fn rfc_7_4_1_a_large_frame_over_the_limit_fails_with_1009_before_its_payload(bri
     assert_eq!(raw.close_code(), 1009);
     server.shutdown(WAIT);
 }
+
+on_both_bridges!(large_frames_in_a_row_echo_whole_through_recycled_buffers);
+/// Each frame lands in the buffer of the one before (recycled once its echo
+/// is written, on the poll bridge): no byte of an earlier payload shows.
+fn large_frames_in_a_row_echo_whole_through_recycled_buffers(bridge: Bridge) {
+    let server = serve(bridge);
+    let mut raw = Raw::connect(server.local_addr(), b"");
+    for i in 0..4u8 {
+        // Larger than a read of the poller's buffer (16 KiB): read in two.
+        let payload: Vec<u8> = (0..65_536 - i as usize).map(|j| (j as u8) ^ i).collect();
+        raw.send_raw(&frame(OpCode::Binary, &payload));
+        match raw.next_event() {
+            Some(Event::Binary(b)) => assert!(b[..] == payload[..], "echo {i}"),
+            other => panic!("echo {i}: {other:?}"),
+        }
+    }
+    drop(raw);
+    server.shutdown(WAIT);
+}

@@ -197,6 +197,7 @@ impl Slot {
     fn read(&self, s: &mut Session, data: &[u8], now: Instant, msgs: &mut Vec<ToActor>) {
         let flow = self.link.flow();
         let Some(tls) = &self.tls else {
+            s.adopt_spare(data);
             return s.handle_read(data, now, flow, msgs);
         };
         match tls.feed(data, |plain| s.handle_read(plain, now, flow, msgs)) {
