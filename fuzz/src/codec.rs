@@ -136,10 +136,16 @@ pub fn session_server(data: &[u8]) {
     } else {
         usize::from(piece)
     };
-    let whole = run_server(stream, stream.len().max(1), false);
-    let split = run_server(stream, piece, false);
+    let whole = run_server(stream, stream.len().max(1), false, false);
+    let split = run_server(stream, piece, false, false);
     assert_eq!(whole, split, "read size changed the outcome");
-    let deferred = run_server(stream, piece, true);
+    // As ws-server's poller reads a large payload: straight into the receive buffer.
+    let direct = run_server(stream, piece, false, true);
+    assert_eq!(
+        whole, direct,
+        "reading into the receive buffer changed the outcome"
+    );
+    let deferred = run_server(stream, piece, true, false);
     assert_eq!(
         (&deferred.events, &deferred.error, deferred.state),
         (&whole.events, &whole.error, whole.state),
@@ -166,7 +172,9 @@ struct Outcome {
     sent: Vec<Frame>,
 }
 
-fn run_server(stream: &[u8], piece: usize, deferred: bool) -> Outcome {
+/// Feeds `stream` in reads of `piece` bytes; `direct`: while a payload is awaited, the
+/// read (no longer than what is awaited) is appended to `recv_buffer` instead.
+fn run_server(stream: &[u8], piece: usize, deferred: bool, direct: bool) -> Outcome {
     let config = Config::default()
         .with_max_frame_size(FRAME_LIMIT)
         .with_max_message_size(2 * FRAME_LIMIT)
@@ -177,8 +185,22 @@ fn run_server(stream: &[u8], piece: usize, deferred: bool) -> Outcome {
     let mut events = Vec::new();
     let mut error = None;
     let mut total_payload = 0;
-    for part in stream.chunks(piece) {
-        if let Err(e) = server.handle_bytes(part) {
+    let mut at = 0;
+    while at < stream.len() {
+        let awaited = if direct { server.awaited_payload() } else { 0 };
+        let len = match awaited {
+            0 => piece,
+            awaited => piece.min(awaited),
+        };
+        let part = &stream[at..stream.len().min(at + len)];
+        at += part.len();
+        let fed = if awaited > 0 {
+            server.recv_buffer().extend_from_slice(part);
+            server.handle_buffered()
+        } else {
+            server.handle_bytes(part)
+        };
+        if let Err(e) = fed {
             assert!(error.is_none(), "an error is reported once");
             if deferred {
                 assert_eq!(server.state(), State::Failing);
