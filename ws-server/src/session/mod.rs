@@ -97,22 +97,26 @@ enum Stage {
 }
 
 /// One connection, from the first byte of its request head to its end.
+///
+/// `repr(C)`: the fields every message reads or writes first (and next to
+/// the lock in front of it, see `Link`), the codec's large state last.
+#[repr(C)]
 pub(crate) struct Session {
     settings: Arc<Settings>,
-    codec: ws_codec::Connection,
-    stage: Stage,
-    /// Bytes to write, in order: an HTTP answer or the 101, then frames the
-    /// codec gave that a write did not take.
-    out: VecDeque<Bytes>,
     /// Bytes taken from the codec and not yet written (in `out`, or handed
     /// to a blocking writer by [`take_transmit`](Self::take_transmit)).
     unsent: usize,
     /// Frames among `unsent` (each an allocation: `output::FRAME_OVERHEAD`).
     unsent_frames: usize,
-    /// The first close frame sent or received: the code that ended the connection.
-    first_close: Option<(CloseCode, String)>,
     /// The transport took no more (a write would block) since the last progress.
     stalled: bool,
+    /// The first close frame sent or received: the code that ended the connection.
+    first_close: Option<(CloseCode, String)>,
+    /// Bytes to write, in order: an HTTP answer or the 101, then frames the
+    /// codec gave that a write did not take.
+    out: VecDeque<Bytes>,
+    stage: Stage,
+    codec: ws_codec::Connection,
 }
 
 impl std::fmt::Debug for Session {
