@@ -68,15 +68,13 @@ enum Timer {
 /// application calls [`fail`](Self::fail) after answering the events before the error.
 ///
 /// `repr(C)`, laid out by use (issue 17, a server with 1000 connections: each cache line a
-/// message touches is a miss): the state every call checks, then what sending touches, then
-/// what receiving touches, then the rarely used rest.
+/// message touches is a miss): the state, then what sending and writing touch, then what
+/// receiving and the timer touch, then the rarely used rest.
 #[repr(C)]
 pub struct Connection {
     state: State,
     /// Any byte was received: the extension can no longer be switched on.
     received: bool,
-    timer: Timer,
-    peer_close: Option<CloseFrame>,
     /// How this end compresses (permessage-deflate), `None` when it does not.
     compress: Option<Compressing>,
     masks: Option<MaskSource>,
@@ -92,6 +90,8 @@ pub struct Connection {
     /// `config.max_pending_pongs()`.
     pongs: VecDeque<Bytes>,
     glued: VecDeque<u64>,
+    timer: Timer,
+    peer_close: Option<CloseFrame>,
     recv: BytesMut,
     events: VecDeque<Event>,
     decoder: Decoder,

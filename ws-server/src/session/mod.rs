@@ -103,6 +103,7 @@ enum Stage {
 #[repr(C)]
 pub(crate) struct Session {
     settings: Arc<Settings>,
+    stage: Stage,
     /// Bytes taken from the codec and not yet written (in `out`, or handed
     /// to a blocking writer by [`take_transmit`](Self::take_transmit)).
     unsent: usize,
@@ -110,12 +111,12 @@ pub(crate) struct Session {
     unsent_frames: usize,
     /// The transport took no more (a write would block) since the last progress.
     stalled: bool,
-    /// The first close frame sent or received: the code that ended the connection.
-    first_close: Option<(CloseCode, String)>,
     /// Bytes to write, in order: an HTTP answer or the 101, then frames the
     /// codec gave that a write did not take.
     out: VecDeque<Bytes>,
-    stage: Stage,
+    /// The first close frame sent or received: the code that ended the
+    /// connection (boxed: set once, checked per send).
+    first_close: Option<Box<(CloseCode, String)>>,
     codec: ws_codec::Connection,
 }
 
@@ -504,14 +505,14 @@ impl Session {
 
     fn note_close(&mut self, code: CloseCode, reason: &str) {
         if self.first_close.is_none() {
-            self.first_close = Some((code, reason.to_owned()));
+            self.first_close = Some(Box::new((code, reason.to_owned())));
         }
     }
 
     /// The code `on_close` reports: the first close frame sent or received,
     /// else 1006 with why the transport ended.
     fn final_close(&self, why: Option<&'static str>) -> (CloseCode, String) {
-        match &self.first_close {
+        match self.first_close.as_deref() {
             Some((code, reason)) => (*code, reason.clone()),
             None => (CloseCode::ABNORMAL, why.unwrap_or_default().to_owned()),
         }
