@@ -101,10 +101,54 @@ impl Batch {
     }
 }
 
+/// The user queue: its oldest message inline, the rest behind it. An actor
+/// that keeps up (the usual one message at a time) never touches the ring's
+/// buffer, a separate allocation and at 1000 connections a cache miss per
+/// message on each side; an idle actor holds no buffer at all.
+#[derive(Debug, Default)]
+struct UserQueue {
+    /// The oldest message; `None` only when `rest` is empty too.
+    head: Option<Message>,
+    rest: VecDeque<Message>,
+}
+
+impl UserQueue {
+    fn push_back(&mut self, msg: Message) {
+        if self.head.is_none() {
+            self.head = Some(msg);
+        } else {
+            self.rest.push_back(msg);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Message> {
+        let msg = self.head.take()?;
+        self.head = self.rest.pop_front();
+        Some(msg)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.head.is_some()) + self.rest.len()
+    }
+
+    /// Everything queued, oldest first.
+    fn take_all(&mut self) -> Vec<Message> {
+        self.head
+            .take()
+            .into_iter()
+            .chain(self.rest.drain(..))
+            .collect()
+    }
+}
+
 #[derive(Debug)]
 struct Queue<L> {
     sys: VecDeque<Box<Signal>>,
-    user: VecDeque<Message>,
+    user: UserQueue,
     state: State,
     closed: bool,
     /// The actor's own state while no worker runs it.
@@ -156,7 +200,7 @@ impl<L> Mailbox<L> {
         Mailbox {
             queue: Mutex::new(Queue {
                 sys: VecDeque::new(),
-                user: VecDeque::new(),
+                user: UserQueue::default(),
                 state: State::Scheduled,
                 closed: false,
                 parked: Some(local),
@@ -247,7 +291,7 @@ impl<L> Mailbox<L> {
         let mut q = self.lock();
         q.closed = true;
         let sys = q.sys.drain(..).map(|s| *s).collect();
-        let user = q.user.drain(..).collect();
+        let user = q.user.take_all();
         (sys, user)
     }
 
@@ -351,6 +395,27 @@ mod tests {
         assert!(matches!(b.next(), Some(Item::Signal(s)) if matches!(*s, Signal::Kill)));
         assert!(b.next().is_none(), "a signal comes alone");
         assert_eq!(mb.len(), 10);
+    }
+
+    #[test]
+    fn order_is_kept_across_the_inline_head() {
+        let mb = Mailbox::new_scheduled(());
+        let mut b = Batch::default();
+        mb.push(Message::new(1, ())).unwrap();
+        mb.push(Message::new(2, ())).unwrap();
+        let _ = mb.start_run(&mut b, 1);
+        assert_eq!(tags(&mut b), [1]);
+        // 2 moved up to the head; 3 and 4 queue behind it.
+        mb.push(Message::new(3, ())).unwrap();
+        mb.push(Message::new(4, ())).unwrap();
+        assert_eq!(mb.len(), 3);
+        assert!(mb.refill(&mut b, 2));
+        assert_eq!(tags(&mut b), [2, 3]);
+        mb.push(Message::new(5, ())).unwrap();
+        assert!(mb.has_user());
+        let (_, user) = mb.close();
+        assert_eq!(user.iter().map(Message::tag).collect::<Vec<_>>(), [4, 5]);
+        assert!(!mb.has_user());
     }
 
     #[test]

@@ -686,10 +686,19 @@ impl Port {
     #[inline]
     pub fn send<T: Any + Send>(&self, tag: ProtocolTag, payload: T) -> Result<(), SendError> {
         let msg = Message::new(tag.tag(), payload);
-        match self.cell.upgrade() {
+        let Some(cell) = self.cell.upgrade() else {
+            return Err(SendError::NoProc(msg));
+        };
+        match cell.mailbox.push(msg) {
+            // The upgrade's strong count goes to the run queue: no second
+            // count to take and the first to drop (two atomics per message).
+            Ok(true) => {
+                self.shared.schedule_sent(cell);
+                Ok(())
+            }
+            Ok(false) => Ok(()),
             // A closed mailbox (the actor exited) refuses it, as the lookup would.
-            Some(cell) => self.shared.pushed(Shared::push_to(&cell, msg)),
-            None => Err(SendError::NoProc(msg)),
+            Err(m) => Err(SendError::NoProc(m)),
         }
     }
 }

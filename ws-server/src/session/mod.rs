@@ -98,22 +98,27 @@ enum Stage {
 }
 
 /// One connection, from the first byte of its request head to its end.
+///
+/// `repr(C)`: the fields every message reads or writes first (and next to
+/// the lock in front of it, see `Link`), the codec's large state last.
+#[repr(C)]
 pub(crate) struct Session {
     settings: Arc<Settings>,
-    codec: ws_codec::Connection,
     stage: Stage,
-    /// Bytes to write, in order: an HTTP answer or the 101, then frames the
-    /// codec gave that a write did not take.
-    out: VecDeque<Bytes>,
     /// Bytes taken from the codec and not yet written (in `out`, or handed
     /// to a blocking writer by [`take_transmit`](Self::take_transmit)).
     unsent: usize,
     /// Frames among `unsent` (each an allocation: `output::FRAME_OVERHEAD`).
     unsent_frames: usize,
-    /// The first close frame sent or received: the code that ended the connection.
-    first_close: Option<(CloseCode, String)>,
     /// The transport took no more (a write would block) since the last progress.
     stalled: bool,
+    /// Bytes to write, in order: an HTTP answer or the 101, then frames the
+    /// codec gave that a write did not take.
+    out: VecDeque<Bytes>,
+    /// The first close frame sent or received: the code that ended the
+    /// connection (boxed: set once, checked per send).
+    first_close: Option<Box<(CloseCode, String)>>,
+    codec: ws_codec::Connection,
 }
 
 impl std::fmt::Debug for Session {
@@ -501,14 +506,14 @@ impl Session {
 
     fn note_close(&mut self, code: CloseCode, reason: &str) {
         if self.first_close.is_none() {
-            self.first_close = Some((code, reason.to_owned()));
+            self.first_close = Some(Box::new((code, reason.to_owned())));
         }
     }
 
     /// The code `on_close` reports: the first close frame sent or received,
     /// else 1006 with why the transport ended.
     fn final_close(&self, why: Option<&'static str>) -> (CloseCode, String) {
-        match &self.first_close {
+        match self.first_close.as_deref() {
             Some((code, reason)) => (*code, reason.clone()),
             None => (CloseCode::ABNORMAL, why.unwrap_or_default().to_owned()),
         }
