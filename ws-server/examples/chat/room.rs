@@ -147,14 +147,24 @@ pub(crate) struct Member {
 
 /// Joins the room `name` (spawned if need be) and watches it.
 fn join(cx: &mut Ctx<'_>, name: &str, counts: &Counts) -> Option<Pid> {
-    let room = room(cx.handle(), name, counts);
-    cx.handle()
-        .tell(room, RoomMsg::Join(cx.conn().clone()))
-        .ok()?;
-    // If the room ends, its members hear of it (on_info) rather than talk
-    // to nobody.
-    cx.monitor(room);
-    Some(room)
+    // The room found may stop (its last member just left) before the Join
+    // reaches it: then it no longer counts as alive, and the next lookup
+    // spawns a fresh one. A fresh room stops only when a member leaves, so
+    // a second try suffices; the third is margin.
+    for _ in 0..3 {
+        let room = room(cx.handle(), name, counts);
+        if cx
+            .handle()
+            .tell(room, RoomMsg::Join(cx.conn().clone()))
+            .is_ok()
+        {
+            // If the room ends, its members hear of it (on_info) rather
+            // than talk to nobody.
+            cx.monitor(room);
+            return Some(room);
+        }
+    }
+    None
 }
 
 impl Handler for Chat {
