@@ -45,10 +45,12 @@ const WAKER: Token = Token(usize::MAX);
 /// message for each, and the actors they woke run on its worker after the
 /// turn: the fewer connections a turn touches, the more of the first one's
 /// session, mailbox and socket is still in the core's cache when its actor
-/// sends the reply. With 1000 connections on two workers, 16 against 1024
-/// (about 57 a turn in practice) cost 4 % less server CPU per message
-/// (docs/benchmarks.md, "Scaling with cores"); the rest stay ready in the
-/// kernel for the next turn, which comes as soon as those actors have run.
+/// sends the reply. The rest stay ready in the kernel for the next turn,
+/// which comes as soon as those actors have run (an idle worker polls its own
+/// driver before stealing, actor-core's `find_task`). With 1000 connections on
+/// two workers, the two together cost 5 % less server CPU per message than
+/// 1024 (about 57 a turn in practice) without polling first (docs/benchmarks.md,
+/// "Where two workers lose at 1000 connections").
 const EVENTS_PER_TURN: usize = 16;
 
 /// Whether a turn may wait for readiness.
