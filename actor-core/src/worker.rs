@@ -252,7 +252,20 @@ fn take_lifo() -> Option<Arc<Cell>> {
 /// crossbeam-deque's `find_task`, with the injector checked first when
 /// `injector_first` (every `injector_interval` turns, and after an actor used
 /// its whole budget) so injected work is never starved by a busy deque.
-fn find_task(shared: &Shared, index: usize, injector_first: bool) -> Option<Arc<Cell>> {
+///
+/// Before stealing, a worker with a driver of its own (`home`) polls it when
+/// it can take it and another worker has work to steal: what it reads there
+/// runs here, next to the socket it came from, where a stolen actor would run
+/// away from its poller's worker (its session, its mailbox and its socket's
+/// kernel state last touched on the other core). Only when its own I/O has
+/// nothing ready does it steal. With nothing to steal it goes on to park in
+/// that driver, which polls it anyway.
+fn find_task(
+    shared: &Shared,
+    index: usize,
+    injector_first: bool,
+    home: Option<usize>,
+) -> Option<Arc<Cell>> {
     LOCAL.with(|l| {
         let b = l.borrow();
         let local = &b.as_ref()?.queue;
@@ -268,6 +281,15 @@ fn find_task(shared: &Shared, index: usize, injector_first: bool) -> Option<Arc<
             return Some(c);
         }
         let n = shared.stealers.len();
+        let others = || (1..n).any(|k| !shared.stealers[(index + k) % n].is_empty());
+        if let Some(d) = home {
+            if others() && shared.idle.try_take_driver(d) {
+                in_driver(shared, d, |dr| dr.poll_now());
+                if let Some(c) = local.pop() {
+                    return Some(c);
+                }
+            }
+        }
         for k in 1..n {
             let s = &shared.stealers[(index + k) % n];
             if let Some(c) = steal_loop(|| s.steal_batch_and_pop(local)) {
@@ -357,7 +379,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
                     shared.schedule(cell);
                 }
                 let first = std::mem::take(&mut injector_due);
-                find_task(&shared, index, first)
+                find_task(&shared, index, first, home)
             }
         };
         if let Some(cell) = next {

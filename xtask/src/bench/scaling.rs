@@ -6,6 +6,9 @@
 //! shape before), fastwebsockets on tokio's multi-thread runtime
 //! with two workers (`FWS_THREADS=2`). msg/s is the figure compared (the goal: ≥ 1.1x
 //! fastwebsockets' at 1000x20); the server CPU per message shows what each message costs.
+//! The client's CPU per message is shown too: with both cores busy, msg/s is about two
+//! cores over the pair's CPU per message (server + client), so a server that makes the
+//! client's side dearer loses msg/s as surely as one that costs more itself.
 
 use super::{
     client_on, fmt, free_addr, load_args, median, parse, start_server, summary, write_section,
@@ -100,8 +103,8 @@ fn render(
         "{SECTION}\n\n- machine: {}\n- load average before the run (1 min): {load}\n\
          - command: `cargo xtask bench --scaling {}`\n- repetitions: {}, warm-up {} s, window {} s; \
          medians; every server and ws-load (`--threads {THREADS}`) on cores {CORES}\n\n\
-         | case | server | msg/s | server µs/msg | client CPU % | msg/s vs fastwebsockets |\n\
-         |---|---|---:|---:|---:|---:|\n",
+         | case | server | msg/s | server µs/msg | client CPU % | client µs/msg | pair µs/msg | msg/s vs fastwebsockets |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|\n",
         super::machine(),
         args.join(" "),
         o.reps,
@@ -118,15 +121,75 @@ fn render(
         for server in SERVERS {
             let rate = get(server, "msg_per_s");
             let ratio = rate.zip(peer).map(|(a, b)| a / b);
+            let runs = results
+                .get(&(server, case.name))
+                .map_or(&[][..], Vec::as_slice);
+            let client = median_of(runs, client_us);
+            let pair = median_of(runs, pair_us);
             s.push_str(&format!(
-                "| {} | {server} | {} | {} | {} | {} |\n",
+                "| {} | {server} | {} | {} | {} | {} | {} | {} |\n",
                 case.name,
                 fmt(rate, 0),
                 fmt(get(server, "server_cpu_us_per_msg"), 2),
                 fmt(get(server, "client_cpu_pct"), 0),
+                fmt(client, 2),
+                fmt(pair, 2),
                 fmt(ratio, 2),
             ));
         }
     }
     s
+}
+
+/// The client's CPU per message of one run, in µs (ws-load reports its CPU as a percentage
+/// of one core over the window).
+fn client_us(j: &Value) -> Option<f64> {
+    let pct = j["client_cpu_pct"].as_f64()?;
+    let rate = j["msg_per_s"].as_f64().filter(|r| *r > 0.0)?;
+    Some(pct / 100.0 * 1e6 / rate)
+}
+
+/// Server and client CPU per message of one run, in µs: with both cores busy, msg/s is
+/// about 2 000 000 over this.
+fn pair_us(j: &Value) -> Option<f64> {
+    Some(j["server_cpu_us_per_msg"].as_f64()? + client_us(j)?)
+}
+
+/// The median of `f` over the runs where it has a value.
+fn median_of(runs: &[Value], f: impl Fn(&Value) -> Option<f64>) -> Option<f64> {
+    // As one-field objects, so the bench's one median serves.
+    let values: Vec<Value> = runs
+        .iter()
+        .filter_map(|j| f(j).map(|v| serde_json::json!({ "v": v })))
+        .collect();
+    median(&values, "v")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn client_cost_per_message_from_its_cpu_share() {
+        // 90 % of a core over 150 000 msg/s: 6 µs a message.
+        let j = json!({ "client_cpu_pct": 90.0, "msg_per_s": 150000.0 });
+        assert!((client_us(&j).unwrap() - 6.0).abs() < 1e-9);
+        assert_eq!(
+            client_us(&json!({ "client_cpu_pct": 90.0, "msg_per_s": 0.0 })),
+            None
+        );
+        assert_eq!(client_us(&json!({ "msg_per_s": 10.0 })), None);
+    }
+
+    #[test]
+    fn pair_median_skips_runs_without_figures() {
+        let runs = [
+            json!({ "server_cpu_us_per_msg": 7.0, "client_cpu_pct": 90.0, "msg_per_s": 150000.0 }),
+            json!({ "server_cpu_us_per_msg": 8.0, "client_cpu_pct": 60.0, "msg_per_s": 100000.0 }),
+            json!({ "server_cpu_us_per_msg": 9.0 }),
+        ];
+        let pair = median_of(&runs, pair_us);
+        assert!((pair.unwrap() - 13.5).abs() < 1e-9, "{pair:?}");
+    }
 }
