@@ -280,6 +280,7 @@ fn write_loop(io: &ThreadIo, link: &Link) -> End {
     let mut batch: VecDeque<Bytes> = VecDeque::new();
     let mut msgs = Vec::new();
     loop {
+        let mut resume = false;
         {
             let mut s = link.lock();
             loop {
@@ -294,13 +295,18 @@ fn write_loop(io: &ThreadIo, link: &Link) -> End {
                     io.notify();
                     return end;
                 }
-                s.take_transmit(&mut batch);
+                // The reader stops while the pongs' cap is reached: taking
+                // them lets it go on.
+                resume |= s.take_transmit(&mut batch);
                 if !batch.is_empty() || !msgs.is_empty() {
                     break;
                 }
                 let next = s.poll_timeout();
                 s = io.park(s, next);
             }
+        }
+        if resume {
+            io.notify();
         }
         link.deliver(&mut msgs);
         write_all(stream, &mut batch, link);

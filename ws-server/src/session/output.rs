@@ -111,8 +111,10 @@ impl Session {
     }
 
     /// Hands everything queued to a blocking writer (counted as unsent until
-    /// [`written`](Self::written)).
-    pub(crate) fn take_transmit(&mut self, batch: &mut VecDeque<Bytes>) {
+    /// [`written`](Self::written)). True if that let reading resume (it had
+    /// stopped at the pongs' cap).
+    pub(crate) fn take_transmit(&mut self, batch: &mut VecDeque<Bytes>) -> bool {
+        let blocked = !self.output_has_room();
         batch.extend(self.out.drain(..));
         if self.is_upgraded() {
             while let Some(b) = self.codec.poll_transmit() {
@@ -121,6 +123,7 @@ impl Session {
                 batch.push_back(b);
             }
         }
+        blocked && self.output_has_room()
     }
 
     /// A writer wrote `n` bytes of what it took, finishing `frames` of its
@@ -152,12 +155,14 @@ impl Session {
     }
 
     /// Whether the peer may be read: not while the outbound queue is at
-    /// `high_water`, nor while the transport takes nothing and the codec
-    /// already holds as many pongs as it keeps (the peer sends pings faster
-    /// than it reads their answers). What is not read waits in TCP, which
-    /// pushes back on the peer.
+    /// `high_water`, nor while the codec holds as many pongs as it keeps
+    /// (more pings would only replace the newest one's payload) until a
+    /// write takes them. So a peer that floods pings gets every read's
+    /// pongs and, if it does not read them, is pushed back by TCP: a
+    /// blocking writer starved of CPU does not let the reader answer a
+    /// hundredth of them and read on (what a `stalled`-only rule allowed).
     pub(crate) fn output_has_room(&self) -> bool {
-        if self.stalled && self.is_upgraded() && self.codec.pongs_full() {
+        if self.is_upgraded() && self.codec.pongs_full() {
             return false;
         }
         self.queued_memory() < self.settings.high_water
