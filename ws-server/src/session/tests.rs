@@ -532,7 +532,10 @@ fn a_peer_that_floods_pings_and_does_not_read_is_not_read_either() {
     assert!(!rig.s.wants_read(&rig.flow), "pongs wait: stop reading");
     assert!(rig.s.queued() < 48 * 130, "bounded by the codec's cap");
     rig.s.writable();
-    assert!(!rig.s.wants_read(&rig.flow), "writable, the pongs not yet taken");
+    assert!(
+        !rig.s.wants_read(&rig.flow),
+        "writable, the pongs not yet taken"
+    );
     assert!(!rig.written().is_empty());
     assert!(rig.s.wants_read(&rig.flow), "written again: read again");
 }
