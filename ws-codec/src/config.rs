@@ -192,20 +192,6 @@ impl Default for Deflate {
     }
 }
 
-/// The compression a permessage-deflate handshake agreed to (RFC 7692 §7), with this
-/// crate's defaults for the rest (level, threshold). ws-handshake and ws-codec do not
-/// depend on each other; this is the one place they meet (feature `handshake`).
-#[cfg(feature = "handshake")]
-impl From<ws_handshake::DeflateParams> for Deflate {
-    fn from(agreed: ws_handshake::DeflateParams) -> Deflate {
-        Deflate::default()
-            .with_server_max_window_bits(agreed.server_max_window_bits)
-            .with_client_max_window_bits(agreed.client_max_window_bits)
-            .with_server_no_context_takeover(agreed.server_no_context_takeover)
-            .with_client_no_context_takeover(agreed.client_no_context_takeover)
-    }
-}
-
 /// One direction's parameters: the window and whether it is kept between messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct DeflateSide {
@@ -343,28 +329,6 @@ mod tests {
         assert_eq!(d.receiving(Role::Server), client_send);
         assert_eq!(d.sending(Role::Client), client_send);
         assert_eq!(d.receiving(Role::Client), server_send);
-    }
-
-    #[cfg(feature = "handshake")]
-    #[test]
-    fn what_a_handshake_agreed_is_what_the_codec_uses() {
-        // RFC 7692 §7: every negotiated parameter, each side's own.
-        let agreed = ws_handshake::DeflateParams {
-            server_max_window_bits: 10,
-            client_max_window_bits: 12,
-            server_no_context_takeover: true,
-            client_no_context_takeover: false,
-        };
-        let d = Deflate::from(agreed);
-        assert_eq!(d.server_max_window_bits(), 10);
-        assert_eq!(d.client_max_window_bits(), 12);
-        assert!(d.server_no_context_takeover());
-        assert!(!d.client_no_context_takeover());
-        assert_eq!(
-            (d.level(), d.threshold()),
-            (2, 64),
-            "the codec's own defaults"
-        );
     }
 
     #[test]

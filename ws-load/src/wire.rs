@@ -131,7 +131,11 @@ impl MessageReader {
     /// From now on, frames are read under the permessage-deflate parameters `agreed`,
     /// messages up to `max` bytes once inflated.
     pub(crate) fn inflate(&mut self, agreed: DeflateParams, max: usize) {
-        let deflate = Deflate::from(agreed);
+        let deflate = Deflate::default()
+            .with_server_max_window_bits(agreed.server_max_window_bits)
+            .with_client_max_window_bits(agreed.client_max_window_bits)
+            .with_server_no_context_takeover(agreed.server_no_context_takeover)
+            .with_client_no_context_takeover(agreed.client_no_context_takeover);
         let config = Config::default()
             .with_max_frame_size(max)
             .with_max_message_size(max)

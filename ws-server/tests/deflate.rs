@@ -46,7 +46,13 @@ impl Client {
                 break (accepted.deflate(), head[used..].to_vec());
             }
         };
-        let config = ws_codec::Config::default().with_deflate(agreed.map(ws_codec::Deflate::from));
+        let config = ws_codec::Config::default().with_deflate(agreed.map(|p| {
+            ws_codec::Deflate::default()
+                .with_server_max_window_bits(p.server_max_window_bits)
+                .with_client_max_window_bits(p.client_max_window_bits)
+                .with_server_no_context_takeover(p.server_no_context_takeover)
+                .with_client_no_context_takeover(p.client_no_context_takeover)
+        }));
         let mut codec = ws_codec::Connection::client(config, || [3, 1, 4, 1]);
         codec.handle_bytes(&rest).unwrap();
         (server, rx, Client { tcp, codec, agreed })

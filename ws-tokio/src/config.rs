@@ -148,7 +148,7 @@ impl Config {
         self.codec
             .clone()
             .with_deferred_failure(true)
-            .with_deflate(agreed.map(ws_codec::Deflate::from))
+            .with_deflate(agreed.map(codec_deflate))
     }
 
     /// What a client offers, from the options (`None`: no offer).
@@ -159,4 +159,14 @@ impl Config {
             ..DeflateParams::DEFAULT
         })
     }
+}
+
+/// ws-codec's compression for what the handshake agreed to (the two crates do not know
+/// each other, so the one who uses both translates).
+fn codec_deflate(p: DeflateParams) -> ws_codec::Deflate {
+    ws_codec::Deflate::default()
+        .with_server_max_window_bits(p.server_max_window_bits)
+        .with_client_max_window_bits(p.client_max_window_bits)
+        .with_server_no_context_takeover(p.server_no_context_takeover)
+        .with_client_no_context_takeover(p.client_no_context_takeover)
 }

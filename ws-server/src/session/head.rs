@@ -89,3 +89,12 @@ pub(crate) fn upgrade_response(
     }
     Ok((accept.to_bytes()?, agreed))
 }
+
+/// ws-codec's compression for what the handshake agreed to.
+pub(crate) fn codec_deflate(agreed: ws_handshake::DeflateParams) -> ws_codec::Deflate {
+    ws_codec::Deflate::default()
+        .with_server_max_window_bits(agreed.server_max_window_bits)
+        .with_client_max_window_bits(agreed.client_max_window_bits)
+        .with_server_no_context_takeover(agreed.server_no_context_takeover)
+        .with_client_no_context_takeover(agreed.client_no_context_takeover)
+}

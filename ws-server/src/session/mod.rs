@@ -32,7 +32,7 @@ mod sends;
 mod tests;
 
 pub(crate) use flow::Flow;
-use head::{parse_head, upgrade_response, Head};
+use head::{codec_deflate, parse_head, upgrade_response, Head};
 pub(crate) use head::{unavailable, ConnectMsg, Decision};
 use live::Live;
 
@@ -445,7 +445,7 @@ impl Session {
         let response = match upgrade_response(&request, protocol.as_deref(), &headers, deflate) {
             Ok((bytes, agreed)) => {
                 // Nothing was received yet: the codec takes the extension.
-                self.codec.set_deflate(agreed.map(ws_codec::Deflate::from));
+                self.codec.set_deflate(agreed.map(codec_deflate));
                 bytes
             }
             Err(e) => {
