@@ -689,17 +689,11 @@ impl Port {
         let Some(cell) = self.cell.upgrade() else {
             return Err(SendError::NoProc(msg));
         };
-        match cell.mailbox.push(msg) {
-            // The upgrade's strong count goes to the run queue: no second
-            // count to take and the first to drop (two atomics per message).
-            Ok(true) => {
-                self.shared.schedule_sent(cell);
-                Ok(())
-            }
-            Ok(false) => Ok(()),
-            // A closed mailbox (the actor exited) refuses it, as the lookup would.
-            Err(m) => Err(SendError::NoProc(m)),
-        }
+        // The upgrade's strong count goes to the run queue: no second count
+        // to take and the first to drop (two atomics per message). A closed
+        // mailbox (the actor exited) refuses it, as the lookup would.
+        let pushed = cell.mailbox.push(msg);
+        self.shared.pushed(pushed.map(|wake| wake.then_some(cell)))
     }
 }
 

@@ -114,28 +114,35 @@ impl Session {
     /// [`written`](Self::written)). True if that let reading resume (it had
     /// stopped at the pongs' cap).
     pub(crate) fn take_transmit(&mut self, batch: &mut VecDeque<Bytes>) -> bool {
-        let blocked = !self.output_has_room();
-        batch.extend(self.out.drain(..));
-        if self.is_upgraded() {
-            while let Some(b) = self.codec.poll_transmit() {
-                self.unsent += b.len();
-                self.unsent_frames += 1;
-                batch.push_back(b);
+        self.resumes_reading(|s| {
+            batch.extend(s.out.drain(..));
+            if s.is_upgraded() {
+                while let Some(b) = s.codec.poll_transmit() {
+                    s.unsent += b.len();
+                    s.unsent_frames += 1;
+                    batch.push_back(b);
+                }
             }
-        }
-        blocked && self.output_has_room()
+        })
     }
 
     /// A writer wrote `n` bytes of what it took, finishing `frames` of its
     /// buffers. True if that let reading resume (it had stopped for output).
     pub(crate) fn written(&mut self, n: usize, frames: usize) -> bool {
+        self.resumes_reading(|s| {
+            s.settings.counters.bytes_sent(n);
+            s.unsent = s.unsent.saturating_sub(n);
+            s.unsent_frames = s.unsent_frames.saturating_sub(frames);
+            if n > 0 {
+                s.stalled = false;
+            }
+        })
+    }
+
+    /// Runs `f`; true if it let reading resume (it had stopped for output).
+    fn resumes_reading(&mut self, f: impl FnOnce(&mut Self)) -> bool {
         let blocked = !self.output_has_room();
-        self.settings.counters.bytes_sent(n);
-        self.unsent = self.unsent.saturating_sub(n);
-        self.unsent_frames = self.unsent_frames.saturating_sub(frames);
-        if n > 0 {
-            self.stalled = false;
-        }
+        f(self);
         blocked && self.output_has_room()
     }
 

@@ -81,19 +81,24 @@ impl Session {
         }
     }
 
+    /// Whether the next read goes straight into the codec's buffer
+    /// ([`take_recv`](Self::take_recv)): upgraded, and at least
+    /// [`DIRECT_MIN`] bytes of a frame's payload still to come. Only reads
+    /// change it, so a poller may ask under the lock it already holds and
+    /// take the buffer later.
+    pub(crate) fn reads_direct(&self) -> bool {
+        matches!(self.stage, Stage::Open(_)) && self.codec.awaited_payload() >= DIRECT_MIN
+    }
+
     /// The codec's receive buffer and how much to read into it, taken for a
-    /// read straight into it: only while upgraded and at least [`DIRECT_MIN`]
-    /// bytes of a frame's payload are still to come (room for them is
-    /// reserved there already). Give it back with
+    /// read straight into it: only while [`reads_direct`](Self::reads_direct)
+    /// (room for the payload is reserved there already). Give it back with
     /// [`put_recv`](Self::put_recv), read into or not.
     pub(crate) fn take_recv(&mut self) -> Option<(BytesMut, usize)> {
-        if !matches!(self.stage, Stage::Open(_)) {
+        if !self.reads_direct() {
             return None;
         }
         let awaited = self.codec.awaited_payload();
-        if awaited < DIRECT_MIN {
-            return None;
-        }
         let mut recv = std::mem::take(self.codec.recv_buffer());
         // The codec reserves this much as the payload arrives, but an empty
         // buffer (a header alone) is released between reads.

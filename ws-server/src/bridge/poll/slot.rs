@@ -114,7 +114,7 @@ impl Slot {
         // cache line per drive, which at 1000 connections is rarely in cache.
         let link = &*self.link;
         loop {
-            let (end, wants_read) = {
+            let (end, wants_read, direct) = {
                 let mut s = link.lock();
                 if let Some(recv) = lent.take() {
                     let n = if let Input::Lent(n) = input { n } else { 0 };
@@ -137,7 +137,10 @@ impl Slot {
                 }
                 let end = s.poll_end(now);
                 *due = s.poll_timeout();
-                (end, s.wants_read(link.flow()))
+                // Asked here, under this lock: a small message's read then
+                // takes no second one. Over TLS the bytes read are not the payload's.
+                let direct = self.tls.is_none() && s.reads_direct();
+                (end, s.wants_read(link.flow()), direct)
             };
             link.deliver(msgs);
             if let Some(end) = end {
@@ -153,11 +156,11 @@ impl Slot {
             }
             reads += 1;
             // While a large payload arrives, it is read straight into the
-            // codec's buffer (not through `scratch` and a copy); over TLS
-            // the bytes read are not the payload's.
-            let direct = match &self.tls {
-                None => link.lock().take_recv(),
-                Some(_) => None,
+            // codec's buffer (not through `scratch` and a copy).
+            let direct = if direct {
+                link.lock().take_recv()
+            } else {
+                None
             };
             let (read, wanted) = match direct {
                 Some((mut recv, room)) => {
