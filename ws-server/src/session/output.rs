@@ -64,34 +64,37 @@ impl Session {
             if !self.is_upgraded() {
                 break Ok(());
             }
-            let mut chunks: [Bytes; WRITE_CHUNKS] = Default::default();
-            let mut k = 0;
-            while k < WRITE_CHUNKS {
-                let Some(b) = self.codec.poll_transmit() else {
-                    break;
-                };
-                self.unsent += b.len();
-                chunks[k] = b;
-                k += 1;
-            }
-            if k == 0 {
+            let Some(first) = self.codec.poll_transmit() else {
                 break Ok(());
-            }
-            self.unsent_frames += k;
-            let result = write_chunks(&mut w, &mut chunks[..k]);
-            let done = chunks[..k].iter().filter(|c| c.is_empty()).count();
-            // What the write did not take waits in `out`, first in line.
-            self.out.extend(
-                chunks[..k]
-                    .iter_mut()
-                    .filter(|c| !c.is_empty())
-                    .map(std::mem::take),
-            );
+            };
+            // An echo's one frame goes out alone: no array of handles to
+            // fill and drop (16 `Bytes` were a tenth of the user-space
+            // instructions per message at 100 x 20 B).
+            let (result, drained) = match self.codec.poll_transmit() {
+                None => (self.write_taken(&mut w, &mut [first]), true),
+                Some(second) => {
+                    let mut chunks: [Bytes; WRITE_CHUNKS] = Default::default();
+                    chunks[0] = first;
+                    chunks[1] = second;
+                    let mut k = 2;
+                    while k < WRITE_CHUNKS {
+                        let Some(b) = self.codec.poll_transmit() else {
+                            break;
+                        };
+                        chunks[k] = b;
+                        k += 1;
+                    }
+                    let result = self.write_taken(&mut w, &mut chunks[..k]);
+                    (result, k < WRITE_CHUNKS)
+                }
+            };
             match result {
-                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    self.written(n, done);
                     total += n;
+                    // All the codec had went out whole: nothing to look at again.
+                    if drained && self.out.is_empty() {
+                        break Ok(());
+                    }
                 }
                 Err(e) => break Err(e),
             }
@@ -107,6 +110,29 @@ impl Session {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(total),
             Err(e) => Err(e),
             Ok(()) => Ok(total),
+        }
+    }
+
+    /// One write of frames just taken from the codec; what it does not
+    /// take waits in `out`, first in line. The bytes written.
+    fn write_taken(&mut self, w: impl Write, chunks: &mut [Bytes]) -> io::Result<usize> {
+        self.unsent += chunks.iter().map(Bytes::len).sum::<usize>();
+        self.unsent_frames += chunks.len();
+        let result = write_chunks(w, chunks);
+        let done = chunks.iter().filter(|c| c.is_empty()).count();
+        self.out.extend(
+            chunks
+                .iter_mut()
+                .filter(|c| !c.is_empty())
+                .map(std::mem::take),
+        );
+        match result {
+            Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                self.written(n, done);
+                Ok(n)
+            }
+            Err(e) => Err(e),
         }
     }
 
