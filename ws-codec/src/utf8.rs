@@ -149,6 +149,20 @@ impl TryFrom<Bytes> for Utf8Bytes {
     }
 }
 
+/// Free: a `ByteString` is valid UTF-8 already.
+impl From<ByteString> for Utf8Bytes {
+    fn from(text: ByteString) -> Self {
+        Utf8Bytes(text)
+    }
+}
+
+/// Free: the same bytes, the same guarantee.
+impl From<Utf8Bytes> for ByteString {
+    fn from(text: Utf8Bytes) -> Self {
+        text.0
+    }
+}
+
 impl From<String> for Utf8Bytes {
     fn from(text: String) -> Self {
         Utf8Bytes(ByteString::from(text))

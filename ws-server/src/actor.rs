@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actor_core::{panic_message, Actor, Context, ExitReason, Message as ActorMessage};
 use bytes::Bytes;
+use bytestring::ByteString;
 use ws_codec::{CloseCode, Utf8Bytes};
 
 use crate::conn::Conn;
@@ -238,7 +239,8 @@ impl<H: Handler> Actor for ConnActor<H> {
             // message being handled).
             TEXT => {
                 let mut len = 0;
-                if let Ok(text) = msg.downcast::<Utf8Bytes>() {
+                if let Ok(text) = msg.downcast::<ByteString>() {
+                    let text = Utf8Bytes::from(text);
                     len = text.len();
                     self.with_state(ctx, |h, c, s| h.on_message(c, s, Message::Text(text)));
                 }

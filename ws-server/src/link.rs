@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use actor_core::{Handle, Pid, Port};
+use bytestring::ByteString;
 use ws_codec::CloseCode;
 
 use crate::actor::tags;
@@ -238,7 +239,8 @@ impl Link {
                 }
                 ToActor::Text(t) => {
                     let len = t.len();
-                    (port.send(tags::TEXT, t), Some(len))
+                    // As a `ByteString`: actor-core carries that inline, unboxed.
+                    (port.send(tags::TEXT, ByteString::from(t)), Some(len))
                 }
                 ToActor::Binary(b) => {
                     let len = b.len();
