@@ -86,6 +86,10 @@ pub struct Connection {
     pushed: u64,
     popped: u64,
     transmit: VecDeque<Bytes>,
+    /// Where small frames are encoded, each split off as a `Bytes` of it: one
+    /// allocation serves many frames, and once the frames written are gone the
+    /// same memory serves again (an echo of small messages allocates nothing).
+    small: BytesMut,
     /// Payloads of pongs waiting for `poll_transmit`, oldest first; at most
     /// `config.max_pending_pongs()`.
     pongs: VecDeque<Bytes>,
@@ -103,6 +107,13 @@ pub struct Connection {
     deflater: Option<Deflater>,
     config: Config,
 }
+
+/// Frames up to this size (header included) are encoded into the connection's block of
+/// [`SMALL_BLOCK`] bytes rather than an allocation of their own.
+const SMALL_FRAME: usize = 128;
+/// The block small frames are split from. Kept per connection while it lives: small, so
+/// that an idle connection that once sent a message holds little.
+const SMALL_BLOCK: usize = 256;
 
 /// How `role` compresses under `config`. A sending window of 8 bits cannot be honoured by
 /// zlib: never compress with it (see `deflate::can_compress`), the messages go out with RSV1
@@ -157,6 +168,7 @@ impl Connection {
             recv: BytesMut::new(),
             events: VecDeque::new(),
             transmit: VecDeque::new(),
+            small: BytesMut::new(),
             transmit_len: 0,
             pushed: 0,
             popped: 0,
@@ -433,9 +445,10 @@ impl Connection {
         self.transmit_len + self.pongs_len
     }
 
-    /// Frames waiting in [`poll_transmit`](Self::poll_transmit) (each is one allocation and
-    /// one queue entry: with [`pending_transmit_bytes`](Self::pending_transmit_bytes), what
-    /// the queue costs in memory).
+    /// Frames waiting in [`poll_transmit`](Self::poll_transmit) (each is one queue entry and
+    /// one allocation, or a share of a 256-byte block for a small frame: with
+    /// [`pending_transmit_bytes`](Self::pending_transmit_bytes), what the queue costs in
+    /// memory).
     pub fn pending_transmit_frames(&self) -> usize {
         self.transmit.len() + self.pongs.len()
     }
@@ -727,9 +740,18 @@ impl Connection {
             payload_len: payload.len() as u64,
             ..header
         };
-        let mut dst = BytesMut::with_capacity(header.encoded_len() + payload.len());
-        encode_frame(&header, payload, &mut dst);
-        dst.freeze()
+        let len = header.encoded_len() + payload.len();
+        if len > SMALL_FRAME {
+            let mut dst = BytesMut::with_capacity(len);
+            encode_frame(&header, payload, &mut dst);
+            return dst.freeze();
+        }
+        if self.small.capacity() < len {
+            // Reclaims the block in place when no frame split from it is alive.
+            self.small.reserve(SMALL_BLOCK);
+        }
+        encode_frame(&header, payload, &mut self.small);
+        self.small.split().freeze()
     }
 
     fn push_transmit(&mut self, chunk: Bytes) {
@@ -890,6 +912,35 @@ mod tests {
             assert_eq!(pong.payload()[..], (i as u32).to_be_bytes());
         }
         assert_eq!(sent[31].payload()[..], 999u32.to_be_bytes(), "the latest");
+    }
+
+    #[test]
+    fn small_frames_share_a_block_that_is_reused_once_they_are_gone() {
+        let mut server = Connection::server(Config::default());
+        server.send_text("one").unwrap();
+        server.send_text("two").unwrap();
+        let (a, b) = (
+            server.poll_transmit().unwrap(),
+            server.poll_transmit().unwrap(),
+        );
+        assert_eq!((&a[..], &b[..]), (&b"\x81\x03one"[..], &b"\x81\x03two"[..]));
+        assert_eq!(b.as_ptr(), a[a.len()..].as_ptr(), "split from one block");
+        let at = a.as_ptr();
+        drop((a, b));
+        // Fill the block's rest: the frame after that reclaims it.
+        while server.small.capacity() >= 5 {
+            server.send_text("abc").unwrap();
+            drop(server.poll_transmit());
+        }
+        server.send_text("new").unwrap();
+        let c = server.poll_transmit().unwrap();
+        assert_eq!(&c[..], b"\x81\x03new");
+        assert_eq!(c.as_ptr(), at, "the same memory again, no allocation");
+        // A large frame has an allocation of its own; the block is untouched.
+        server.send_binary([7; 200]).unwrap();
+        let big = server.poll_transmit().unwrap();
+        assert_eq!((big.len(), &big[2..4], big[4]), (204, &[0, 200][..], 7));
+        assert_ne!(big.as_ptr(), c[c.len()..].as_ptr());
     }
 
     #[test]

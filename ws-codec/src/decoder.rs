@@ -137,6 +137,8 @@ impl Decoder {
     ) -> Result<Step, Error> {
         let header = match self.header {
             Some(header) => header,
+            // Between frames with nothing buffered (after every message read whole).
+            None if src.is_empty() => return Ok(Step::Incomplete),
             None => {
                 let Some((header, header_len)) = FrameHeader::parse(src)? else {
                     return Ok(Step::Incomplete);
