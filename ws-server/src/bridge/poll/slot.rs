@@ -95,18 +95,19 @@ impl Slot {
 
     /// Gives the session what was read, lets it advance, writes what it
     /// queued, and reads while it wants more (and the socket has it). One lock
-    /// of the session per read. `due`: the next instant the session needs us.
+    /// of the session per read. `now`: the poller turn's time. `due`: the next
+    /// instant the session needs us.
     pub(super) fn drive(
         &mut self,
         scratch: &mut [u8],
         msgs: &mut Vec<ToActor>,
+        now: Instant,
         due: &mut Option<Instant>,
     ) -> Outcome {
         let mut input = Input::None;
         // The codec's buffer, lent for a read straight into it (a large payload).
         let mut lent: Option<BytesMut> = None;
         let mut reads = 0;
-        let now = Instant::now();
         if let Some(outcome) = self.linger(now, due) {
             return outcome;
         }
