@@ -338,7 +338,8 @@ impl Connection {
                 Ok(Step::Partial { header, arrived }) => {
                     // The frame is still arriving: check its place in the message now, and
                     // its text as it comes (RFC 6455 §8.1, fail fast: Autobahn 6.4.3/6.4.4).
-                    // Bytes fed here are not validated again when the frame completes.
+                    // Bytes fed here are not fed again; the whole message is validated once
+                    // it completes.
                     let checked = self
                         .assembler
                         .begin(&header)
