@@ -55,8 +55,15 @@ pub(crate) fn defer(link: &Arc<Link>, s: &Session) -> bool {
 /// The end of a worker's turn: writes every connection this thread corked, once each,
 /// and marks the thread as one that corks from now on.
 pub(crate) fn flush() {
-    CORKED.with(|c| c.borrow_mut().armed = true);
-    write_corked();
+    // Once per actor batch, so one look at the thread-local when nothing was corked.
+    let nothing = CORKED.with(|c| {
+        let mut c = c.borrow_mut();
+        c.armed = true;
+        c.links.is_empty()
+    });
+    if !nothing {
+        write_corked();
+    }
 }
 
 /// Runs `deliver` with this thread corking (a broker's thread delivering a batch of
