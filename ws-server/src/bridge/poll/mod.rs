@@ -30,9 +30,11 @@ use super::Io;
 use crate::link::Link;
 use crate::session::{End, Session, ToActor};
 use crate::tls::TlsConn;
+use sock::Sock;
 
 mod driver;
 mod slot;
+mod sock;
 
 pub(crate) use driver::PollDriver;
 use driver::{stop_loop, DriverState};
@@ -157,7 +159,7 @@ impl Io for PollIo {
         };
         // An error: the poller's own write sees it and ends the connection.
         match self.tls.as_ref().map(Weak::upgrade) {
-            None => session.write_to(&*stream).is_err(),
+            None => session.write_to(Sock(&stream)).is_err(),
             Some(Some(tls)) => session.write_to(tls.writer(&*stream)).is_err(),
             Some(None) => false,
         }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use mio::net::TcpStream;
 
+use super::sock::Sock;
 use crate::link::Link;
 use crate::session::{End, Session, ToActor};
 use crate::tls::TlsConn;
@@ -66,7 +67,7 @@ enum Input {
 fn read_into(stream: &TcpStream, buf: &mut BytesMut, room: usize) -> io::Result<usize> {
     let len = buf.len();
     buf.resize(len + room, 0);
-    let read = (&*stream).read(&mut buf[len..]);
+    let read = Sock(stream).read(&mut buf[len..]);
     buf.truncate(len + read.as_ref().map_or(0, |n| *n));
     read
 }
@@ -190,7 +191,7 @@ impl Slot {
                     lent = Some(recv);
                     (read, room)
                 }
-                None => ((&*self.stream).read(scratch), scratch.len()),
+                None => (Sock(&self.stream).read(scratch), scratch.len()),
             };
             input = match read {
                 Ok(0) => Input::Eof("peer closed the TCP connection"),
@@ -247,7 +248,7 @@ impl Slot {
     fn write(&self, s: &mut Session) -> io::Result<usize> {
         let Some(tls) = &self.tls else {
             if s.has_output() && !s.is_stalled() {
-                return s.write_to(&*self.stream);
+                return s.write_to(Sock(&self.stream));
             }
             return Ok(0);
         };
