@@ -40,8 +40,9 @@ pub(crate) fn run() -> Result<(), String> {
     // checkout as it found it (`cargo xtask autobahn` writes the committed summary).
     step::timed("autobahn", || {
         let out = step::root().join("target/autobahn/ci-echo.md");
-        let args = ["--strict", "--cases", autobahn::CI_CASES, "--out"].map(String::from);
-        autobahn::run(&[&args[..], &[out.display().to_string()]].concat())
+        let out = out.display().to_string();
+        let args = ["--strict", "--cases", autobahn::CI_CASES, "--out", &out];
+        autobahn::run(&args.map(String::from))
     })?;
     step::timed("autobahn over wss", || {
         let args = ["--strict", "--tls", "--cases", autobahn::CI_WSS_CASES];

@@ -115,28 +115,23 @@ impl Slot {
         // Borrowed, not cloned: a clone is two atomics on the link's first
         // cache line per drive, which at 1000 connections is rarely in cache.
         let link = &*self.link;
-        // Nothing happened to the session yet (no bytes; no writability
-        // that output waits for): when it wants a read, this pass only asks, and the pass after the
-        // read advances, writes and looks at the end. A readable edge then
-        // costs one full pass, not two. Every way out (a read that finds
-        // nothing included) follows a full pass.
         loop {
-            let light = reads == 0 && self.readable;
-            let mut passed_full = false;
-            let (end, wants_read, direct) = {
+            let (end, wants_read, direct, full) = {
                 let mut s = link.lock();
-                // Asked here, under this lock: a small message's read then
-                // takes no second one. Over TLS the bytes read are not the payload's.
-                // (Edge-triggered epoll reports writability with most
-                // readable edges; it matters only to output that waits.)
-                if light
+                // Nothing happened to the session yet (no bytes; no
+                // writability that output waits for: edge-triggered epoll
+                // reports it with most readable edges) and the loop below
+                // reads: this pass only asks, the pass after the read
+                // advances, writes and looks at the end. A readable edge then
+                // costs one full pass, not two; every way out (a read that
+                // finds nothing included) follows a full pass.
+                let light = reads == 0
+                    && self.readable
                     && !(self.writable && s.has_output())
                     && s.wants_read(link.flow())
-                    && link.has_room()
-                {
-                    (None, true, self.tls.is_none() && s.reads_direct())
-                } else {
-                    passed_full = true;
+                    && link.has_room();
+                let mut end = None;
+                if !light {
                     if let Some(recv) = lent.take() {
                         let n = if let Input::Lent(n) = input { n } else { 0 };
                         s.put_recv(recv, n, now, link.flow(), msgs);
@@ -156,11 +151,13 @@ impl Slot {
                     if self.write(&mut s).is_err() {
                         s.abort("write failed");
                     }
-                    let end = s.poll_end(now);
+                    end = s.poll_end(now);
                     *due = s.poll_timeout();
-                    let direct = self.tls.is_none() && s.reads_direct();
-                    (end, s.wants_read(link.flow()), direct)
                 }
+                // Asked here, under this lock: a small message's read then
+                // takes no second one. Over TLS the bytes read are not the payload's.
+                let direct = self.tls.is_none() && s.reads_direct();
+                (end, light || s.wants_read(link.flow()), direct, !light)
             };
             link.deliver(msgs);
             if let Some(end) = end {
@@ -208,12 +205,12 @@ impl Slot {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
-                    if passed_full && lent.is_none() {
+                    if full && lent.is_none() {
                         return Outcome::Wait;
                     }
                     // The lent buffer goes back, or the session gets the
                     // full pass it has not had, in the pass that follows.
-                    Input::Lent(0)
+                    Input::None
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => Input::None,
                 Err(_) => Input::Eof("connection reset"),
