@@ -6,6 +6,8 @@
 //! It reports its own CPU use so a run can show that the client was not the bottleneck,
 //! and, given `--server-pid`, the server's CPU time per message and RSS per connection.
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod fanout;
 mod hist;

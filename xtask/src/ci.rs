@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: every check, in order, stopping at the first failure.
 
-use crate::{autobahn, faults, fuzz, interop, layering, redis, soak, step};
+use crate::{autobahn, faults, fuzz, interop, layering, miri, redis, soak, step};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
@@ -26,6 +26,7 @@ pub(crate) fn run() -> Result<(), String> {
     // Topics across servers: a real redis-server on a free loopback port (issue 15).
     step::timed("redis", redis::tests)?;
     step::run("loom", loom())?;
+    miri::run()?;
     let mut doc = step::cargo(&["doc", "--workspace", "--no-deps"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");
     step::run("doc", doc)?;

@@ -1,5 +1,7 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
 
+#![forbid(unsafe_code)]
+
 mod autobahn;
 mod bench;
 mod certs;
@@ -9,6 +11,7 @@ mod faults;
 mod fuzz;
 mod interop;
 mod layering;
+mod miri;
 mod proc;
 mod redis;
 mod soak;
@@ -26,6 +29,7 @@ commands:
   layering                check that the leaf crates depend on no workspace crate
   fuzz [target] [secs]    run a cargo-fuzz target (default: all, 60 s each)
   fuzz-replay             replay the committed fuzz corpora as ordinary tests
+  miri                    the tests of the workspace's `unsafe` code under Miri (nightly)
   autobahn [--server CMD] Autobahn|Testsuite sections 1-7, 9, 10 (--help; --verify)
   interop [--standins]    Python, Node and headless-Chromium clients (--help)
   bench-fanout [--quick]  one publisher to 1 000 / 10 000 subscribers (topics, room actor,
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(rest),
         Some("layering") => layering::check(),
         Some("fuzz") => fuzz::run(rest),
+        Some("miri") => miri::run(),
         Some("fuzz-replay") => fuzz::replay(),
         Some("autobahn") => autobahn::run(rest),
         Some("interop") => interop::run(rest),

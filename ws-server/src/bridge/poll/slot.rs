@@ -60,18 +60,6 @@ enum Input {
     Eof(&'static str),
 }
 
-/// Reads into the next `room` bytes of `buf`. Safe code cannot read into
-/// uninitialised memory, so the room is zeroed first: writing it costs less
-/// than the copy out of `scratch` it replaces, and the read then lands in
-/// lines already in cache.
-fn read_into(stream: &TcpStream, buf: &mut BytesMut, room: usize) -> io::Result<usize> {
-    let len = buf.len();
-    buf.resize(len + room, 0);
-    let read = Sock(stream).read(&mut buf[len..]);
-    buf.truncate(len + read.as_ref().map_or(0, |n| *n));
-    read
-}
-
 impl Slot {
     pub(super) fn new(stream: Arc<TcpStream>, link: Arc<Link>, tls: Option<Arc<TlsConn>>) -> Slot {
         Slot {
@@ -181,7 +169,7 @@ impl Slot {
             };
             let (read, wanted) = match direct {
                 Some((mut recv, room)) => {
-                    let read = read_into(&self.stream, &mut recv, room);
+                    let read = Sock(&self.stream).read_append(&mut recv, room);
                     if let Ok(n) = read {
                         link.settings().inject(&recv[recv.len() - n..]);
                     }
