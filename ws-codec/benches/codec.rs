@@ -10,8 +10,8 @@ use tungstenite::protocol::frame::coding::{Data, OpCode as TOpCode};
 use tungstenite::protocol::frame::{Frame as TFrame, FrameSocket};
 use tungstenite::protocol::{Role as TRole, WebSocket};
 use ws_codec::{
-    apply_mask, encode_frame, Config, Connection, Decoder, Deflate, EncodedFrame, Event, Frame,
-    FrameHeader, OpCode, Role, Utf8Validator,
+    apply_mask, encode_frame, is_valid_utf8, Config, Connection, Decoder, Deflate, EncodedFrame,
+    Event, Frame, FrameHeader, OpCode, Role, Utf8Validator,
 };
 
 const SIZES: [(usize, &str); 4] = [
@@ -181,31 +181,41 @@ fn unmask(c: &mut Criterion) {
     group.finish();
 }
 
-/// UTF-8 validation of mostly-ASCII text with some multi-byte characters: ws-codec's
-/// incremental validator against `std::str::from_utf8`, which tungstenite uses.
+/// UTF-8 validation of mostly-ASCII text with some multi-byte characters, and of ASCII
+/// alone (ws-load's payload): ws-codec's incremental validator, its whole-message check
+/// (`is_valid_utf8`, which `Utf8Bytes::try_from` uses), and `std::str::from_utf8`, which
+/// tungstenite uses.
 fn utf8(c: &mut Criterion) {
     let mut group = c.benchmark_group("utf8");
-    let unit = "Hello, wörld! κόσμε €100. ";
-    for (len, name) in SIZES {
-        let mut text = unit.repeat(len / unit.len() + 1);
-        while text.len() > len {
-            text.pop();
+    for (unit, kind) in [
+        ("Hello, wörld! κόσμε €100. ", "mixed"),
+        ("abcdefghij", "ascii"),
+    ] {
+        for (len, name) in SIZES {
+            let mut text = unit.repeat(len / unit.len() + 1);
+            while text.len() > len {
+                text.pop();
+            }
+            let name = format!("{kind}/{name}");
+            group.throughput(Throughput::Bytes(text.len() as u64));
+            group.bench_function(BenchmarkId::new("ws_codec", &name), |b| {
+                b.iter(|| {
+                    let mut v = Utf8Validator::new();
+                    v.feed(black_box(text.as_bytes())).unwrap();
+                    v.finish().unwrap();
+                })
+            });
+            group.bench_function(BenchmarkId::new("whole", &name), |b| {
+                b.iter(|| is_valid_utf8(black_box(text.as_bytes())))
+            });
+            group.bench_function(BenchmarkId::new("std", &name), |b| {
+                b.iter(|| {
+                    std::str::from_utf8(black_box(text.as_bytes()))
+                        .unwrap()
+                        .len()
+                })
+            });
         }
-        group.throughput(Throughput::Bytes(text.len() as u64));
-        group.bench_function(BenchmarkId::new("ws_codec", name), |b| {
-            b.iter(|| {
-                let mut v = Utf8Validator::new();
-                v.feed(black_box(text.as_bytes())).unwrap();
-                v.finish().unwrap();
-            })
-        });
-        group.bench_function(BenchmarkId::new("std", name), |b| {
-            b.iter(|| {
-                std::str::from_utf8(black_box(text.as_bytes()))
-                    .unwrap()
-                    .len()
-            })
-        });
     }
     group.finish();
 }

@@ -9,6 +9,8 @@ use std::process::Command;
 const TESTS: &[(&str, &str)] = &[
     // `append_with`: a read into a `BytesMut`'s spare capacity, not zeroed first.
     ("ws-server", "bridge::poll::sock::tests"),
+    // `Utf8Bytes::try_from`: text built unchecked after simdutf8's check.
+    ("ws-codec", "utf8::tests"),
 ];
 
 pub(crate) fn run() -> Result<(), String> {
