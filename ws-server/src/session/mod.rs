@@ -112,6 +112,9 @@ pub(crate) struct Session {
     unsent_frames: usize,
     /// The transport took no more (a write would block) since the last progress.
     stalled: bool,
+    /// The room a large frame's read took (0 after a small read): the next
+    /// read goes straight into a recycled buffer with as much (`recv.rs`).
+    large_room: u32,
     /// Bytes to write, in order: an HTTP answer or the 101, then frames the
     /// codec gave that a write did not take.
     out: VecDeque<Bytes>,
@@ -166,6 +169,7 @@ impl Session {
             unsent_frames: 0,
             first_close: None,
             stalled: false,
+            large_room: 0,
         }
     }
 

@@ -50,6 +50,17 @@ fn spare(room: usize) -> Option<BytesMut> {
     })
 }
 
+/// A large frame's room, as [`Session::large_room`] keeps it.
+fn room_hint(room: usize) -> u32 {
+    room.min(READ_MAX + SLACK) as u32
+}
+
+/// Empties this thread's pool (tests: a thread may have run another test).
+#[cfg(test)]
+pub(super) fn forget_spares() {
+    SPARE.with(|spares| spares.borrow_mut().clear());
+}
+
 /// Keeps `buf` (empty, its allocation maybe still shared with a payload)
 /// for [`spare`], the oldest kept giving way.
 fn recycle(buf: BytesMut) {
@@ -65,8 +76,10 @@ fn recycle(buf: BytesMut) {
 impl Session {
     /// Before `data`, read into the poller's buffer, goes to a codec with
     /// nothing buffered: when it starts a large frame, a recycled buffer
-    /// with room for it becomes the codec's (no allocation).
+    /// with room for it becomes the codec's (no allocation). A read that
+    /// large makes the next one go straight into a recycled buffer.
     pub(crate) fn adopt_spare(&mut self, data: &[u8]) {
+        self.large_room = 0;
         if data.len() < DIRECT_MIN
             || !matches!(self.stage, Stage::Open(_))
             || !self.codec.recv_buffer().is_empty()
@@ -74,6 +87,7 @@ impl Session {
             return;
         }
         let room = self.codec.room_for(data);
+        self.large_room = room_hint(room);
         if room > data.len() {
             if let Some(buf) = spare(room) {
                 *self.codec.recv_buffer() = buf;
@@ -83,22 +97,41 @@ impl Session {
 
     /// Whether the next read goes straight into the codec's buffer
     /// ([`take_recv`](Self::take_recv)): upgraded, and at least
-    /// [`DIRECT_MIN`] bytes of a frame's payload still to come. Only reads
-    /// change it, so a poller may ask under the lock it already holds and
-    /// take the buffer later.
-    pub(crate) fn reads_direct(&self) -> bool {
-        matches!(self.stage, Stage::Open(_)) && self.codec.awaited_payload() >= DIRECT_MIN
+    /// [`DIRECT_MIN`] bytes of a frame's payload still to come, or nothing
+    /// buffered after a read that large (large messages tend to follow
+    /// each other: the next one is then read whole, not its first
+    /// `read_buffer_size` bytes into the poller's buffer and copied). Only
+    /// reads change it, so a poller may ask under the lock it already
+    /// holds and take the buffer later.
+    pub(crate) fn reads_direct(&mut self) -> bool {
+        matches!(self.stage, Stage::Open(_))
+            && (self.codec.awaited_payload() >= DIRECT_MIN
+                || self.large_room > 0 && self.codec.recv_buffer().is_empty())
     }
 
-    /// The codec's receive buffer and how much to read into it, taken for a
-    /// read straight into it: only while [`reads_direct`](Self::reads_direct)
-    /// (room for the payload is reserved there already). Give it back with
+    /// The codec's receive buffer (or, between frames, a recycled one) and
+    /// how much to read into it, taken for a read straight into it: only
+    /// while [`reads_direct`](Self::reads_direct) (room for the payload is
+    /// reserved there already). Give it back with
     /// [`put_recv`](Self::put_recv), read into or not.
     pub(crate) fn take_recv(&mut self) -> Option<(BytesMut, usize)> {
         if !self.reads_direct() {
             return None;
         }
         let awaited = self.codec.awaited_payload();
+        if awaited == 0 {
+            // Between frames: a recycled buffer with the room the last large
+            // frame took, read into as far as it goes (a longer frame grows
+            // it as the codec's own buffer would).
+            let Some(recv) = spare(self.large_room as usize) else {
+                // Every such buffer is still held: read into the poller's
+                // buffer, and ask again after a large read.
+                self.large_room = 0;
+                return None;
+            };
+            let room = recv.capacity().min(READ_MAX + SLACK);
+            return Some((recv, room));
+        }
         let mut recv = std::mem::take(self.codec.recv_buffer());
         // The codec reserves this much as the payload arrives, but an empty
         // buffer (a header alone) is released between reads.
@@ -122,10 +155,22 @@ impl Session {
         out: &mut Vec<ToActor>,
     ) {
         let size = recv.capacity();
-        *self.codec.recv_buffer() = recv;
         if read == 0 {
+            if recv.is_empty() && size <= SPARE_MAX {
+                // A buffer that found nothing to read goes back to the
+                // others: an idle connection keeps none.
+                recycle(recv);
+            } else {
+                *self.codec.recv_buffer() = recv;
+            }
             return;
         }
+        *self.codec.recv_buffer() = recv;
+        self.large_room = if read >= DIRECT_MIN {
+            room_hint(size)
+        } else {
+            0
+        };
         self.settings.counters.bytes_received(read);
         let result = self.codec.handle_buffered();
         // The frame went to the actor whole, nothing behind it: its buffer

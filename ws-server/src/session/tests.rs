@@ -41,6 +41,13 @@ impl Rig {
         }
     }
 
+    /// A default session, upgraded.
+    fn open_default() -> Rig {
+        let mut rig = Rig::new(settings(|_| {}));
+        rig.open();
+        rig
+    }
+
     fn rejecting() -> Rig {
         let mut rig = Rig::new(settings(|_| {}));
         rig.s = Session::new(settings(|_| {}), rig.now, false);
@@ -668,4 +675,61 @@ fn rfc6455_5_5_3_an_unsolicited_pong_does_not_answer_the_heartbeat() {
         end.close,
         Some((CloseCode::ABNORMAL, "pong timeout".into()))
     );
+}
+
+/// The poll bridge's read of a large payload, as `Slot::drive` makes it:
+/// straight into the buffer `take_recv` lends, given back by `put_recv`.
+fn read_lent(rig: &mut Rig, data: &[u8]) -> *const u8 {
+    let (mut recv, room) = rig.s.take_recv().expect("a read straight into a buffer");
+    assert!(data.len() <= room, "{} bytes, room for {room}", data.len());
+    let at = recv.as_ptr();
+    recv.extend_from_slice(data);
+    rig.s
+        .put_recv(recv, data.len(), rig.now, &rig.flow, &mut rig.msgs);
+    at
+}
+
+#[test]
+fn after_a_large_read_the_next_message_is_read_whole_into_a_recycled_buffer() {
+    recv::forget_spares();
+    let mut rig = Rig::open_default();
+    let big = "x".repeat(30_000);
+    rig.client.send_text(&big).unwrap();
+    let wire = rig.client_bytes();
+    // The first one as the poller meets it: its first 16 KiB in the poller's
+    // buffer, the rest read straight into the codec's.
+    let (head, rest) = wire.split_at(16_384);
+    rig.s.adopt_spare(head);
+    rig.read(head);
+    let first = read_lent(&mut rig, rest);
+    assert_eq!(
+        rig.texts(),
+        std::slice::from_ref(&big),
+        "its payload dropped, its buffer is free"
+    );
+
+    // Nothing buffered after a large read: the next read goes straight into
+    // that buffer, recycled. One that finds nothing gives it back (an idle
+    // connection keeps no buffer).
+    assert!(rig.s.reads_direct());
+    let (recv, _) = rig.s.take_recv().unwrap();
+    let recycled = recv.as_ptr();
+    // The first read went in after the header, at the same allocation's start.
+    assert_eq!(first as usize - recycled as usize, wire.len() - big.len());
+    rig.s.put_recv(recv, 0, rig.now, &rig.flow, &mut rig.msgs);
+    assert_eq!(rig.s.codec.recv_buffer().capacity(), 0);
+
+    // The next message, read whole into it: no copy, one read.
+    rig.client.send_text(&big).unwrap();
+    let wire = rig.client_bytes();
+    assert_eq!(read_lent(&mut rig, &wire), recycled);
+    assert_eq!(rig.texts(), [big]);
+
+    // A small message through the poller's buffer ends it.
+    rig.client.send_text("hi").unwrap();
+    let small = rig.client_bytes();
+    rig.s.adopt_spare(&small);
+    rig.read(&small);
+    assert_eq!(rig.texts(), ["hi"]);
+    assert!(!rig.s.reads_direct());
 }
