@@ -93,12 +93,12 @@ impl Conn {
 
     /// Queues a text message.
     pub fn send_text(&self, text: &str) -> Result<(), Error> {
-        self.send_data(Kind::Text, false, Instant::now(), |c| c.send_text(text))
+        self.send_data(Kind::Text, false, Instant::now, |c| c.send_text(text))
     }
 
     /// Queues a binary message.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
-        self.send_data(Kind::Binary, false, Instant::now(), |c| c.send_binary(data))
+        self.send_data(Kind::Binary, false, Instant::now, |c| c.send_binary(data))
     }
 
     /// Queues a text message from shared bytes (a received message's
@@ -106,9 +106,7 @@ impl Conn {
     /// payload that goes out as it is (not compressed) is not copied: the
     /// frame's header and the payload itself go out in one vectored write.
     pub fn send_text_bytes(&self, text: Utf8Bytes) -> Result<(), Error> {
-        self.send_data(Kind::Text, false, Instant::now(), |c| {
-            c.send_text_bytes(text)
-        })
+        self.send_data(Kind::Text, false, Instant::now, |c| c.send_text_bytes(text))
     }
 
     /// Queues a binary message from shared bytes (a received message's
@@ -117,7 +115,7 @@ impl Conn {
     /// [`send_text_bytes`](Self::send_text_bytes)). An echo of 64 KiB
     /// messages saves a copy and an allocation per message.
     pub fn send_binary_bytes(&self, data: Bytes) -> Result<(), Error> {
-        self.send_data(Kind::Binary, false, Instant::now(), |c| {
+        self.send_data(Kind::Binary, false, Instant::now, |c| {
             c.send_binary_bytes(data)
         })
     }
@@ -128,12 +126,16 @@ impl Conn {
     /// messages ends, then one write per connection carries everything the batch
     /// queued there (and at once past 64 KiB queued).
     pub fn send_encoded(&self, frame: &EncodedFrame) -> Result<(), Error> {
-        self.send_encoded_at(frame, Instant::now())
+        self.send_encoded_at(frame, Instant::now)
     }
 
-    /// [`send_encoded`](Self::send_encoded) at `now`: a publish reads the clock once for
-    /// all its subscribers (it was 5.7 % of a fan-out's CPU read per send).
-    pub(crate) fn send_encoded_at(&self, frame: &EncodedFrame, now: Instant) -> Result<(), Error> {
+    /// [`send_encoded`](Self::send_encoded) with the time from `now`: a publish reads
+    /// the clock once for all its subscribers (it was 5.7 % of a fan-out's CPU read per send).
+    pub(crate) fn send_encoded_at(
+        &self,
+        frame: &EncodedFrame,
+        now: impl FnOnce() -> Instant,
+    ) -> Result<(), Error> {
         self.send_data(Kind::of(frame.opcode()), true, now, |c| {
             c.send_encoded(frame)
         })
@@ -185,7 +187,7 @@ impl Conn {
         &self,
         kind: Kind,
         cork: bool,
-        now: Instant,
+        now: impl FnOnce() -> Instant,
         encode: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::SendError>,
     ) -> Result<(), Error> {
         let mut s = self.link.lock();

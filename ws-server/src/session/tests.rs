@@ -340,7 +340,7 @@ fn idle_timeout_closes_with_1001_and_data_either_way_resets_it() {
     let mut rig = Rig::new(settings(|s| s.idle_timeout = Some(Duration::from_secs(10))));
     rig.open();
     rig.later(Duration::from_secs(9));
-    rig.s.send(rig.now, |c| c.send_text("out")).unwrap();
+    rig.s.send(|| rig.now, |c| c.send_text("out")).unwrap();
     rig.later(Duration::from_secs(9));
     assert!(rig.s.is_open(), "a send counts as activity");
     rig.client.send_text("in").unwrap();
@@ -353,6 +353,19 @@ fn idle_timeout_closes_with_1001_and_data_either_way_resets_it() {
     let events = rig.client_events();
     assert!(
         matches!(events.last(), Some(Event::Close(f)) if f.code == CloseCode::GOING_AWAY),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn without_an_idle_timeout_a_send_reads_no_clock() {
+    let mut rig = Rig::open_default();
+    rig.s
+        .send(|| panic!("the clock was read"), |c| c.send_text("out"))
+        .unwrap();
+    let events = rig.client_events();
+    assert!(
+        matches!(&events[..], [Event::Text(t)] if t == "out"),
         "{events:?}"
     );
 }
@@ -385,7 +398,7 @@ fn rfc6455_7_1_7_a_protocol_error_waits_until_earlier_messages_are_handled() {
         rig.s.is_open(),
         "answers to earlier messages may still go out"
     );
-    rig.s.send(rig.now, |c| c.send_text("reply")).unwrap();
+    rig.s.send(|| rig.now, |c| c.send_text("reply")).unwrap();
     rig.flow.handled(1);
     assert!(
         rig.flow.handled_wakes(1, 256, usize::MAX),
@@ -464,8 +477,8 @@ fn backpressure_close_starts_1008_and_drop_only_refuses() {
             s.backpressure = policy;
         }));
         rig.open();
-        rig.s.send(rig.now, |c| c.send_binary([0; 100])).unwrap();
-        let refused = rig.s.send(rig.now, |c| c.send_text("x"));
+        rig.s.send(|| rig.now, |c| c.send_binary([0; 100])).unwrap();
+        let refused = rig.s.send(|| rig.now, |c| c.send_text("x"));
         assert!(matches!(
             refused,
             Err(Error::Backpressure { high_water: 64, .. })
@@ -554,7 +567,7 @@ fn high_water_counts_memory_per_frame_not_wire_bytes() {
     rig.open();
     rig.s.write_to(Full).unwrap();
     let mut sent = 0;
-    while rig.s.send(rig.now, |c| c.send_binary(b"x")).is_ok() {
+    while rig.s.send(|| rig.now, |c| c.send_binary(b"x")).is_ok() {
         sent += 1;
         assert!(sent < high_water, "never refused");
     }
@@ -601,7 +614,7 @@ fn partial_writes_keep_order_and_count_as_queued() {
     rig.open();
     for i in 0..40 {
         rig.s
-            .send(rig.now, |c| c.send_text(&format!("m{i}")))
+            .send(|| rig.now, |c| c.send_text(&format!("m{i}")))
             .unwrap();
     }
     let total = rig.s.queued();
@@ -635,7 +648,9 @@ fn partial_writes_keep_order_and_count_as_queued() {
 fn a_peer_that_stops_reading_is_dropped_once_the_close_is_over() {
     let mut rig = Rig::new(settings(|s| s.close_timeout = Duration::from_secs(5)));
     rig.open();
-    rig.s.send(rig.now, |c| c.send_binary([0; 1000])).unwrap();
+    rig.s
+        .send(|| rig.now, |c| c.send_binary([0; 1000]))
+        .unwrap();
     rig.s
         .write_to(Trickle {
             cap: 10,

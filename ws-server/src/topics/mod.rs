@@ -317,7 +317,7 @@ impl Inner {
         let mut out = Published::default();
         let now = std::time::Instant::now();
         for conn in list.iter() {
-            match conn.send_encoded_at(frame, now) {
+            match conn.send_encoded_at(frame, || now) {
                 Ok(()) => out.delivered += 1,
                 Err(Error::Backpressure { .. }) => out.refused += 1,
                 Err(_) => out.closed += 1,
