@@ -90,6 +90,19 @@ impl Decoder {
         if self.header.is_some() {
             return data.len();
         }
+        // The usual read: a short frame (7-bit length) that `data` holds whole. Its size is
+        // in the second byte; the full parse (~80 instructions) is the decoder's, next.
+        if let [_, b1, ..] = *data {
+            let len = usize::from(b1 & 0x7F);
+            if len < 126 && 2 + 4 * usize::from(b1 >> 7) + len <= data.len() {
+                return data.len();
+            }
+        }
+        self.room_for_parsed(data)
+    }
+
+    /// [`room_for`](Self::room_for) from the parsed header, whatever the frame.
+    fn room_for_parsed(&self, data: &[u8]) -> usize {
         let Ok(Some((header, header_len))) = FrameHeader::parse(data) else {
             return data.len();
         };
@@ -360,6 +373,24 @@ mod tests {
         let mut decoder = Decoder::new(Role::Server);
         assert_eq!(decoder.decode(&mut buf), Ok(None));
         assert!(buf.capacity() >= RESERVE_STEP && buf.capacity() < 1 << 20);
+    }
+
+    #[test]
+    fn room_for_a_short_whole_frame_agrees_with_the_parsed_header() {
+        let decoder = Decoder::new(Role::Server);
+        for b0 in [0x81, 0x82, 0x01, 0x88, 0x8F, 0xC1] {
+            for b1 in 0..=255u8 {
+                for len in 2..140 {
+                    let mut data = vec![0xA5u8; len];
+                    data[..2].copy_from_slice(&[b0, b1]);
+                    assert_eq!(
+                        decoder.room_for(&data),
+                        decoder.room_for_parsed(&data),
+                        "{b0:#x} {b1:#x}, {len} bytes"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
