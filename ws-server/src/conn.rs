@@ -130,7 +130,8 @@ impl Conn {
     }
 
     /// [`send_encoded`](Self::send_encoded) with the time from `now`: a publish reads
-    /// the clock once for all its subscribers (it was 5.7 % of a fan-out's CPU read per send).
+    /// the clock at most once for all its subscribers (it was 5.7 % of a fan-out's CPU read
+    /// per send).
     pub(crate) fn send_encoded_at(
         &self,
         frame: &EncodedFrame,

@@ -315,9 +315,10 @@ impl Inner {
             Payload::Encoded(f) => f,
         };
         let mut out = Published::default();
-        let now = std::time::Instant::now();
+        // Read once for all the subscribers, and only if one needs it (`Session::send`).
+        let now = std::cell::OnceCell::new();
         for conn in list.iter() {
-            match conn.send_encoded_at(frame, || now) {
+            match conn.send_encoded_at(frame, || *now.get_or_init(std::time::Instant::now)) {
                 Ok(()) => out.delivered += 1,
                 Err(Error::Backpressure { .. }) => out.refused += 1,
                 Err(_) => out.closed += 1,
