@@ -466,7 +466,7 @@ impl ServerBuilder {
             let poller = if drivers.is_empty() {
                 Poller::start(read_size, local_addr.port()).map_err(Error::Io)?
             } else {
-                Poller::start_driven(drivers, read_size)
+                Poller::start_driven(drivers, read_size, shared.handle.worker_count())
             };
             let _ = shared.poller.set(poller);
         }

@@ -43,17 +43,35 @@ use slot::{Outcome, Slot};
 /// The waker's token; connections use their slot index.
 const WAKER: Token = Token(usize::MAX);
 
-/// Readiness events one turn takes from the kernel. A driver's turn decodes a
-/// message for each, and the actors they woke run on its worker after the
-/// turn: the fewer connections a turn touches, the more of the first one's
-/// session, mailbox and socket is still in the core's cache when its actor
-/// sends the reply. The rest stay ready in the kernel for the next turn,
-/// which comes as soon as those actors have run (an idle worker polls its own
-/// driver before stealing, actor-core's `find_task`). With 1000 connections on
-/// two workers, the two together cost 5 % less server CPU per message than
-/// 1024 (about 57 a turn in practice) without polling first (docs/benchmarks.md,
-/// "Where two workers lose at 1000 connections").
+/// Readiness events one turn takes from the kernel when the runtime has
+/// other workers. A driver's turn decodes a message for each, and the actors
+/// they woke run on its worker after the turn: the fewer connections a turn
+/// touches, the more of the first one's session, mailbox and socket is still
+/// in the core's cache when its actor sends the reply. The rest stay ready in
+/// the kernel for the next turn, which comes as soon as those actors have run
+/// (an idle worker polls its own driver before stealing, actor-core's
+/// `find_task`). With 1000 connections on two workers, the two together cost
+/// 5 % less server CPU per message than 1024 (about 57 a turn in practice)
+/// without polling first (docs/benchmarks.md, "Where two workers lose at 1000
+/// connections"), and 4 % less than 64 (issue 17, 2026-12-06).
 const EVENTS_PER_TURN: usize = 16;
+
+/// The same with a single worker (a one-core machine or container): nothing
+/// can be stolen and nobody else polls, so a short turn only adds
+/// `epoll_wait` calls (13 messages a call with 16 at 100 connections, where
+/// fastwebsockets takes 60). 64 costs 3-4 % less server CPU per message than
+/// 16 at 100 and 1000 connections, in lock-step and `-rand`; 256 no less
+/// than 64 (docs/benchmarks.md, "Events per turn").
+const EVENTS_PER_TURN_ALONE: usize = 64;
+
+/// How many readiness events a driver's turn takes on a runtime of `workers`.
+fn events_per_turn(workers: usize) -> usize {
+    if workers <= 1 {
+        EVENTS_PER_TURN_ALONE
+    } else {
+        EVENTS_PER_TURN
+    }
+}
 
 /// Whether a turn may wait for readiness.
 #[derive(Debug, Clone, Copy)]
@@ -176,7 +194,7 @@ impl Poller {
     /// Starts the poller thread `ws-poll-PORT`.
     pub(crate) fn start(read_size: usize, port: u16) -> io::Result<Poller> {
         let (poll, shared) = PollShared::new()?;
-        let looper = Loop::new(poll, Arc::clone(&shared), read_size);
+        let looper = Loop::new(poll, Arc::clone(&shared), read_size, EVENTS_PER_TURN);
         let thread = thread::Builder::new()
             .name(format!("ws-poll-{port}"))
             .spawn(move || looper.run())?;
@@ -189,14 +207,21 @@ impl Poller {
     }
 
     /// Starts a poll loop inside each of `drivers`, which the server's own
-    /// runtime already runs on its workers.
-    pub(crate) fn start_driven(drivers: Vec<Arc<PollDriver>>, read_size: usize) -> Poller {
+    /// runtime already runs on its `workers` workers.
+    pub(crate) fn start_driven(
+        drivers: Vec<Arc<PollDriver>>,
+        read_size: usize,
+        workers: usize,
+    ) -> Poller {
+        let per_turn = events_per_turn(workers);
         for driver in &drivers {
             {
                 let mut st = driver.state();
                 if let DriverState::Waiting(poll) = std::mem::replace(&mut *st, DriverState::Gone) {
                     let shared = Arc::clone(&driver.shared);
-                    *st = DriverState::Running(Box::new(Loop::new(poll, shared, read_size)));
+                    *st = DriverState::Running(Box::new(Loop::new(
+                        poll, shared, read_size, per_turn,
+                    )));
                 }
             }
             // A worker may be waiting at the gate: have it look again.
@@ -248,6 +273,8 @@ impl Poller {
 struct Loop {
     poll: Poll,
     events: Events,
+    /// Readiness events a turn takes (`EVENTS_PER_TURN` or `_ALONE`).
+    per_turn: usize,
     shared: Arc<PollShared>,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
@@ -262,10 +289,11 @@ struct Loop {
 }
 
 impl Loop {
-    fn new(poll: Poll, shared: Arc<PollShared>, read_size: usize) -> Loop {
+    fn new(poll: Poll, shared: Arc<PollShared>, read_size: usize, per_turn: usize) -> Loop {
         Loop {
             poll,
-            events: Events::with_capacity(EVENTS_PER_TURN),
+            events: Events::with_capacity(per_turn),
+            per_turn,
             shared,
             slots: Vec::new(),
             free: Vec::new(),
@@ -298,7 +326,7 @@ impl Loop {
                     actor_core::panic_message(&*payload)
                 );
                 if self.events.capacity() == 0 {
-                    self.events = Events::with_capacity(EVENTS_PER_TURN);
+                    self.events = Events::with_capacity(self.per_turn);
                 }
                 true
             }
@@ -513,5 +541,21 @@ impl Loop {
                 link.finish(end.close);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lone_worker_takes_more_events_a_turn_than_workers_that_share_the_load() {
+        // One worker: nothing to steal, fewer `epoll_wait` calls win.
+        assert_eq!(events_per_turn(1), EVENTS_PER_TURN_ALONE);
+        // Several: short turns keep a woken actor's state in its core's cache.
+        for workers in [2, 3, 64] {
+            assert_eq!(events_per_turn(workers), EVENTS_PER_TURN);
+        }
+        assert!(EVENTS_PER_TURN_ALONE > EVENTS_PER_TURN);
     }
 }
