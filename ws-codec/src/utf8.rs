@@ -110,8 +110,13 @@ pub(crate) fn prefix(text: &str, max: usize) -> &str {
 
 /// Whether `data` is valid UTF-8 as a whole.
 pub fn is_valid_utf8(data: &[u8]) -> bool {
-    simdutf8::basic::from_utf8(data).is_ok()
+    // Below 64 bytes simdutf8 hands over to std's general check; most short
+    // messages are ASCII, which `is_ascii` settles a word at a time.
+    (data.len() < SHORT && data.is_ascii()) || simdutf8::basic::from_utf8(data).is_ok()
 }
+
+/// Below this length simdutf8 uses std's check (its SIMD block is 64 bytes).
+const SHORT: usize = 64;
 
 /// Validated UTF-8 over reference-counted `Bytes`: cheap to clone, `as_str()` is free.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -239,9 +244,17 @@ mod tests {
         let long = "κόσμε €𐍈 ascii ".repeat(40);
         let mut long_bad = long.clone().into_bytes();
         long_bad[300] = 0xFF;
+        let ascii63 = "a".repeat(63);
+        let mut ascii63_bad = ascii63.clone().into_bytes();
+        ascii63_bad[62] = 0x80;
+        let ascii64 = "a".repeat(64);
         let samples: &[&[u8]] = &[
             b"",
             b"hello",
+            "κόσμε".as_bytes(), // short, not ASCII
+            ascii63.as_bytes(),
+            &ascii63_bad, // short, a lone continuation byte last
+            ascii64.as_bytes(),
             long.as_bytes(),
             &long_bad,
             b"\xed\xa0\x80",     // a surrogate
