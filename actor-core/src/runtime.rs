@@ -742,22 +742,20 @@ impl Shared {
     /// returns, so the wake-up waits until then (see `worker::leave_driver`).
     pub(crate) fn schedule(&self, cell: Arc<Cell>) {
         match worker::push_local(self.id, cell) {
-            Some(cell) => {
+            worker::Pushed::Elsewhere(cell) => {
                 self.injector.push(cell);
                 self.wake_one();
             }
-            None => {
-                if !worker::defer_wake() {
-                    self.wake_one();
-                }
-            }
+            worker::Pushed::Here { deferred: false } => self.wake_one(),
+            worker::Pushed::Here { deferred: true } => {}
         }
     }
 
     /// Like `schedule`, for a cell a send just moved IDLE → SCHEDULED: on a
     /// worker it goes to that worker's LIFO slot and runs next, without waking
-    /// anyone (no other worker could take it); whatever it displaces, or the
-    /// cell itself when sent from outside the workers, is scheduled as usual.
+    /// anyone (no other worker could take it), or inside the driver straight
+    /// onto its deque; whatever it displaces, or the cell itself when sent
+    /// from outside the workers, is scheduled as usual.
     fn schedule_sent(&self, cell: Arc<Cell>) {
         if let Some(cell) = worker::put_lifo(self.id, cell) {
             self.schedule(cell);

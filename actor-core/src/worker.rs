@@ -108,47 +108,62 @@ pub(crate) fn remember(runtime: u64, cell: Arc<Cell>) {
     drop(evicted);
 }
 
-/// Pushes onto this thread's own deque if it is a worker of runtime `runtime`;
-/// otherwise hands the cell back for the injector.
-pub(crate) fn push_local(runtime: u64, cell: Arc<Cell>) -> Option<Arc<Cell>> {
+/// Where [`push_local`] put a cell.
+pub(crate) enum Pushed {
+    /// On this worker's own deque. `deferred`: the worker is inside the
+    /// driver, and the wake-up for it is left to `leave_driver`.
+    Here { deferred: bool },
+    /// This thread is not a worker of the runtime: the cell, for the injector.
+    Elsewhere(Arc<Cell>),
+}
+
+/// Pushes onto this thread's own deque if it is a worker of runtime `runtime`
+/// (one look at the thread's worker state: the send path's hot spot).
+pub(crate) fn push_local(runtime: u64, cell: Arc<Cell>) -> Pushed {
     LOCAL.with(|l| match l.try_borrow() {
         Ok(b) => match b.as_ref() {
-            Some(q) if q.runtime == runtime => {
-                q.queue.push(cell);
-                None
-            }
-            _ => Some(cell),
+            Some(q) if q.runtime == runtime => Pushed::Here {
+                deferred: q.push_here(cell),
+            },
+            _ => Pushed::Elsewhere(cell),
         },
-        Err(_) => Some(cell),
+        Err(_) => Pushed::Elsewhere(cell),
     })
 }
 
-/// Puts `cell` (just moved IDLE → SCHEDULED by a send) in this thread's LIFO
-/// slot if it is a worker of `runtime`. Returns what still needs a run queue:
-/// the slot's previous occupant, or `cell` itself on any other thread.
+/// Places `cell` (just moved IDLE → SCHEDULED by a send) on this thread if it
+/// is a worker of `runtime`: in its LIFO slot, or, inside the driver, on its
+/// deque with the wake-up deferred (as `push_local` would). Returns what
+/// still needs a run queue: the slot's previous occupant, or `cell` itself on
+/// any other thread.
 pub(crate) fn put_lifo(runtime: u64, cell: Arc<Cell>) -> Option<Arc<Cell>> {
     LOCAL.with(|l| match l.try_borrow() {
         Ok(b) => match b.as_ref() {
-            Some(q) if q.runtime == runtime && !q.in_driver.get() => q.lifo.replace(Some(cell)),
+            Some(q) if q.runtime == runtime => {
+                if q.in_driver.get() {
+                    q.push_here(cell);
+                    None
+                } else {
+                    q.lifo.replace(Some(cell))
+                }
+            }
             _ => Some(cell),
         },
         Err(_) => Some(cell),
     })
 }
 
-/// Called after `push_local` put a cell on this worker's own deque: `true` if
-/// this worker is inside the driver, so the wake-up is left to `leave_driver`.
-pub(crate) fn defer_wake() -> bool {
-    LOCAL.with(|l| match l.try_borrow() {
-        Ok(b) => match b.as_ref() {
-            Some(q) if q.in_driver.get() => {
-                q.deferred.set(true);
-                true
-            }
-            _ => false,
-        },
-        Err(_) => false,
-    })
+impl LocalQueue {
+    /// Pushes onto the deque; `true` if inside the driver, where the wake-up
+    /// for what was pushed waits until the driver returns (`leave_driver`).
+    fn push_here(&self, cell: Arc<Cell>) -> bool {
+        self.queue.push(cell);
+        let deferred = self.in_driver.get();
+        if deferred {
+            self.deferred.set(true);
+        }
+        deferred
+    }
 }
 
 fn enter_driver() {
