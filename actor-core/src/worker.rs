@@ -376,11 +376,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
             }
             watch.look(&shared, d);
         }
-        let lifo = if !injector_due && lifo_streak < MAX_LIFO_STREAK {
-            take_lifo()
-        } else {
-            None
-        };
+        let lifo_first = !injector_due && lifo_streak < MAX_LIFO_STREAK;
+        let lifo = if lifo_first { take_lifo() } else { None };
         let next = match lifo {
             Some(cell) => {
                 lifo_streak += 1;
@@ -389,8 +386,9 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Arc<Cell>>, p
             None => {
                 lifo_streak = 0;
                 // Streak over (or the injector is due): the slot's occupant
-                // queues behind everything else.
-                if let Some(cell) = take_lifo() {
+                // queues behind everything else. (Had it been looked at
+                // first, it was empty.)
+                if let Some(cell) = (!lifo_first).then(take_lifo).flatten() {
                     shared.schedule(cell);
                 }
                 let first = std::mem::take(&mut injector_due);
