@@ -512,6 +512,38 @@ impl Connection {
         self.send_shared(OpCode::Binary, data)
     }
 
+    /// A data frame written by the caller at once instead of queued: when
+    /// nothing waits in [`poll_transmit`](Self::poll_transmit) (no frame, no pong),
+    /// this end is a server (no mask) and the payload is not compressed, encodes
+    /// the frame a [`send_binary`](Self::send_binary) or [`send_text`](Self::send_text)
+    /// of `payload` would queue into `buf` and returns its length. The caller
+    /// writes those bytes before anything queued later. `None`, and nothing
+    /// changes, when one of those does not hold, the frame does not fit `buf`,
+    /// `opcode` is not `Text` or `Binary`, or no data may be sent: the usual send
+    /// then queues it (or says why it cannot). A text payload must be UTF-8.
+    ///
+    /// What it saves an echo of small messages: the frame's `Bytes`, its queue
+    /// slot and the `poll_transmit` round trip (~600 instructions a message
+    /// on the server's whole path; docs/benchmarks.md).
+    pub fn encode_now(&mut self, opcode: OpCode, payload: &[u8], buf: &mut [u8]) -> Option<usize> {
+        let plain = self.masks.is_none()
+            && !self.compress.is_some_and(|c| payload.len() >= c.threshold)
+            && matches!(opcode, OpCode::Text | OpCode::Binary);
+        if !plain
+            || !self.transmit.is_empty()
+            || !self.pongs.is_empty()
+            || self.check_open().is_err()
+        {
+            return None;
+        }
+        let (header, header_len) = FrameHeader::new(opcode, payload.len() as u64).to_bytes();
+        let len = header_len + payload.len();
+        let frame = buf.get_mut(..len)?;
+        frame[..header_len].copy_from_slice(&header[..header_len]);
+        frame[header_len..].copy_from_slice(payload);
+        Some(len)
+    }
+
     fn send_shared(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
         let compresses = self.compress.is_some_and(|c| payload.len() >= c.threshold);
         if self.masks.is_some() || compresses || payload.len() < SHARE_MIN {
@@ -809,6 +841,68 @@ mod tests {
     use crate::frame::Frame;
 
     const KEY: [u8; 4] = [9, 8, 7, 6];
+
+    #[test]
+    fn a_frame_encoded_now_is_the_frame_a_send_would_queue() {
+        for (opcode, payload) in [
+            (OpCode::Text, &b""[..]),
+            (OpCode::Text, b"hello"),
+            (OpCode::Binary, &[7u8; 125][..]),
+            (OpCode::Binary, &[1u8; 126][..]), // a 16-bit length
+        ] {
+            let mut now = Connection::server(Config::default());
+            let mut buf = [0u8; 256];
+            let len = now.encode_now(opcode, payload, &mut buf).unwrap();
+            assert!(now.poll_transmit().is_none(), "nothing queued");
+            let mut queued = Connection::server(Config::default());
+            match opcode {
+                OpCode::Text => queued.send_text(std::str::from_utf8(payload).unwrap()),
+                _ => queued.send_binary(payload),
+            }
+            .unwrap();
+            assert_eq!(&buf[..len], &queued.poll_transmit().unwrap()[..]);
+        }
+    }
+
+    #[test]
+    fn a_frame_is_encoded_now_only_when_it_could_not_overtake_anything() {
+        let mut buf = [0u8; 64];
+        let mut queued = Connection::server(Config::default());
+        queued.send_text("first").unwrap();
+        assert_eq!(queued.encode_now(OpCode::Text, b"second", &mut buf), None);
+        let mut pong = Connection::server(Config::default());
+        pong.handle_bytes(&client_frame(OpCode::Ping, true, b"p"))
+            .unwrap();
+        while pong.poll_event().is_some() {}
+        assert_eq!(
+            pong.encode_now(OpCode::Text, b"x", &mut buf),
+            None,
+            "a pong waits"
+        );
+        // A client masks; a compressed payload is new bytes; a control frame has its rules.
+        let mut client = Connection::client(Config::default(), || KEY);
+        assert_eq!(client.encode_now(OpCode::Text, b"x", &mut buf), None);
+        let deflate =
+            Config::default().with_deflate(Some(crate::Deflate::default().with_threshold(0)));
+        let mut compressing = Connection::server(deflate);
+        assert_eq!(compressing.encode_now(OpCode::Text, b"x", &mut buf), None);
+        let mut server = Connection::server(Config::default());
+        assert_eq!(server.encode_now(OpCode::Ping, b"x", &mut buf), None);
+        assert_eq!(
+            server.encode_now(OpCode::Binary, &[0; 63], &mut buf),
+            None,
+            "64 bytes do not fit"
+        );
+        assert_eq!(
+            server.encode_now(OpCode::Binary, &[0; 62], &mut buf),
+            Some(64)
+        );
+        // RFC 6455 §5.5.1: no data frames after a close.
+        let mut closed = Connection::server(Config::default());
+        closed.close(CloseCode::NORMAL, "").unwrap();
+        while closed.poll_transmit().is_some() {}
+        assert_eq!(closed.encode_now(OpCode::Text, b"x", &mut buf), None);
+    }
 
     fn client_frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
         let mut dst = BytesMut::new();
