@@ -93,11 +93,17 @@ impl Conn {
 
     /// Queues a text message.
     pub fn send_text(&self, text: &str) -> Result<(), Error> {
+        if self.sent_now(Kind::Text, text.as_bytes()) {
+            return Ok(());
+        }
         self.send_data(Kind::Text, false, Instant::now, |c| c.send_text(text))
     }
 
     /// Queues a binary message.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
+        if self.sent_now(Kind::Binary, data) {
+            return Ok(());
+        }
         self.send_data(Kind::Binary, false, Instant::now, |c| c.send_binary(data))
     }
 
@@ -106,6 +112,9 @@ impl Conn {
     /// payload that goes out as it is (not compressed) is not copied: the
     /// frame's header and the payload itself go out in one vectored write.
     pub fn send_text_bytes(&self, text: Utf8Bytes) -> Result<(), Error> {
+        if self.sent_now(Kind::Text, text.as_bytes()) {
+            return Ok(());
+        }
         self.send_data(Kind::Text, false, Instant::now, |c| c.send_text_bytes(text))
     }
 
@@ -115,6 +124,9 @@ impl Conn {
     /// [`send_text_bytes`](Self::send_text_bytes)). An echo of 64 KiB
     /// messages saves a copy and an allocation per message.
     pub fn send_binary_bytes(&self, data: Bytes) -> Result<(), Error> {
+        if self.sent_now(Kind::Binary, &data) {
+            return Ok(());
+        }
         self.send_data(Kind::Binary, false, Instant::now, |c| {
             c.send_binary_bytes(data)
         })
@@ -182,6 +194,29 @@ impl Conn {
     /// Publishes to `topic` of this connection's server: [`Topics::publish`].
     pub fn publish<'a>(&self, topic: &str, payload: impl Into<Payload<'a>>) -> Published {
         self.topics().publish(topic, payload)
+    }
+
+    /// A small message written at once when nothing waits to be written
+    /// (the bridge's [`Io::send_now`](crate::bridge::Io::send_now)): no
+    /// queued frame, no hand-off. `false`: nothing was done, queue it.
+    fn sent_now(&self, kind: Kind, payload: &[u8]) -> bool {
+        if payload.len() > crate::session::SEND_NOW_MAX_PAYLOAD {
+            return false;
+        }
+        let mut s = self.link.lock();
+        let Some(wake) = self
+            .link
+            .io()
+            .and_then(|io| io.send_now(&mut s, kind.opcode(), payload))
+        else {
+            return false;
+        };
+        drop(s);
+        self.link.settings().counters.message_sent(kind);
+        if wake {
+            self.link.notify();
+        }
+        true
     }
 
     fn send_data(

@@ -36,6 +36,14 @@ impl Kind {
             Kind::Binary
         }
     }
+
+    /// The opcode of a whole message of this kind.
+    pub(crate) fn opcode(self) -> OpCode {
+        match self {
+            Kind::Text => OpCode::Text,
+            Kind::Binary => OpCode::Binary,
+        }
+    }
 }
 
 /// One shard's counters; every thread adds to the one [`shard_index`] gives it.

@@ -48,4 +48,18 @@ pub(crate) trait Io: Send + Sync + 'static {
     /// without blocking, or not. `true` if [`notify`](Io::notify) is needed
     /// for the rest.
     fn queued(&self, session: &mut Session) -> bool;
+
+    /// A small data message to write at once, its lock held
+    /// ([`Session::send_now`]): `None` if this bridge does not, or the
+    /// session would not; then it is queued and [`queued`](Io::queued) follows.
+    /// `Some(wake)`: sent, and whether [`notify`](Io::notify) is needed.
+    fn send_now(
+        &self,
+        session: &mut Session,
+        opcode: ws_codec::OpCode,
+        payload: &[u8],
+    ) -> Option<bool> {
+        let _ = (session, opcode, payload);
+        None
+    }
 }

@@ -14,6 +14,13 @@ use crate::write::{write_chunks, write_queue};
 /// Most frames one write takes from the codec at a time (on the stack).
 const WRITE_CHUNKS: usize = 16;
 
+/// The longest payload [`Session::send_now`] writes at once: its frame
+/// (a 2-byte header) goes on the stack; longer ones are queued.
+pub(crate) const SEND_NOW_MAX_PAYLOAD: usize = 125;
+
+/// That frame's most bytes.
+const NOW_MAX: usize = SEND_NOW_MAX_PAYLOAD + 2;
+
 /// Memory a queued frame costs besides its bytes: its `Bytes` handle in a
 /// queue (32 B, up to twice that while the queue's capacity doubles) and the
 /// allocator's header and rounding (a 3-byte frame takes a 32-byte block).
@@ -111,6 +118,55 @@ impl Session {
             Err(e) => Err(e),
             Ok(()) => Ok(total),
         }
+    }
+
+    /// A small data message written at once (ws-codec's `encode_now`), when
+    /// nothing waits to be written and the send would be taken: open, under
+    /// `high_water`, the transport not stalled. `None`: nothing was done, send
+    /// it the usual way. `Some(wake)`: sent, or the part the transport did
+    /// not take queued first in line; `wake`: the poller must look at the
+    /// connection (a partial write, or an error its own write will report).
+    /// `now` is read only with an idle timeout, which a send resets.
+    pub(crate) fn send_now(
+        &mut self,
+        opcode: ws_codec::OpCode,
+        payload: &[u8],
+        now: impl FnOnce() -> Instant,
+        mut w: impl Write,
+    ) -> Option<bool> {
+        if !self.is_upgraded()
+            || !self.is_open()
+            || self.stalled
+            || !self.out.is_empty()
+            || self.unsent > 0
+            || self.queued_memory() >= self.settings.high_water
+        {
+            return None;
+        }
+        let mut buf = [0u8; NOW_MAX];
+        let len = self.codec.encode_now(opcode, payload, &mut buf)?;
+        self.touched(now);
+        let wrote = w.write(&buf[..len]);
+        if let Ok(n) = wrote {
+            if n == len {
+                self.settings.counters.bytes_sent(n);
+                return Some(false);
+            }
+        }
+        // The rest waits first in line, counted as unsent like any frame.
+        self.unsent += len;
+        self.unsent_frames += 1;
+        let n = match wrote {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.stalled = true;
+                0
+            }
+            Err(_) => 0,
+        };
+        self.out.push_back(Bytes::copy_from_slice(&buf[n..len]));
+        self.written(n, 0);
+        Some(!self.stalled)
     }
 
     /// One write of frames just taken from the codec; what it does not

@@ -52,12 +52,17 @@ impl Session {
             return Err(Error::Backpressure { queued, high_water });
         }
         encode(&mut self.codec).map_err(map_send)?;
+        self.touched(now);
+        Ok(())
+    }
+
+    /// Data was sent: with an idle timeout, that resets it.
+    pub(super) fn touched(&mut self, now: impl FnOnce() -> Instant) {
         if self.settings.idle_timeout.is_some() {
             if let Stage::Open(live) | Stage::Failing { live, .. } = &mut self.stage {
                 live.last_data = now();
             }
         }
-        Ok(())
     }
 
     /// Queues a ping (a control frame: never refused for backpressure).

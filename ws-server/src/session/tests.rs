@@ -7,7 +7,7 @@ use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ws_codec::{CloseCode, Event};
+use ws_codec::{CloseCode, Event, OpCode};
 use ws_handshake::{ClientRequest, OriginPolicy};
 
 use super::*;
@@ -747,4 +747,107 @@ fn after_a_large_read_the_next_message_is_read_whole_into_a_recycled_buffer() {
     rig.read(&small);
     assert_eq!(rig.texts(), ["hi"]);
     assert!(!rig.s.reads_direct());
+}
+
+/// The texts the client decodes from `bytes`.
+fn decoded_texts(rig: &mut Rig, bytes: &[u8]) -> Vec<String> {
+    rig.client.handle_bytes(bytes).unwrap();
+    std::iter::from_fn(|| rig.client.poll_event())
+        .map(|e| match e {
+            Event::Text(t) => t.as_str().to_owned(),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_small_message_is_written_at_once_when_nothing_waits() {
+    let mut rig = Rig::open_default();
+    let mut wire = Vec::new();
+    let now = rig.now;
+    assert_eq!(
+        rig.s.send_now(OpCode::Text, b"hi", || now, &mut wire),
+        Some(false)
+    );
+    assert_eq!(rig.s.queued(), 0);
+    assert!(!rig.s.has_output());
+    assert_eq!(decoded_texts(&mut rig, &wire), ["hi"]);
+    // Too long for the stack frame: queued as usual.
+    let long = [b'a'; SEND_NOW_MAX_PAYLOAD + 1];
+    assert_eq!(rig.s.send_now(OpCode::Text, &long, || now, &mut wire), None);
+}
+
+#[test]
+fn a_message_written_at_once_never_overtakes_one_that_waits() {
+    let mut rig = Rig::open_default();
+    let now = rig.now;
+    // Queued in the codec (a corked broadcast, say): this one waits behind it.
+    rig.s.send(|| now, |c| c.send_text("first")).unwrap();
+    assert_eq!(rig.s.send_now(OpCode::Text, b"x", || now, Vec::new()), None);
+    let wire = rig.written();
+    assert_eq!(decoded_texts(&mut rig, &wire), ["first"]);
+    // A partial write: the rest is queued first in line, and counted.
+    let mut sink = Trickle {
+        cap: 3,
+        got: Vec::new(),
+    };
+    let wake = rig.s.send_now(OpCode::Text, b"second", || now, &mut sink);
+    assert_eq!(wake, Some(true), "the poller writes the rest");
+    assert_eq!(rig.s.queued(), 2 + 6 - 3);
+    assert_eq!(rig.s.send_now(OpCode::Text, b"y", || now, Vec::new()), None);
+    rig.s.send(|| now, |c| c.send_text("third")).unwrap();
+    sink.cap = usize::MAX;
+    rig.s.write_to(&mut sink).unwrap();
+    assert_eq!(rig.s.queued(), 0);
+    let got = std::mem::take(&mut sink.got);
+    assert_eq!(decoded_texts(&mut rig, &got), ["second", "third"]);
+}
+
+#[test]
+fn a_message_the_transport_refuses_waits_for_writability() {
+    let mut rig = Rig::open_default();
+    let now = rig.now;
+    assert_eq!(
+        rig.s.send_now(OpCode::Binary, b"zz", || now, Full),
+        Some(false)
+    );
+    assert!(rig.s.is_stalled(), "the writable edge drives the rest");
+    assert_eq!(rig.s.queued(), 4);
+    assert_eq!(rig.s.send_now(OpCode::Text, b"x", || now, Vec::new()), None);
+    rig.s.writable();
+    let wire = rig.written();
+    rig.client.handle_bytes(&wire).unwrap();
+    assert!(matches!(rig.client.poll_event(), Some(Event::Binary(b)) if &b[..] == b"zz"));
+}
+
+#[test]
+fn a_message_over_high_water_or_after_a_close_is_left_to_the_usual_send() {
+    let mut rig = Rig::new(settings(|s| s.high_water = 0));
+    rig.open();
+    let now = rig.now;
+    assert_eq!(rig.s.send_now(OpCode::Text, b"x", || now, Vec::new()), None);
+    assert!(matches!(
+        rig.s.send(|| now, |c| c.send_text("x")),
+        Err(Error::Backpressure { .. })
+    ));
+    let mut rig = Rig::open_default();
+    rig.s.close(CloseCode::NORMAL, "", now).unwrap();
+    let _ = rig.written();
+    assert_eq!(rig.s.send_now(OpCode::Text, b"x", || now, Vec::new()), None);
+}
+
+#[test]
+fn a_message_written_at_once_resets_the_idle_timeout() {
+    let mut rig = Rig::new(settings(|s| s.idle_timeout = Some(Duration::from_secs(10))));
+    rig.open();
+    rig.later(Duration::from_secs(8));
+    let now = rig.now;
+    assert_eq!(
+        rig.s.send_now(OpCode::Text, b"x", || now, Vec::new()),
+        Some(false)
+    );
+    rig.later(Duration::from_secs(8));
+    assert!(rig.s.is_open(), "16 s after the start, 8 after the send");
+    rig.later(Duration::from_secs(3));
+    assert!(!rig.s.is_open(), "idle past the timeout: closing");
 }

@@ -162,6 +162,20 @@ impl Io for PollIo {
         self.poller.push(|q| q.ready.push(self.token));
     }
 
+    /// Plain TCP only: TLS encrypts what is queued, in records.
+    fn send_now(
+        &self,
+        session: &mut Session,
+        opcode: ws_codec::OpCode,
+        payload: &[u8],
+    ) -> Option<bool> {
+        if self.tls.is_some() {
+            return None;
+        }
+        let stream = self.stream.upgrade()?;
+        session.send_now(opcode, payload, Instant::now, Sock(&stream))
+    }
+
     /// A send writes its frame itself while the socket takes bytes: one
     /// non-blocking write under the session's lock (so nothing can be
     /// written in between), no wake-up of the poller. What does not fit
