@@ -11,6 +11,7 @@ use std::net::Shutdown;
 
 use crate::link::Link;
 use crate::session::Session;
+use ws_codec::OpCode;
 
 pub(crate) mod poll;
 pub(crate) mod threads;
@@ -53,13 +54,7 @@ pub(crate) trait Io: Send + Sync + 'static {
     /// ([`Session::send_now`]): `None` if this bridge does not, or the
     /// session would not; then it is queued and [`queued`](Io::queued) follows.
     /// `Some(wake)`: sent, and whether [`notify`](Io::notify) is needed.
-    fn send_now(
-        &self,
-        session: &mut Session,
-        opcode: ws_codec::OpCode,
-        payload: &[u8],
-    ) -> Option<bool> {
-        let _ = (session, opcode, payload);
+    fn send_now(&self, _: &mut Session, _: OpCode, _: &[u8]) -> Option<bool> {
         None
     }
 }

@@ -31,6 +31,7 @@ use crate::link::Link;
 use crate::session::{End, Session, ToActor};
 use crate::tls::TlsConn;
 use sock::Sock;
+use ws_codec::OpCode;
 
 mod driver;
 mod slot;
@@ -163,12 +164,7 @@ impl Io for PollIo {
     }
 
     /// Plain TCP only: TLS encrypts what is queued, in records.
-    fn send_now(
-        &self,
-        session: &mut Session,
-        opcode: ws_codec::OpCode,
-        payload: &[u8],
-    ) -> Option<bool> {
+    fn send_now(&self, session: &mut Session, opcode: OpCode, payload: &[u8]) -> Option<bool> {
         if self.tls.is_some() {
             return None;
         }
