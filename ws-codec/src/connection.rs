@@ -527,7 +527,7 @@ impl Connection {
     /// on the server's whole path; docs/benchmarks.md).
     pub fn encode_now(&mut self, opcode: OpCode, payload: &[u8], buf: &mut [u8]) -> Option<usize> {
         let plain = self.masks.is_none()
-            && !self.compress.is_some_and(|c| payload.len() >= c.threshold)
+            && !self.compresses(payload.len())
             && matches!(opcode, OpCode::Text | OpCode::Binary);
         if !plain
             || !self.transmit.is_empty()
@@ -544,9 +544,14 @@ impl Connection {
         Some(len)
     }
 
+    /// Whether a message of `len` bytes would be compressed (permessage-deflate
+    /// agreed, and the message at least its threshold).
+    fn compresses(&self, len: usize) -> bool {
+        self.compress.is_some_and(|c| len >= c.threshold)
+    }
+
     fn send_shared(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
-        let compresses = self.compress.is_some_and(|c| payload.len() >= c.threshold);
-        if self.masks.is_some() || compresses || payload.len() < SHARE_MIN {
+        if self.masks.is_some() || self.compresses(payload.len()) || payload.len() < SHARE_MIN {
             return self.send_message(opcode, &payload, true);
         }
         self.check_open()?;

@@ -197,6 +197,12 @@ impl Deref for Utf8Bytes {
     }
 }
 
+impl AsRef<[u8]> for Utf8Bytes {
+    fn as_ref(&self) -> &[u8] {
+        self.as_str().as_bytes()
+    }
+}
+
 impl AsRef<str> for Utf8Bytes {
     fn as_ref(&self) -> &str {
         self.as_str()

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
 use actor_core::{Handle, Pid};
@@ -12,6 +12,7 @@ use ws_codec::{CloseCode, EncodedFrame, Utf8Bytes};
 use crate::error::Error;
 use crate::link::Link;
 use crate::metrics::Kind;
+use crate::session::Session;
 use crate::topics::{Payload, Published, Topics};
 
 /// A handle to one WebSocket connection: cheap to clone, `Send`, and checked.
@@ -93,18 +94,12 @@ impl Conn {
 
     /// Queues a text message.
     pub fn send_text(&self, text: &str) -> Result<(), Error> {
-        if self.sent_now(Kind::Text, text.as_bytes()) {
-            return Ok(());
-        }
-        self.send_data(Kind::Text, false, Instant::now, |c| c.send_text(text))
+        self.send_message(Kind::Text, text, |c, t| c.send_text(t))
     }
 
     /// Queues a binary message.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
-        if self.sent_now(Kind::Binary, data) {
-            return Ok(());
-        }
-        self.send_data(Kind::Binary, false, Instant::now, |c| c.send_binary(data))
+        self.send_message(Kind::Binary, data, |c, d| c.send_binary(d))
     }
 
     /// Queues a text message from shared bytes (a received message's
@@ -112,10 +107,7 @@ impl Conn {
     /// payload that goes out as it is (not compressed) is not copied: the
     /// frame's header and the payload itself go out in one vectored write.
     pub fn send_text_bytes(&self, text: Utf8Bytes) -> Result<(), Error> {
-        if self.sent_now(Kind::Text, text.as_bytes()) {
-            return Ok(());
-        }
-        self.send_data(Kind::Text, false, Instant::now, |c| c.send_text_bytes(text))
+        self.send_message(Kind::Text, text, |c, t| c.send_text_bytes(t))
     }
 
     /// Queues a binary message from shared bytes (a received message's
@@ -124,12 +116,7 @@ impl Conn {
     /// [`send_text_bytes`](Self::send_text_bytes)). An echo of 64 KiB
     /// messages saves a copy and an allocation per message.
     pub fn send_binary_bytes(&self, data: Bytes) -> Result<(), Error> {
-        if self.sent_now(Kind::Binary, &data) {
-            return Ok(());
-        }
-        self.send_data(Kind::Binary, false, Instant::now, |c| {
-            c.send_binary_bytes(data)
-        })
+        self.send_message(Kind::Binary, data, |c, d| c.send_binary_bytes(d))
     }
 
     /// Queues a frame encoded once for many connections (a broadcast): the
@@ -149,7 +136,8 @@ impl Conn {
         frame: &EncodedFrame,
         now: impl FnOnce() -> Instant,
     ) -> Result<(), Error> {
-        self.send_data(Kind::of(frame.opcode()), true, now, |c| {
+        let s = self.link.lock();
+        self.queue(s, Kind::of(frame.opcode()), true, now, |c| {
             c.send_encoded(frame)
         })
     }
@@ -196,42 +184,42 @@ impl Conn {
         self.topics().publish(topic, payload)
     }
 
-    /// A small message written at once when nothing waits to be written
-    /// (the bridge's [`Io::send_now`](crate::bridge::Io::send_now)): no
-    /// queued frame, no hand-off. `false`: nothing was done, queue it.
-    fn sent_now(&self, kind: Kind, payload: &[u8]) -> bool {
-        if payload.len() > crate::session::SEND_NOW_MAX_PAYLOAD {
-            return false;
-        }
+    /// A data message: written at once when it is small and nothing waits
+    /// (the bridge's [`Io::send_now`](crate::bridge::Io::send_now): no
+    /// queued frame, no hand-off), otherwise queued by `encode`.
+    fn send_message<T: AsRef<[u8]>>(
+        &self,
+        kind: Kind,
+        msg: T,
+        encode: impl FnOnce(&mut ws_codec::Connection, T) -> Result<(), ws_codec::SendError>,
+    ) -> Result<(), Error> {
         let mut s = self.link.lock();
-        let Some(wake) = self
+        let payload = msg.as_ref();
+        let sent = self
             .link
             .io()
-            .and_then(|io| io.send_now(&mut s, kind.opcode(), payload))
-        else {
-            return false;
-        };
-        drop(s);
-        self.link.settings().counters.message_sent(kind);
-        if wake {
-            self.link.notify();
+            .and_then(|io| io.send_now(&mut s, kind.opcode(), payload));
+        match sent {
+            Some(wake) => self.sent(s, kind, Ok(()), wake),
+            None => self.queue(s, kind, false, Instant::now, |c| encode(c, msg)),
         }
-        true
     }
 
-    fn send_data(
+    /// Queues a data message through `encode` on the locked session `s`; the
+    /// bridge writes it, or with `cork` (a broadcast from a worker) the end
+    /// of the actor's batch does.
+    fn queue(
         &self,
+        mut s: MutexGuard<'_, Session>,
         kind: Kind,
         cork: bool,
         now: impl FnOnce() -> Instant,
         encode: impl FnOnce(&mut ws_codec::Connection) -> Result<(), ws_codec::SendError>,
     ) -> Result<(), Error> {
-        let mut s = self.link.lock();
         let result = s.send(now, encode);
         let wake = match &result {
             // Each bridge says whether it needs a wake-up (or writes at once).
             Ok(()) => {
-                self.link.settings().counters.message_sent(kind);
                 if cork && crate::topics::cork::defer(&self.link, &s) {
                     false
                 } else {
@@ -242,6 +230,20 @@ impl Conn {
             Err(Error::Backpressure { .. }) => true,
             Err(_) => false,
         };
+        self.sent(s, kind, result, wake)
+    }
+
+    /// After a send: counts it, unlocks, and wakes the bridge if asked.
+    fn sent(
+        &self,
+        s: MutexGuard<'_, Session>,
+        kind: Kind,
+        result: Result<(), Error>,
+        wake: bool,
+    ) -> Result<(), Error> {
+        if result.is_ok() {
+            self.link.settings().counters.message_sent(kind);
+        }
         drop(s);
         if wake {
             self.link.notify();

@@ -35,7 +35,6 @@ pub(crate) use flow::Flow;
 use head::{codec_deflate, parse_head, upgrade_response, Head};
 pub(crate) use head::{unavailable, ConnectMsg, Decision};
 use live::Live;
-pub(crate) use output::SEND_NOW_MAX_PAYLOAD;
 
 /// Least time an HTTP answer gets to be written.
 const MIN_ANSWER_TIME: Duration = Duration::from_millis(100);

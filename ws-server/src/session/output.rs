@@ -15,11 +15,11 @@ use crate::write::{write_chunks, write_queue};
 const WRITE_CHUNKS: usize = 16;
 
 /// The longest payload [`Session::send_now`] writes at once: its frame
-/// (a 2-byte header) goes on the stack; longer ones are queued.
-pub(crate) const SEND_NOW_MAX_PAYLOAD: usize = 125;
+/// goes on the stack; longer ones are queued.
+pub(super) const SEND_NOW_MAX_PAYLOAD: usize = 125;
 
-/// That frame's most bytes.
-const NOW_MAX: usize = SEND_NOW_MAX_PAYLOAD + 2;
+/// Room for that frame: the payload and the longest header.
+const NOW_MAX: usize = SEND_NOW_MAX_PAYLOAD + ws_codec::FrameHeader::MAX_LEN;
 
 /// Memory a queued frame costs besides its bytes: its `Bytes` handle in a
 /// queue (32 B, up to twice that while the queue's capacity doubles) and the
@@ -134,7 +134,8 @@ impl Session {
         now: impl FnOnce() -> Instant,
         mut w: impl Write,
     ) -> Option<bool> {
-        if !self.is_upgraded()
+        if payload.len() > SEND_NOW_MAX_PAYLOAD
+            || !self.is_upgraded()
             || !self.is_open()
             || self.stalled
             || !self.out.is_empty()
@@ -146,24 +147,20 @@ impl Session {
         let mut buf = [0u8; NOW_MAX];
         let len = self.codec.encode_now(opcode, payload, &mut buf)?;
         self.touched(now);
-        let wrote = w.write(&buf[..len]);
-        if let Ok(n) = wrote {
-            if n == len {
+        let n = match w.write(&buf[..len]) {
+            Ok(n) if n == len => {
                 self.settings.counters.bytes_sent(n);
                 return Some(false);
             }
-        }
+            Ok(n) => n,
+            Err(e) => {
+                self.stalled = e.kind() == io::ErrorKind::WouldBlock;
+                0
+            }
+        };
         // The rest waits first in line, counted as unsent like any frame.
         self.unsent += len;
         self.unsent_frames += 1;
-        let n = match wrote {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.stalled = true;
-                0
-            }
-            Err(_) => 0,
-        };
         self.out.push_back(Bytes::copy_from_slice(&buf[n..len]));
         self.written(n, 0);
         Some(!self.stalled)

@@ -119,6 +119,17 @@ impl Rig {
         std::iter::from_fn(|| self.client.poll_event()).collect()
     }
 
+    /// The texts the client decodes from `bytes` (what the session wrote).
+    fn client_texts(&mut self, bytes: &[u8]) -> Vec<String> {
+        self.client.handle_bytes(bytes).unwrap();
+        std::iter::from_fn(|| self.client.poll_event())
+            .map(|e| match e {
+                Event::Text(t) => t.as_str().to_owned(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
     fn texts(&mut self) -> Vec<String> {
         self.msgs
             .drain(..)
@@ -633,13 +644,7 @@ fn partial_writes_keep_order_and_count_as_queued() {
     sink.cap = usize::MAX;
     rig.s.write_to(&mut sink).unwrap();
     assert_eq!(rig.s.queued(), 0);
-    rig.client.handle_bytes(&sink.got).unwrap();
-    let texts: Vec<String> = std::iter::from_fn(|| rig.client.poll_event())
-        .map(|e| match e {
-            Event::Text(t) => t.as_str().to_owned(),
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let texts = rig.client_texts(&sink.got);
     let want: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
     assert_eq!(texts, want);
 }
@@ -749,17 +754,6 @@ fn after_a_large_read_the_next_message_is_read_whole_into_a_recycled_buffer() {
     assert!(!rig.s.reads_direct());
 }
 
-/// The texts the client decodes from `bytes`.
-fn decoded_texts(rig: &mut Rig, bytes: &[u8]) -> Vec<String> {
-    rig.client.handle_bytes(bytes).unwrap();
-    std::iter::from_fn(|| rig.client.poll_event())
-        .map(|e| match e {
-            Event::Text(t) => t.as_str().to_owned(),
-            other => panic!("{other:?}"),
-        })
-        .collect()
-}
-
 #[test]
 fn a_small_message_is_written_at_once_when_nothing_waits() {
     let mut rig = Rig::open_default();
@@ -771,9 +765,9 @@ fn a_small_message_is_written_at_once_when_nothing_waits() {
     );
     assert_eq!(rig.s.queued(), 0);
     assert!(!rig.s.has_output());
-    assert_eq!(decoded_texts(&mut rig, &wire), ["hi"]);
+    assert_eq!(rig.client_texts(&wire), ["hi"]);
     // Too long for the stack frame: queued as usual.
-    let long = [b'a'; SEND_NOW_MAX_PAYLOAD + 1];
+    let long = [b'a'; super::output::SEND_NOW_MAX_PAYLOAD + 1];
     assert_eq!(rig.s.send_now(OpCode::Text, &long, || now, &mut wire), None);
 }
 
@@ -785,7 +779,7 @@ fn a_message_written_at_once_never_overtakes_one_that_waits() {
     rig.s.send(|| now, |c| c.send_text("first")).unwrap();
     assert_eq!(rig.s.send_now(OpCode::Text, b"x", || now, Vec::new()), None);
     let wire = rig.written();
-    assert_eq!(decoded_texts(&mut rig, &wire), ["first"]);
+    assert_eq!(rig.client_texts(&wire), ["first"]);
     // A partial write: the rest is queued first in line, and counted.
     let mut sink = Trickle {
         cap: 3,
@@ -800,7 +794,7 @@ fn a_message_written_at_once_never_overtakes_one_that_waits() {
     rig.s.write_to(&mut sink).unwrap();
     assert_eq!(rig.s.queued(), 0);
     let got = std::mem::take(&mut sink.got);
-    assert_eq!(decoded_texts(&mut rig, &got), ["second", "third"]);
+    assert_eq!(rig.client_texts(&got), ["second", "third"]);
 }
 
 #[test]
